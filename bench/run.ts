@@ -1,0 +1,574 @@
+// Throughput bench: our SCP against DCMTK storescp, same machine, same run, DCMTK storescu as the sender.
+//
+//   W1  1000 x ~0.5 MB CT instances in one association
+//   W2  the same 1000 over 10 parallel associations (100 each)
+//   W3  one ~0.5 GiB 1000-frame instance
+//
+// Receivers: ours with storage.fsync true and false; DCMTK storescp single-process and --fork
+// (-pdu 131072). Every DCMTK tool runs with TCP_NODELAY=1. Prints wall seconds, instances/s, MiB/s,
+// the receiver's peak RSS and our ratio to single-process DCMTK, then the targets:
+//   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it
+//   W3:     at least 300 MB/s with peak RSS at most 150 MB (checked in MiB: the stricter reading)
+//
+// usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-nofsync,dcmtk,dcmtk-fork]
+//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep]
+// Inputs are generated once and cached under bench/.work/ (gitignored); received files go to
+// bench/.work/recv/ and are removed between runs.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ConfigTree,
+  currentRss,
+  dcmtkEnv,
+  peakRss,
+  repoRoot,
+  run,
+  type ServerHandle,
+  startDcmtkStorescp,
+  startServer,
+} from "../test/helpers/dcmtk.ts";
+
+const MiB = 1024 * 1024;
+const WORK = join(repoRoot, "bench", ".work");
+const FIXTURES = join(repoRoot, "test", "fixtures");
+
+// ---------------------------------------------------------------------------------------------------
+// Command line
+
+const WORKLOADS = ["W1", "W2", "W3"] as const;
+type WorkloadId = (typeof WORKLOADS)[number];
+const RECEIVERS = ["ours-fsync", "ours-nofsync", "dcmtk", "dcmtk-fork"] as const;
+type ReceiverId = (typeof RECEIVERS)[number];
+
+interface Options {
+  workloads: WorkloadId[];
+  receivers: ReceiverId[];
+  quick: boolean;
+  repeat: number;
+  logLevel: string;
+  keep: boolean;
+}
+
+function usage(msg?: string): never {
+  if (msg) console.error(`bench: ${msg}`);
+  console.error(
+    "usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-nofsync,dcmtk,dcmtk-fork]\n" +
+      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep]",
+  );
+  process.exit(2);
+}
+
+function pick<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] {
+  if (value === undefined) usage(`${what} needs a value`);
+  const out: T[] = [];
+  for (const v of value.split(",")) {
+    const found = allowed.find((a) => a.toLowerCase() === v.trim().toLowerCase());
+    if (!found) usage(`unknown ${what} ${v} (one of ${allowed.join(", ")})`);
+    out.push(found);
+  }
+  return out;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    workloads: [...WORKLOADS],
+    receivers: [...RECEIVERS],
+    quick: false,
+    repeat: 1,
+    logLevel: "info",
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--only") o.workloads = pick(argv[++i], WORKLOADS, "workload");
+    else if (a === "--receivers") o.receivers = pick(argv[++i], RECEIVERS, "receiver");
+    else if (a === "--quick") o.quick = true;
+    else if (a === "--repeat") {
+      o.repeat = Number.parseInt(argv[++i] ?? "", 10);
+      if (!(o.repeat >= 1)) usage("--repeat needs a positive number");
+    } else if (a === "--log-level") o.logLevel = argv[++i] ?? usage("--log-level needs a value");
+    else if (a === "--keep") o.keep = true;
+    else if (a === "--help" || a === "-h") usage();
+    else usage(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inputs (cached)
+
+function sh(script: string, args: string[], env: Record<string, string> = {}): void {
+  const r = spawnSync("bash", [script, ...args], { env: dcmtkEnv(env), encoding: "utf8" });
+  if (r.status !== 0)
+    throw new Error(`${script} ${args.join(" ")} failed (${r.status}):\n${r.stdout}${r.stderr}`);
+}
+
+function ensureCorpusCt(): string {
+  const dir = join(WORK, "corpus");
+  const ct = join(dir, "01_ct_s16_explicitLE.dcm");
+  const stamp = `${dir}.done`;
+  if (!existsSync(stamp)) {
+    console.error("bench: building the corpus (test/fixtures/make-corpus.sh) ...");
+    rmSync(dir, { recursive: true, force: true });
+    sh(join(FIXTURES, "make-corpus.sh"), [dir]);
+    writeFileSync(stamp, "");
+  }
+  return ct;
+}
+
+function ensurePerfset(n: number): string[] {
+  const dir = join(WORK, `perfset-${n}`);
+  const stamp = `${dir}.done`; // beside, not inside: storescu +sd would try to send it
+  if (!existsSync(stamp)) {
+    const ct = ensureCorpusCt();
+    console.error(`bench: building ${n} CT instances (test/fixtures/make-perfset.sh) ...`);
+    rmSync(dir, { recursive: true, force: true });
+    sh(join(FIXTURES, "make-perfset.sh"), [ct, dir, String(n)]);
+    writeFileSync(stamp, "");
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".dcm"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function ensureBig(frames: number): string {
+  const file = join(WORK, `big-${frames}fr.dcm`);
+  if (!existsSync(file)) {
+    console.error(`bench: building a ${frames}-frame instance (test/fixtures/make-big.sh) ...`);
+    sh(join(FIXTURES, "make-big.sh"), [file, "0"], { FRAMES: String(frames) });
+  }
+  return file;
+}
+
+/** Reads every input once so that the first receiver does not pay for a cold page cache. */
+function warm(files: string[]): void {
+  for (const f of files) readFileSync(f);
+}
+
+interface Workload {
+  id: WorkloadId;
+  title: string;
+  /** One file list per parallel storescu. */
+  senders: string[][];
+  /** Directories to give storescu (+sd) instead of files, per sender, when set. */
+  dirs?: string[];
+  instances: number;
+  bytes: number;
+}
+
+function makeWorkload(id: WorkloadId, quick: boolean): Workload {
+  if (id === "W3") {
+    const frames = quick ? 200 : 1000;
+    const file = ensureBig(frames);
+    return {
+      id,
+      title: `1 x ${(statSync(file).size / MiB).toFixed(0)} MiB ${frames}-frame instance`,
+      senders: [[file]],
+      instances: 1,
+      bytes: statSync(file).size,
+    };
+  }
+  const n = quick ? 100 : 1000;
+  const files = ensurePerfset(n);
+  const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
+  const each = (bytes / files.length / MiB).toFixed(2);
+  if (id === "W1") {
+    return {
+      id,
+      title: `${n} x ${each} MiB CT, 1 association`,
+      senders: [files],
+      dirs: [join(WORK, `perfset-${n}`)],
+      instances: n,
+      bytes,
+    };
+  }
+  const per = n / 10;
+  const senders: string[][] = [];
+  for (let i = 0; i < 10; i++) senders.push(files.slice(i * per, (i + 1) * per));
+  return { id, title: `${n} x ${each} MiB CT, 10 associations x ${per}`, senders, instances: n, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Memory of a process tree (DCMTK --fork: one child per association)
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/)) {
+        if (c) out.push(Number.parseInt(c, 10));
+      }
+    } catch {
+      // task gone
+    }
+  }
+  return out;
+}
+
+class TreeSampler {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private childHwm = new Map<number, number>();
+  /** Largest sum of RSS over the whole tree seen in one sample. */
+  treePeak = 0;
+
+  constructor(private readonly root: number) {}
+
+  private sample(): void {
+    const stack = childrenOf(this.root);
+    let sum = currentRss(this.root) ?? 0;
+    while (stack.length > 0) {
+      const pid = stack.pop() ?? 0;
+      const rss = currentRss(pid);
+      const hwm = peakRss(pid);
+      if (rss !== undefined) sum += rss;
+      if (hwm !== undefined) this.childHwm.set(pid, Math.max(hwm, this.childHwm.get(pid) ?? 0));
+      stack.push(...childrenOf(pid));
+    }
+    this.treePeak = Math.max(this.treePeak, sum);
+  }
+
+  start(intervalMs = 100): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  stop(): { children: number; childMaxHwm: number; treePeak: number } {
+    this.sample();
+    if (this.timer) clearInterval(this.timer);
+    return {
+      children: this.childHwm.size,
+      childMaxHwm: Math.max(0, ...this.childHwm.values()),
+      treePeak: this.treePeak,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Receivers
+
+interface Receiver {
+  handle: ServerHandle;
+  calledAe: string;
+  /** Number of instances it stored (counted on disk). */
+  stored(): number;
+  note?: string;
+}
+
+function countFiles(dir: string, accept: (name: string) => boolean, skip: (name: string) => boolean): number {
+  let n = 0;
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    if (e.isDirectory()) {
+      if (!skip(e.name)) n += countFiles(join(dir, e.name), accept, skip);
+    } else if (e.isFile() && accept(e.name)) n++;
+  }
+  return n;
+}
+
+async function startReceiver(id: ReceiverId, opts: Options): Promise<Receiver> {
+  const recv = join(WORK, "recv", id);
+  rmSync(recv, { recursive: true, force: true });
+  mkdirSync(recv, { recursive: true });
+  if (id === "dcmtk" || id === "dcmtk-fork") {
+    const handle = await startDcmtkStorescp({
+      outDir: join(recv, "out"),
+      fork: id === "dcmtk-fork",
+      maxPdu: 131072,
+    });
+    return {
+      handle,
+      calledAe: "STORESCP",
+      stored: () =>
+        countFiles(
+          handle.outDir,
+          () => true,
+          () => false,
+        ),
+    };
+  }
+  if (!existsSync(join(repoRoot, "src", "main.ts"))) throw new Error("src/main.ts does not exist yet");
+  const data = join(recv, "data");
+  const config: ConfigTree = {
+    scp: { ae_title: "STORESCP", host: "127.0.0.1", max_pdu_length: 131072 },
+    storage: { root: data, fsync: id === "ours-fsync", quarantine: join(data, "_quarantine") },
+    outbox: { dir: join(recv, "outbox") },
+    kafka: { enabled: false },
+    logging: { level: opts.logLevel, format: "text" },
+  };
+  const handle = await startServer({ workDir: recv, config, readyTimeoutMs: 15_000 });
+  return {
+    handle,
+    calledAe: "STORESCP",
+    stored: () =>
+      countFiles(
+        data,
+        (n) => n.endsWith(".dcm"),
+        (n) => n === "_quarantine",
+      ),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One run
+
+interface Measurement {
+  wallS: number;
+  rssParent: number;
+  childMaxHwm: number;
+  children: number;
+  treePeak: number;
+}
+
+type RunOutcome = { ok: true; m: Measurement } | { ok: false; reason: string };
+
+function firstLine(s: string): string {
+  const lines = s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  const interesting = lines.find((l) => /error|fail|refus|abort|reject|^E:|^F:/i.test(l));
+  return (interesting ?? lines[0] ?? "").slice(0, 160);
+}
+
+async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
+  let receiver: Receiver;
+  try {
+    receiver = await startReceiver(id, opts);
+  } catch (e) {
+    return { ok: false, reason: firstLine(e instanceof Error ? e.message : String(e)) };
+  }
+  const { handle } = receiver;
+  try {
+    spawnSync("sync");
+    const sampler = new TreeSampler(handle.pid);
+    sampler.start();
+    const t0 = performance.now();
+    const senders = w.senders.map((files, i) => {
+      const dir = w.dirs?.[i];
+      const inputs = dir !== undefined ? ["+sd", dir] : files;
+      const args = ["-xe", "-aec", receiver.calledAe, "127.0.0.1", String(handle.port), ...inputs];
+      return run("storescu", args, { timeoutMs: 900_000 });
+    });
+    const results = await Promise.all(senders);
+    const wallS = (performance.now() - t0) / 1000;
+    const tree = sampler.stop();
+    const rssParent = peakRss(handle.pid) ?? 0;
+    const bad = results.find((r) => r.code !== 0);
+    if (bad) {
+      return {
+        ok: false,
+        reason: `storescu exit ${bad.code}${bad.timedOut ? " (timeout)" : ""}: ${firstLine(bad.stderr + bad.stdout)}`,
+      };
+    }
+    const stored = receiver.stored();
+    if (stored !== w.instances) return { ok: false, reason: `${stored} of ${w.instances} instances on disk` };
+    return {
+      ok: true,
+      m: {
+        wallS,
+        rssParent,
+        childMaxHwm: tree.childMaxHwm,
+        children: tree.children,
+        treePeak: tree.treePeak,
+      },
+    };
+  } catch (e) {
+    return { ok: false, reason: firstLine(e instanceof Error ? e.message : String(e)) };
+  } finally {
+    const code = await handle.stop();
+    if (code !== 0 && id.startsWith("ours")) {
+      console.error(`bench: ${id} exited ${code} on SIGTERM; last output:\n${handle.output().slice(-2000)}`);
+    }
+    if (!opts.keep) rmSync(join(WORK, "recv", id), { recursive: true, force: true });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+interface Row {
+  workload: Workload;
+  receiver: ReceiverId;
+  outcome: RunOutcome;
+}
+
+async function measure(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
+  const runs: Measurement[] = [];
+  for (let i = 0; i < opts.repeat; i++) {
+    const o = await runOnce(w, id, opts);
+    if (!o.ok) return o;
+    runs.push(o.m);
+  }
+  const walls = runs.map((r) => r.wallS);
+  const max = (f: (m: Measurement) => number) => Math.max(...runs.map(f));
+  return {
+    ok: true,
+    m: {
+      wallS: median(walls),
+      rssParent: max((m) => m.rssParent),
+      childMaxHwm: max((m) => m.childMaxHwm),
+      children: max((m) => m.children),
+      treePeak: max((m) => m.treePeak),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+const LABEL: Record<ReceiverId, string> = {
+  "ours-fsync": "ours fsync=on",
+  "ours-nofsync": "ours fsync=off",
+  dcmtk: "DCMTK storescp",
+  "dcmtk-fork": "DCMTK storescp --fork",
+};
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function rateOf(row: Row): number | undefined {
+  return row.outcome.ok ? row.workload.bytes / row.outcome.m.wallS : undefined;
+}
+
+function printRow(row: Row, baseline: Row | undefined): void {
+  const head = `${pad(row.workload.id, 4)}${pad(LABEL[row.receiver], 23)}`;
+  if (!row.outcome.ok) {
+    console.log(`${head}failed: ${row.outcome.reason}`);
+    return;
+  }
+  const m = row.outcome.m;
+  const ips = row.workload.instances / m.wallS;
+  const mbs = row.workload.bytes / MiB / m.wallS;
+  let ratio = "";
+  const base = baseline ? rateOf(baseline) : undefined;
+  const mine = rateOf(row);
+  if (row.receiver.startsWith("ours") && base !== undefined && mine !== undefined)
+    ratio = `${(mine / base).toFixed(2)}x`;
+  let note = "";
+  if (m.children > 0) {
+    note =
+      `parent only; ${m.children} children, each <= ${(m.childMaxHwm / MiB).toFixed(1)} MiB, ` +
+      `tree <= ${(m.treePeak / MiB).toFixed(1)} MiB sampled`;
+  }
+  console.log(
+    head +
+      pad(m.wallS.toFixed(2), 8, true) +
+      pad(ips.toFixed(1), 10, true) +
+      pad(mbs.toFixed(1), 9, true) +
+      pad((m.rssParent / MiB).toFixed(1), 10, true) +
+      pad(ratio, 10, true) +
+      (note ? `  ${note}` : ""),
+  );
+}
+
+function versionOf(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: dcmtkEnv() });
+  const text = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  return (text.split("\n").find((l) => l.trim().length > 0) ?? "?").trim();
+}
+
+function targets(rows: Row[]): string[] {
+  const out: string[] = [];
+  const find = (w: WorkloadId, r: ReceiverId) => rows.find((x) => x.workload.id === w && x.receiver === r);
+  for (const w of ["W1", "W2"] as const) {
+    const base = find(w, "dcmtk");
+    const baseRate = base ? rateOf(base) : undefined;
+    for (const [r, min, text] of [
+      ["ours-nofsync", 1.0, "fsync off >= 1.00x DCMTK"],
+      ["ours-fsync", 1 / 1.3, "fsync on  >= 0.77x DCMTK (within 1.3x)"],
+    ] as const) {
+      const row = find(w, r);
+      if (!row) continue;
+      const rate = rateOf(row);
+      if (rate === undefined || baseRate === undefined) {
+        out.push(`${w} ${text}: n/a (${rate === undefined ? "ours failed" : "no DCMTK baseline"})`);
+        continue;
+      }
+      const ratio = rate / baseRate;
+      out.push(`${w} ${text}: ${ratio.toFixed(2)}x ${ratio >= min ? "PASS" : "FAIL"}`);
+    }
+  }
+  for (const r of ["ours-fsync", "ours-nofsync"] as const) {
+    const row = find("W3", r);
+    if (!row) continue;
+    if (!row.outcome.ok) {
+      out.push(`W3 ${LABEL[r]} >= 300 MB/s, peak RSS <= 150 MB: n/a (failed)`);
+      continue;
+    }
+    const mbs = row.workload.bytes / MiB / row.outcome.m.wallS;
+    const rss = row.outcome.m.rssParent / MiB;
+    const pass = mbs >= 300 && rss <= 150;
+    out.push(
+      `W3 ${LABEL[r]} >= 300 MB/s, peak RSS <= 150 MB: ${mbs.toFixed(0)} MiB/s, ${rss.toFixed(0)} MiB ${pass ? "PASS" : "FAIL"}`,
+    );
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  mkdirSync(WORK, { recursive: true });
+  const workloads = opts.workloads.map((id) => makeWorkload(id, opts.quick));
+
+  console.log(`storescp bench  ${new Date().toISOString()}${opts.quick ? "  (--quick)" : ""}`);
+  console.log(
+    `host: ${spawnSync("uname", ["-srm"], { encoding: "utf8" }).stdout.trim()}, ` +
+      `${spawnSync("nproc", [], { encoding: "utf8" }).stdout.trim()} cores; ` +
+      `${versionOf("storescu", ["--version"])}; bun ${process.versions.bun ?? "?"}; ` +
+      `sender: storescu -xe (TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
+      `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}`,
+  );
+  console.log("MiB = 2^20 bytes. 'vs DCMTK' = our throughput / single-process DCMTK storescp's.\n");
+  console.log(
+    pad("", 4) +
+      pad("receiver", 23) +
+      pad("wall s", 8, true) +
+      pad("inst/s", 10, true) +
+      pad("MiB/s", 9, true) +
+      pad("RSS MiB", 10, true) +
+      pad("vs DCMTK", 10, true),
+  );
+
+  const rows: Row[] = [];
+  // DCMTK single-process first in each workload, so that our rows can show their ratio as they come.
+  const order = [...opts.receivers].sort((a, b) => (a === "dcmtk" ? -1 : b === "dcmtk" ? 1 : 0));
+  for (const w of workloads) {
+    console.log(`${w.id}: ${w.title} (${(w.bytes / MiB).toFixed(0)} MiB)`);
+    warm(w.senders.flat());
+    for (const id of order) {
+      const row: Row = { workload: w, receiver: id, outcome: await measure(w, id, opts) };
+      rows.push(row);
+      printRow(
+        row,
+        rows.find((r) => r.workload.id === w.id && r.receiver === "dcmtk"),
+      );
+    }
+  }
+  const t = targets(rows);
+  if (t.length > 0) {
+    console.log("\ntargets:");
+    for (const line of t) console.log(`  ${line}`);
+  }
+}
+
+await main();

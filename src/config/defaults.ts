@@ -1,0 +1,89 @@
+// The embedded defaults: exactly SPEC section 2, except that `tenants` is empty (the hospital-a entry
+// there is an example). With no tenants every association belongs to tenant "default", whose AE
+// title is scp.ae_title.
+//
+// Paths here are as written in the SPEC (relative); loadConfig() resolves them, against the config
+// file's directory, or against the working directory when there is no file.
+
+import type { Config } from "./schema.ts";
+
+/** The tenant id used when `tenants` is empty. */
+export const DEFAULT_TENANT_ID = "default";
+
+/** Name of the quarantine directory under storage.root when storage.quarantine is not set. */
+export const QUARANTINE_DIRNAME = "_quarantine";
+
+export const DEFAULT_SUPPORTED_TRANSFER_SYNTAXES: readonly string[] = [
+  "1.2.840.10008.1.2", // Implicit VR Little Endian
+  "1.2.840.10008.1.2.1", // Explicit VR Little Endian
+  "1.2.840.10008.1.2.2", // Explicit VR Big Endian (retired)
+  "1.2.840.10008.1.2.1.99", // Deflated Explicit VR Little Endian
+  "1.2.840.10008.1.2.5", // RLE Lossless
+  "1.2.840.10008.1.2.4.50", // JPEG Baseline (Process 1)
+  "1.2.840.10008.1.2.4.51", // JPEG Extended (Process 2 & 4)
+  "1.2.840.10008.1.2.4.57", // JPEG Lossless, Non-Hierarchical (Process 14)
+  "1.2.840.10008.1.2.4.70", // JPEG Lossless, SV1
+  "1.2.840.10008.1.2.4.80", // JPEG-LS Lossless
+  "1.2.840.10008.1.2.4.81", // JPEG-LS Near-Lossless
+  "1.2.840.10008.1.2.4.90", // JPEG 2000 Lossless Only
+  "1.2.840.10008.1.2.4.91", // JPEG 2000
+  "1.2.840.10008.1.2.4.92", // JPEG 2000 Part 2 Multi-component Lossless Only
+];
+
+/** A fresh copy of the embedded defaults (callers may mutate it). */
+export function defaultConfig(): Config {
+  return {
+    scp: {
+      ae_title: "STORESCP",
+      host: "0.0.0.0",
+      port: 11112,
+      max_pdu_length: 131072,
+      strict: false,
+      uncompressed_only: false,
+      promiscuous: false,
+      mode: "concurrent",
+      max_associations: 64,
+      artim_timeout_s: 30,
+      idle_timeout_s: 120,
+      tls: null,
+    },
+    storage: {
+      root: "./data",
+      path: "{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm",
+      fsync: true,
+      on_duplicate: "overwrite",
+      min_free_mb: 1024,
+      quarantine: "./data/_quarantine",
+    },
+    tenants: [],
+    tenant_tag: null,
+    transcode: {
+      supported_transfer_syntaxes: [...DEFAULT_SUPPORTED_TRANSFER_SYNTAXES],
+      target: "1.2.840.10008.1.2.1",
+      workers: 0,
+    },
+    outbox: { dir: "./outbox", max_mb: 2048 },
+    kafka: {
+      enabled: false,
+      brokers: ["localhost:9092"],
+      client_id: "storescp",
+      topics: { storage: "storage_queue", log: "log_queue" },
+      ssl: null,
+      sasl: null,
+    },
+    license: { certificate: "./license.pem", client_id: "", license_key: "" },
+    logging: { level: "info", format: "text" },
+    ops: { http_port: null },
+  };
+}
+
+/** The embedded defaults, frozen. Use defaultConfig() for a mutable copy. */
+export const DEFAULTS: Readonly<Config> = deepFreeze(defaultConfig());
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

@@ -1,0 +1,194 @@
+// DIMSE command sets (PS3.7 section 9.3 and Annex E): group 0000, always Implicit VR Little Endian,
+// with the Command Group Length (0000,0000) first.
+
+import { DimseError, Status } from "./status.ts";
+
+/** Command Field values, PS3.7 Annex E.1. */
+export const CommandField = {
+  CStoreRq: 0x0001,
+  CStoreRsp: 0x8001,
+  CGetRq: 0x0010,
+  CGetRsp: 0x8010,
+  CFindRq: 0x0020,
+  CFindRsp: 0x8020,
+  CMoveRq: 0x0021,
+  CMoveRsp: 0x8021,
+  CEchoRq: 0x0030,
+  CEchoRsp: 0x8030,
+  NEventReportRq: 0x0100,
+  NGetRq: 0x0110,
+  NSetRq: 0x0120,
+  NActionRq: 0x0130,
+  NCreateRq: 0x0140,
+  NDeleteRq: 0x0150,
+  CCancelRq: 0x0fff,
+} as const;
+
+/** Command Data Set Type (0000,0800): this value means "no data set follows", PS3.7 E.1. */
+export const NO_DATA_SET = 0x0101;
+
+/** Command elements we read or write (PS3.7 Table E.1-1). */
+export const Tag = {
+  CommandGroupLength: 0x00000000,
+  AffectedSopClassUid: 0x00000002,
+  RequestedSopClassUid: 0x00000003,
+  CommandField: 0x00000100,
+  MessageId: 0x00000110,
+  MessageIdBeingRespondedTo: 0x00000120,
+  MoveDestination: 0x00000600,
+  Priority: 0x00000700,
+  CommandDataSetType: 0x00000800,
+  Status: 0x00000900,
+  OffendingElement: 0x00000901,
+  ErrorComment: 0x00000902,
+  ErrorId: 0x00000903,
+  AffectedSopInstanceUid: 0x00001000,
+  RequestedSopInstanceUid: 0x00001001,
+  MoveOriginatorApplicationEntityTitle: 0x00001030,
+  MoveOriginatorMessageId: 0x00001031,
+} as const;
+
+type ValueKind = "UI" | "US" | "UL" | "AE" | "LO" | "AT";
+
+const KIND: ReadonlyMap<number, ValueKind> = new Map<number, ValueKind>([
+  [Tag.CommandGroupLength, "UL"],
+  [Tag.AffectedSopClassUid, "UI"],
+  [Tag.RequestedSopClassUid, "UI"],
+  [Tag.CommandField, "US"],
+  [Tag.MessageId, "US"],
+  [Tag.MessageIdBeingRespondedTo, "US"],
+  [Tag.MoveDestination, "AE"],
+  [Tag.Priority, "US"],
+  [Tag.CommandDataSetType, "US"],
+  [Tag.Status, "US"],
+  [Tag.OffendingElement, "AT"],
+  [Tag.ErrorComment, "LO"],
+  [Tag.ErrorId, "US"],
+  [Tag.AffectedSopInstanceUid, "UI"],
+  [Tag.RequestedSopInstanceUid, "UI"],
+  [Tag.MoveOriginatorApplicationEntityTitle, "AE"],
+  [Tag.MoveOriginatorMessageId, "US"],
+]);
+
+/** A decoded command set: numbers for US/UL, strings for text, raw bytes for the rest. */
+export class CommandSet {
+  readonly elements = new Map<number, number | string | Uint8Array>();
+
+  get commandField(): number | undefined {
+    return this.number(Tag.CommandField);
+  }
+  get messageId(): number | undefined {
+    return this.number(Tag.MessageId);
+  }
+  get affectedSopClassUid(): string | undefined {
+    return this.string(Tag.AffectedSopClassUid);
+  }
+  get affectedSopInstanceUid(): string | undefined {
+    return this.string(Tag.AffectedSopInstanceUid);
+  }
+  get hasDataSet(): boolean {
+    return this.number(Tag.CommandDataSetType) !== NO_DATA_SET;
+  }
+  get status(): number | undefined {
+    return this.number(Tag.Status);
+  }
+
+  number(tag: number): number | undefined {
+    const v = this.elements.get(tag);
+    return typeof v === "number" ? v : undefined;
+  }
+  string(tag: number): string | undefined {
+    const v = this.elements.get(tag);
+    return typeof v === "string" ? v : undefined;
+  }
+  /** Raw value of an element we have no type for (e.g. the tenant tag of the Rust original's SCUs). */
+  bytes(tag: number): Uint8Array | undefined {
+    const v = this.elements.get(tag);
+    return v instanceof Uint8Array ? v : undefined;
+  }
+}
+
+/** Largest command set we accept: real ones are a few hundred bytes. */
+export const MAX_COMMAND_SET_LENGTH = 64 * 1024;
+
+const ascii = new TextDecoder("latin1");
+
+function trimValue(s: string): string {
+  return s.replace(/[\0 ]+$/, "").replace(/^ +/, "");
+}
+
+/** Decode a command set; malformed input is a DimseError (the association is then aborted by the caller). */
+export function decodeCommandSet(bytes: Uint8Array): CommandSet {
+  if (bytes.length > MAX_COMMAND_SET_LENGTH) {
+    throw new DimseError(Status.CannotUnderstand, `command set of ${bytes.length} bytes is too large`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const cs = new CommandSet();
+  let pos = 0;
+  while (pos < bytes.length) {
+    if (pos + 8 > bytes.length) throw new DimseError(Status.CannotUnderstand, "truncated command element");
+    const group = view.getUint16(pos, true);
+    const element = view.getUint16(pos + 2, true);
+    const length = view.getUint32(pos + 4, true);
+    pos += 8;
+    if (group !== 0x0000) {
+      throw new DimseError(Status.CannotUnderstand, `element of group ${group.toString(16)} in command set`);
+    }
+    if (length > bytes.length - pos) {
+      throw new DimseError(Status.CannotUnderstand, "command element runs past the command set");
+    }
+    const tag = element;
+    const value = bytes.subarray(pos, pos + length);
+    pos += length;
+    const kind = KIND.get(tag);
+    if (kind === "US" && length === 2) cs.elements.set(tag, view.getUint16(pos - 2, true));
+    else if (kind === "UL" && length === 4) cs.elements.set(tag, view.getUint32(pos - 4, true));
+    else if (kind === "UI" || kind === "AE" || kind === "LO") cs.elements.set(tag, trimValue(ascii.decode(value)));
+    else cs.elements.set(tag, value);
+  }
+  return cs;
+}
+
+export type CommandValue = number | string;
+
+/** Encode a command set from (tag, value) pairs; adds the group length and sorts by tag. */
+export function encodeCommandSet(values: ReadonlyArray<readonly [number, CommandValue]>): Uint8Array {
+  const sorted = [...values].sort((a, b) => a[0] - b[0]);
+  const enc: Array<[number, Uint8Array]> = [];
+  let total = 0;
+  for (const [tag, value] of sorted) {
+    const kind = KIND.get(tag);
+    let bytes: Uint8Array;
+    if (kind === "US") {
+      bytes = new Uint8Array(2);
+      new DataView(bytes.buffer).setUint16(0, Number(value), true);
+    } else if (kind === "UL") {
+      bytes = new Uint8Array(4);
+      new DataView(bytes.buffer).setUint32(0, Number(value), true);
+    } else {
+      let s = String(value);
+      if (s.length % 2 === 1) s += kind === "UI" ? "\0" : " ";
+      bytes = new Uint8Array(s.length);
+      for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i) & 0xff;
+    }
+    enc.push([tag, bytes]);
+    total += 8 + bytes.length;
+  }
+  const out = new Uint8Array(12 + total);
+  const view = new DataView(out.buffer);
+  view.setUint32(4, 4, true);
+  view.setUint32(8, total, true);
+  let pos = 12;
+  for (const [tag, bytes] of enc) {
+    view.setUint16(pos + 2, tag & 0xffff, true);
+    view.setUint32(pos + 4, bytes.length, true);
+    out.set(bytes, pos + 8);
+    pos += 8 + bytes.length;
+  }
+  return out;
+}
+
+/** Error Comment is LO: at most 64 characters, and no backslash or control characters. */
+export function errorComment(text: string): string {
+  return text.replace(/[\\\x00-\x1f]/g, " ").slice(0, 64);
+}

@@ -1,0 +1,178 @@
+// DIMSE services of a Storage SCP: C-ECHO (Verification, PS3.7 9.1.5) and C-STORE (PS3.7 9.1.1,
+// PS3.4 Annex B). A request becomes an Operation: it takes the data set fragments (if any) and ends in
+// the encoded response command set. Unknown commands are answered 0211.
+
+import type { NetContext } from "../net/context.ts";
+import { event, logger } from "../ops/log.ts";
+import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
+import type { Storage } from "../store/storage.ts";
+import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
+import { uidProblem } from "../dicom/uid.ts";
+import { CommandField, type CommandSet, encodeCommandSet, errorComment, NO_DATA_SET, Tag } from "./command.ts";
+import { DimseError, hex4, isFailure, Status } from "./status.ts";
+
+const log = logger("store");
+
+/** Where the data set fragments of a request go. */
+export interface DataSink {
+  write(chunk: Uint8Array): void;
+  readonly pendingBytes: number;
+  onProgress: (() => void) | null;
+}
+
+export interface Operation {
+  /** Null when the request carries no data set. */
+  readonly data: DataSink | null;
+  /** Called once the whole data set (if any) arrived; resolves to the response command set, or null for none. */
+  complete(): Promise<Uint8Array | null>;
+  /** The association ended before the operation completed. */
+  abort(): Promise<void>;
+}
+
+/** Called after an instance is safely stored and before the peer is told so (the outbox hooks in here). */
+export type StoredHook = (instance: StoredInstance, ctx: NetContext, cmd: CommandSet) => Promise<void>;
+
+/** A data sink that throws data away: for refused requests whose data set still arrives. */
+class DiscardSink implements DataSink {
+  readonly pendingBytes = 0;
+  onProgress: (() => void) | null = null;
+  write(): void {}
+}
+
+export interface AssociationStats {
+  instances: number;
+  failures: number;
+  bytes: number;
+}
+
+export class DimseServices {
+  onStored: StoredHook | null = null;
+
+  constructor(private readonly storage: Storage) {}
+
+  /** Start the operation a request command set asks for. */
+  begin(cmd: CommandSet, ctx: NetContext, contextTransferSyntax: string, abstractSyntax: string, stats: AssociationStats): Operation {
+    switch (cmd.commandField) {
+      case CommandField.CEchoRq:
+        return this.echo(cmd, abstractSyntax);
+      case CommandField.CStoreRq:
+        return this.store(cmd, ctx, contextTransferSyntax, abstractSyntax, stats);
+      case CommandField.CCancelRq:
+        // C-CANCEL has no response; there is nothing of ours to cancel (we are not a Q/R SCP).
+        return { data: cmd.hasDataSet ? new DiscardSink() : null, complete: async () => null, abort: async () => {} };
+      default:
+        return refused(cmd, abstractSyntax, new DimseError(Status.UnrecognizedOperation, `command 0x${hex4(cmd.commandField ?? 0)} is not supported`));
+    }
+  }
+
+  private echo(cmd: CommandSet, abstractSyntax: string): Operation {
+    if (abstractSyntax !== VERIFICATION_SOP_CLASS) {
+      return refused(cmd, abstractSyntax, new DimseError(Status.NoSuchSopClass, "C-ECHO on a non-Verification context"));
+    }
+    return {
+      data: cmd.hasDataSet ? new DiscardSink() : null,
+      complete: async () => response(cmd, abstractSyntax, Status.Success),
+      abort: async () => {},
+    };
+  }
+
+  private store(cmd: CommandSet, ctx: NetContext, ts: string, abstractSyntax: string, stats: AssociationStats): Operation {
+    const sopClass = cmd.affectedSopClassUid ?? "";
+    const sopInstance = cmd.affectedSopInstanceUid ?? "";
+    const started = performance.now();
+    const fail = (status: number, comment: string): Operation => {
+      stats.failures += 1;
+      event(log, "warning", "instance", {
+        assoc: ctx.id,
+        tenant: ctx.tenant.id,
+        calling: ctx.callingAe,
+        sop: sopInstance,
+        ts,
+        status: hex4(status),
+        error: comment,
+      });
+      return refused(cmd, abstractSyntax, new DimseError(status, comment));
+    };
+    if (!cmd.hasDataSet) return fail(Status.CannotUnderstand, "C-STORE-RQ without a data set");
+    if (sopClass !== abstractSyntax) {
+      return fail(Status.DataSetDoesNotMatchSopClass, `SOP Class ${sopClass} is not that of the presentation context`);
+    }
+    const uidIssue = uidProblem(sopInstance);
+    if (uidIssue) return fail(Status.DataSetDoesNotMatchSopClass, `Affected SOP Instance UID invalid: ${uidIssue}`);
+    if (!this.storage.freeSpaceOk) return fail(Status.OutOfResources, "disk space below storage.min_free_mb");
+
+    const sink = new InstanceSink(this.storage, {
+      tenant: ctx.tenant,
+      callingAe: ctx.callingAe,
+      calledAe: ctx.calledAe,
+      sourceIp: ctx.remoteAddress,
+      sopClassUid: sopClass,
+      sopInstanceUid: sopInstance,
+      transferSyntaxUid: ts,
+    });
+    return {
+      data: sink,
+      complete: async () => {
+        let status: number = Status.Success;
+        let comment: string | undefined;
+        let stored: StoredInstance | undefined;
+        try {
+          stored = await sink.finish();
+          await this.onStored?.(stored, ctx, cmd);
+        } catch (err) {
+          if (err instanceof DimseError) {
+            status = err.status;
+            comment = err.comment;
+          } else {
+            status = Status.ProcessingFailure;
+            comment = `internal error: ${(err as Error).message}`;
+            log.error("C-STORE failed unexpectedly: {error}", { error: err });
+          }
+        }
+        if (isFailure(status)) stats.failures += 1;
+        else {
+          stats.instances += 1;
+          stats.bytes += stored?.fileSize ?? 0;
+        }
+        event(log, isFailure(status) ? "warning" : "info", "instance", {
+          assoc: ctx.id,
+          tenant: ctx.tenant.id,
+          calling: ctx.callingAe,
+          sop: sopInstance,
+          ts,
+          size: stored?.fileSize,
+          status: hex4(status),
+          ms: Math.round(performance.now() - started),
+          outcome: stored?.outcome,
+          path: stored?.path,
+          error: comment,
+        });
+        return response(cmd, abstractSyntax, status, comment);
+      },
+      abort: () => sink.abort(),
+    };
+  }
+}
+
+function refused(cmd: CommandSet, abstractSyntax: string, err: DimseError): Operation {
+  return {
+    data: cmd.hasDataSet ? new DiscardSink() : null,
+    complete: async () => response(cmd, abstractSyntax, err.status, err.comment),
+    abort: async () => {},
+  };
+}
+
+/** Response command set for any request: PS3.7 Tables 9.3-2 (C-STORE-RSP), 9.3-13 (C-ECHO-RSP). */
+export function response(cmd: CommandSet, abstractSyntax: string, status: number, comment?: string): Uint8Array {
+  const values: Array<[number, number | string]> = [
+    [Tag.AffectedSopClassUid, cmd.affectedSopClassUid ?? abstractSyntax],
+    [Tag.CommandField, ((cmd.commandField ?? 0) | 0x8000) & 0xffff],
+    [Tag.MessageIdBeingRespondedTo, cmd.messageId ?? 0],
+    [Tag.CommandDataSetType, NO_DATA_SET],
+    [Tag.Status, status],
+  ];
+  const sopInstance = cmd.affectedSopInstanceUid;
+  if (sopInstance !== undefined) values.push([Tag.AffectedSopInstanceUid, sopInstance]);
+  if (comment !== undefined && isFailure(status)) values.push([Tag.ErrorComment, errorComment(comment)]);
+  return encodeCommandSet(values);
+}

@@ -1,0 +1,177 @@
+// The listener: accepts connections, admits or rejects associations (limits, disk, tenants), and runs
+// them concurrently (up to scp.max_associations) or one at a time (scp.mode: sequential), as the Rust
+// original's non-blocking/blocking switch did.
+
+import { createServer, type Server, type Socket } from "node:net";
+import type { Config } from "../config/schema.ts";
+import type { DimseServices } from "../dimse/services.ts";
+import { event, logger } from "../ops/log.ts";
+import type { Storage } from "../store/storage.ts";
+import type { Rejection, Tenant, TenantDirectory } from "../tenancy/tenants.ts";
+import { Association } from "./association.ts";
+import type { NegotiationPolicy } from "./negotiation.ts";
+import {
+  type AssociateRqPdu,
+  DICOM_APPLICATION_CONTEXT,
+  RejectReason,
+  RejectResult,
+  RejectSource,
+} from "./pdu/types.ts";
+
+const log = logger("server");
+
+export interface ServerDeps {
+  config: Config;
+  tenants: TenantDirectory;
+  storage: Storage;
+  services: DimseServices;
+}
+
+export class StoreScpServer {
+  private readonly server: Server;
+  private readonly active = new Set<Association>();
+  /** Sequential mode: connections waiting for the running association to end. */
+  private readonly waiting: Socket[] = [];
+  private running: Association | null = null;
+  private seq = 0;
+  private stopping = false;
+  private readonly policy: NegotiationPolicy;
+
+  constructor(private readonly deps: ServerDeps) {
+    const scp = deps.config.scp;
+    this.policy = {
+      promiscuous: scp.promiscuous,
+      uncompressedOnly: scp.uncompressed_only,
+      maxPduLength: scp.max_pdu_length,
+    };
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
+  }
+
+  /** Start listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    const { host, port } = this.deps.config.scp;
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        const addr = this.server.address();
+        const bound = typeof addr === "object" && addr ? addr.port : port;
+        event(log, "info", "listening", {
+          on: `${host}:${bound}`,
+          ae: this.deps.config.scp.ae_title,
+          mode: this.deps.config.scp.mode,
+          tenants: this.deps.tenants.tenants.map((t) => t.id).join(","),
+        });
+        resolve(bound);
+      });
+    });
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  private onConnection(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    if (this.deps.config.scp.mode === "sequential" && this.running) {
+      // The peer waits (its A-ASSOCIATE-RQ stays unread) until the running association ends.
+      this.waiting.push(socket);
+      socket.once("close", () => {
+        const i = this.waiting.indexOf(socket);
+        if (i >= 0) this.waiting.splice(i, 1);
+      });
+      return;
+    }
+    this.run(socket);
+  }
+
+  private run(socket: Socket): void {
+    this.seq += 1;
+    const id = `A${this.seq}`;
+    const scp = this.deps.config.scp;
+    const assoc: Association = new Association(
+      socket,
+      this.deps.services,
+      {
+        policy: this.policy,
+        strict: scp.strict,
+        artimMs: scp.artim_timeout_s * 1000,
+        idleMs: scp.idle_timeout_s * 1000,
+        admit: (rq, remote): { tenant: Tenant } | Rejection => this.admit(rq, remote, assoc),
+      },
+      id,
+    );
+    this.active.add(assoc);
+    if (scp.mode === "sequential") this.running = assoc;
+    assoc.done.then(() => {
+      this.active.delete(assoc);
+      if (this.running === assoc) {
+        this.running = null;
+        const next = this.waiting.shift();
+        if (next && !this.stopping) this.run(next);
+      }
+    });
+    assoc.start();
+    socket.resume();
+  }
+
+  /** PS3.8 Table 9-21: which A-ASSOCIATE-RJ an RQ gets, or the tenant it belongs to. */
+  private admit(rq: AssociateRqPdu, remote: string, self: Association): { tenant: Tenant } | Rejection {
+    if ((rq.protocolVersion & 1) === 0) {
+      return {
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceProviderAcse,
+        reason: RejectReason.ProtocolVersionNotSupported,
+        why: `protocol version ${rq.protocolVersion} not supported`,
+      };
+    }
+    if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
+      return {
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: RejectReason.ApplicationContextNameNotSupported,
+        why: `application context ${rq.applicationContext} not supported`,
+      };
+    }
+    const established = [...this.active].filter((a) => a !== self && a.established).length;
+    if (established >= this.deps.config.scp.max_associations) {
+      return {
+        result: RejectResult.Transient,
+        source: RejectSource.ServiceProviderPresentation,
+        reason: RejectReason.LocalLimitExceeded,
+        why: `${established} associations running (scp.max_associations)`,
+      };
+    }
+    if (!this.deps.storage.freeSpaceOk) {
+      return {
+        result: RejectResult.Transient,
+        source: RejectSource.ServiceProviderPresentation,
+        reason: RejectReason.TemporaryCongestion,
+        why: "free disk space below storage.min_free_mb",
+      };
+    }
+    const admission = this.deps.tenants.admit(rq.calledAeTitle, rq.callingAeTitle, remote);
+    return admission.ok ? { tenant: admission.tenant } : admission;
+  }
+
+  /**
+   * Stop accepting, let running associations finish for up to `graceMs`, then abort what is left.
+   * Resolves when every association has ended (their files committed or removed).
+   */
+  async close(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.server.close();
+    for (const s of this.waiting.splice(0)) s.destroy();
+    const all = Promise.all([...this.active].map((a) => a.done));
+    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
+    if ((await Promise.race([all, timer])) === "timeout") {
+      event(log, "warning", "shutdown-abort", { associations: this.active.size });
+      for (const a of this.active) a.abort("aborted");
+      await all;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// Logging: logtape with one sink on stdout, as text (grep-able key=value lines, like DCMTK's) or as
+// JSON lines (for collectors). Categories: storescp.server, storescp.assoc, storescp.store, ...
+
+import {
+  configureSync,
+  getLogger,
+  jsonLinesFormatter,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  resetSync,
+} from "@logtape/logtape";
+
+export type LogFormat = "text" | "json";
+
+const LEVEL: Record<LogLevel, string> = {
+  trace: "TRACE",
+  debug: "DEBUG",
+  info: "INFO ",
+  warning: "WARN ",
+  error: "ERROR",
+  fatal: "FATAL",
+};
+
+function renderText(record: LogRecord): string {
+  let msg = "";
+  for (const part of record.message) msg += typeof part === "string" ? part : String(part);
+  const category = record.category.slice(1).join(".") || record.category.join(".");
+  return `${new Date(record.timestamp).toISOString()} ${LEVEL[record.level]} ${category}: ${msg}\n`;
+}
+
+export function setupLogging(level: LogLevel, format: LogFormat): void {
+  const formatter = format === "json" ? jsonLinesFormatter : renderText;
+  resetSync();
+  configureSync({
+    reset: true,
+    sinks: { stdout: (record: LogRecord) => process.stdout.write(formatter(record)) },
+    loggers: [
+      { category: ["storescp"], lowestLevel: level, sinks: ["stdout"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stdout"] },
+    ],
+  });
+}
+
+export function logger(...category: string[]): Logger {
+  return getLogger(["storescp", ...category]);
+}
+
+/**
+ * Text for a log line from key/value pairs: `key=value`, quoting values with spaces, so an operator can
+ * grep for `sop=1.2.3` or `calling=CT01`.
+ */
+export function kv(fields: Record<string, string | number | boolean | undefined | null>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === null) continue;
+    const s = String(v);
+    parts.push(`${k}=${/[\s"=]/.test(s) || s === "" ? JSON.stringify(s) : s}`);
+  }
+  return parts.join(" ");
+}
+
+/** One structured event: a `key=value` line in text, the same fields as properties in JSON. */
+export function event(
+  log: Logger,
+  level: "debug" | "info" | "warning" | "error",
+  name: string,
+  fields: Record<string, string | number | boolean | undefined | null>,
+): void {
+  log[level]("{event} {fields}", { event: name, fields: kv(fields), ...fields });
+}

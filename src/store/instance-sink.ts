@@ -1,0 +1,199 @@
+// One incoming C-STORE data set on its way to disk. Fragments stream through the attribute scanner into
+// a temp file in the instance's final directory; only the head of the data set (until the identifying
+// attributes have been read, at most HEAD_LIMIT) is held in memory while the directory is not known.
+
+import { dirname } from "node:path";
+import { type InstanceAttributes, AttributeScanner } from "../dicom/attribute-scanner.ts";
+import { buildFileMeta } from "../dicom/part10.ts";
+import { DimseError, hex4, Status } from "../dimse/status.ts";
+import type { Tenant } from "../tenancy/tenants.ts";
+import { renderPath } from "./layout.ts";
+import type { CommitResult, Storage } from "./storage.ts";
+import type { StreamingFile } from "./streaming-file.ts";
+import { type Problem, validateInstance } from "./validate.ts";
+
+/** Identifying attributes sit in groups 0008-0028, normally within the first few KiB. */
+const HEAD_LIMIT = 4 * 1024 * 1024;
+
+export interface InstanceContext {
+  tenant: Tenant;
+  callingAe: string;
+  calledAe: string;
+  sourceIp: string;
+  /** From the C-STORE-RQ: Affected SOP Class/Instance UID. */
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** Of the presentation context the data set arrives on. */
+  transferSyntaxUid: string;
+}
+
+export interface StoredInstance {
+  path: string;
+  /** Size of the Part-10 file, meta included. */
+  fileSize: number;
+  attributes: InstanceAttributes;
+  outcome: CommitResult;
+}
+
+type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
+
+export class InstanceSink {
+  private readonly scanner: AttributeScanner;
+  private head: Uint8Array[] = [];
+  private headBytes = 0;
+  private file: StreamingFile | null = null;
+  private opening: Promise<void> | null = null;
+  private destination: Destination | null = null;
+  private ioError: Error | null = null;
+  /** Called when bytes reached the disk, so a paused socket can be resumed. */
+  onProgress: (() => void) | null = null;
+
+  constructor(
+    private readonly storage: Storage,
+    readonly ctx: InstanceContext,
+  ) {
+    this.scanner = new AttributeScanner(ctx.transferSyntaxUid);
+  }
+
+  /** Bytes received but not yet written: the association pauses its socket above a bound. */
+  get pendingBytes(): number {
+    return this.headBytes + (this.file?.pendingBytes ?? 0);
+  }
+
+  write(chunk: Uint8Array): void {
+    if (!this.scanner.done) this.scanner.push(chunk);
+    if (this.file) {
+      this.file.write(chunk);
+      return;
+    }
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (!this.opening && (this.scanner.done || this.headBytes >= HEAD_LIMIT)) this.open();
+  }
+
+  private decide(): Destination {
+    const a = this.scanner.attributes;
+    const problem = validateInstance(a, this.ctx, this.scanner.error);
+    if (problem) return { kind: "quarantine", problem };
+    try {
+      const finalPath = renderPath(this.ctx.tenant.storageRoot, this.ctx.tenant.pathTemplate, {
+        tenant: this.ctx.tenant.id,
+        study_date: a.studyDate ?? "",
+        study_uid: a.studyInstanceUid ?? "",
+        series_uid: a.seriesInstanceUid ?? "",
+        sop_uid: a.sopInstanceUid ?? "",
+        sop_class_uid: a.sopClassUid ?? "",
+        modality: a.modality ?? "",
+        calling_ae: this.ctx.callingAe,
+      });
+      return { kind: "store", finalPath };
+    } catch (err) {
+      return { kind: "quarantine", problem: { status: Status.DataSetDoesNotMatchSopClass, reason: String(err) } };
+    }
+  }
+
+  private open(): void {
+    const destination = this.decide();
+    this.destination = destination;
+    this.opening = (async () => {
+      const file =
+        destination.kind === "store"
+          ? await this.storage.createTemp(dirname(destination.finalPath))
+          : await this.storage.createTemp(this.storage.quarantineDirFor(this.ctx.tenant.id));
+      file.onProgress = () => this.onProgress?.();
+      file.write(
+        buildFileMeta({
+          sopClassUid: this.ctx.sopClassUid,
+          sopInstanceUid: this.ctx.sopInstanceUid,
+          transferSyntaxUid: this.ctx.transferSyntaxUid,
+          sourceAeTitle: this.ctx.callingAe,
+          sendingAeTitle: this.ctx.callingAe,
+          receivingAeTitle: this.ctx.calledAe,
+        }),
+      );
+      for (const chunk of this.head) file.write(chunk);
+      this.head = [];
+      this.headBytes = 0;
+      this.file = file;
+    })().catch((err: Error) => {
+      this.ioError = err;
+      this.head = [];
+      this.headBytes = 0;
+    });
+  }
+
+  /** The data set is complete: make it durable and give it its final name, or quarantine it. */
+  async finish(): Promise<StoredInstance> {
+    const attributes = await this.scanner.finish();
+    if (!this.opening) this.open();
+    await this.opening;
+    const file = this.file;
+    const destination = this.destination;
+    if (this.ioError || !file || !destination) throw storageFailure(this.ioError);
+    try {
+      await file.complete(this.storage.options.fsync);
+    } catch (err) {
+      await file.discard();
+      throw storageFailure(err as Error);
+    }
+    if (destination.kind === "quarantine") {
+      await this.quarantine(file.path, destination.problem);
+      throw new DimseError(destination.problem.status, destination.problem.reason);
+    }
+    let outcome: CommitResult;
+    try {
+      outcome = await this.storage.commit(file.path, destination.finalPath);
+    } catch (err) {
+      await file.discard();
+      throw storageFailure(err as Error);
+    }
+    if (outcome === "duplicate") {
+      const problem = {
+        status: Status.DuplicateSopInstance,
+        reason: "SOP Instance already stored (on_duplicate: reject)",
+      };
+      await this.quarantine(file.path, problem);
+      throw new DimseError(problem.status, problem.reason);
+    }
+    return { path: destination.finalPath, fileSize: file.size, attributes, outcome };
+  }
+
+  private async quarantine(tempPath: string, problem: Problem): Promise<void> {
+    const a = this.scanner.attributes;
+    try {
+      await this.storage.quarantine(tempPath, {
+        reason: problem.reason,
+        status: hex4(problem.status),
+        tenant_id: this.ctx.tenant.id,
+        calling_ae: this.ctx.callingAe,
+        called_ae: this.ctx.calledAe,
+        source_ip: this.ctx.sourceIp,
+        transfer_syntax_uid: this.ctx.transferSyntaxUid,
+        command_sop_class_uid: this.ctx.sopClassUid,
+        command_sop_instance_uid: this.ctx.sopInstanceUid,
+        attributes: { ...a },
+        received_at: new Date().toISOString(),
+      });
+    } catch (err) {
+      // Could not even quarantine: answer a processing failure so the modality keeps its copy.
+      throw storageFailure(err as Error);
+    }
+  }
+
+  /** Drop everything: the peer went away or the operation was refused. Leaves no file behind. */
+  async abort(): Promise<void> {
+    this.head = [];
+    this.headBytes = 0;
+    await this.opening;
+    await this.file?.discard();
+  }
+}
+
+/** Out of space is a transient refusal (A700); anything else a processing failure (0110). */
+function storageFailure(err: Error | null): DimseError {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new DimseError(Status.OutOfResources, "out of disk space");
+  }
+  return new DimseError(Status.ProcessingFailure, `storage failed: ${err?.message ?? "unknown"}`);
+}

@@ -1,0 +1,226 @@
+// The durable side of storing: directories, temp names, disk space, the atomic commit
+// (rename + directory fsync), duplicates, quarantine, and cleaning what a crash left behind.
+
+import { randomBytes } from "node:crypto";
+import { constants, promises as fsp, statfs } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { StreamingFile } from "./streaming-file.ts";
+
+const statfsAsync = promisify(statfs);
+
+export type OnDuplicate = "overwrite" | "keep" | "reject";
+
+export interface StorageOptions {
+  fsync: boolean;
+  onDuplicate: OnDuplicate;
+  minFreeMb: number;
+  quarantineDir: string;
+}
+
+/** Why an instance was set aside, written as <file>.reason.json beside it. */
+export interface QuarantineReason {
+  reason: string;
+  status: string;
+  tenant_id: string;
+  calling_ae: string;
+  called_ae: string;
+  source_ip: string;
+  transfer_syntax_uid: string;
+  command_sop_class_uid: string;
+  command_sop_instance_uid: string;
+  attributes: Record<string, string | number | undefined>;
+  received_at: string;
+}
+
+const TEMP_PREFIX = ".storescp-";
+const TEMP_SUFFIX = ".tmp";
+
+export type CommitResult = "stored" | "replaced" | "kept-existing" | "duplicate";
+
+export class Storage {
+  /** Distinguishes our temp files from those a previous (crashed) process left. */
+  readonly bootId = randomBytes(4).toString("hex");
+  private seq = 0;
+  private readonly knownDirs = new Set<string>();
+  private freeCheck: { at: number; ok: boolean; freeMb: number } | null = null;
+
+  constructor(readonly options: StorageOptions) {}
+
+  /** A temp name in the final directory, so the rename is atomic and never crosses file systems. */
+  tempPath(dir: string): string {
+    this.seq += 1;
+    return join(dir, `${TEMP_PREFIX}${this.bootId}-${this.seq}${TEMP_SUFFIX}`);
+  }
+
+  static isTempName(name: string): boolean {
+    return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
+  }
+
+  /** mkdir -p, remembering what exists; with fsync, new directories are made durable in their parents. */
+  async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const created = await fsp.mkdir(dir, { recursive: true });
+    if (created && this.options.fsync) {
+      // `created` is the first directory made; it and every one below it need their parent synced.
+      let d = dir;
+      const parents: string[] = [];
+      while (d.length >= created.length) {
+        parents.push(dirname(d));
+        if (d === created) break;
+        d = dirname(d);
+      }
+      for (const p of parents.reverse()) await syncDir(p);
+    }
+    this.knownDirs.add(dir);
+  }
+
+  /** Free space check for `min_free_mb`, cached for a second so it costs nothing per instance. */
+  async hasFreeSpace(path: string): Promise<{ ok: boolean; freeMb: number }> {
+    const now = Date.now();
+    if (this.freeCheck && now - this.freeCheck.at < 1000) return this.freeCheck;
+    let probe = path;
+    for (;;) {
+      try {
+        const s = await statfsAsync(probe);
+        const freeMb = (Number(s.bavail) * Number(s.bsize)) / (1024 * 1024);
+        this.freeCheck = { at: now, ok: freeMb >= this.options.minFreeMb, freeMb };
+        return this.freeCheck;
+      } catch (err) {
+        // The root may not exist yet: measure the nearest existing parent.
+        const parent = dirname(probe);
+        if (parent === probe) throw err;
+        probe = parent;
+      }
+    }
+  }
+
+  /** Last free-space reading, for the per-instance check that must not wait (refreshed by watchFreeSpace). */
+  get freeSpaceOk(): boolean {
+    return this.freeCheck?.ok ?? true;
+  }
+
+  /** Keep the free-space reading fresh every second while the server runs. */
+  watchFreeSpace(path: string): () => void {
+    const refresh = (): void => {
+      this.freeCheck = null;
+      this.hasFreeSpace(path).catch(() => undefined);
+    };
+    refresh();
+    const timer = setInterval(refresh, 1000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Forget the cached free-space reading (tests, and after a refusal so recovery is seen at once). */
+  invalidateFreeSpace(): void {
+    this.freeCheck = null;
+  }
+
+  /**
+   * Move a complete, synced temp file to its final name per `on_duplicate`. Returns what happened;
+   * "duplicate" means the caller must answer the peer with a failure (on_duplicate: reject) and the
+   * temp file is still there for the caller to quarantine.
+   */
+  async commit(tempPath: string, finalPath: string): Promise<CommitResult> {
+    const exists = await fsp.access(finalPath, constants.F_OK).then(
+      () => true,
+      () => false,
+    );
+    if (exists && this.options.onDuplicate === "keep") {
+      await fsp.unlink(tempPath);
+      return "kept-existing";
+    }
+    if (exists && this.options.onDuplicate === "reject") return "duplicate";
+    await fsp.rename(tempPath, finalPath);
+    if (this.options.fsync) await syncDir(dirname(finalPath));
+    return exists ? "replaced" : "stored";
+  }
+
+  /** Today's quarantine directory of a tenant. */
+  quarantineDirFor(tenantId: string): string {
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    return join(this.options.quarantineDir, safeName(tenantId), day);
+  }
+
+  /** A new temp file in `dir`, creating the directory; survives the directory being removed meanwhile. */
+  async createTemp(dir: string): Promise<StreamingFile> {
+    await this.ensureDir(dir);
+    try {
+      return await StreamingFile.create(this.tempPath(dir));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      // Someone removed the directory since we made it (an operator cleaning up): make it again.
+      this.knownDirs.delete(dir);
+      await this.ensureDir(dir);
+      return StreamingFile.create(this.tempPath(dir));
+    }
+  }
+
+  /** Give a quarantined temp file its final name and write its reason beside it. Returns the path. */
+  async quarantine(tempPath: string, reason: QuarantineReason): Promise<string> {
+    const stamp = new Date().toISOString().replace(/[-:.]/g, "").replace("T", "-");
+    const sop = /^[0-9.]{1,64}$/.test(reason.command_sop_instance_uid) ? reason.command_sop_instance_uid : "unknown";
+    const finalPath = join(dirname(tempPath), `${stamp}-${sop}-${randomBytes(3).toString("hex")}.dcm`);
+    const reasonJson = `${JSON.stringify(reason, null, 2)}\n`;
+    const reasonTemp = `${tempPath}.reason`;
+    await fsp.writeFile(reasonTemp, reasonJson, { mode: 0o644 });
+    if (this.options.fsync) await syncFile(reasonTemp);
+    await fsp.rename(tempPath, finalPath);
+    await fsp.rename(reasonTemp, `${finalPath}.reason.json`);
+    if (this.options.fsync) await syncDir(dirname(finalPath));
+    return finalPath;
+  }
+
+  /**
+   * Remove temp files left by an earlier process (crash, SIGKILL, power loss) below the given roots.
+   * Ours of this boot are never touched. Returns how many were removed.
+   */
+  async cleanStaleTemps(roots: readonly string[]): Promise<number> {
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (Storage.isTempName(e.name) || Storage.isTempName(e.name.replace(/\.reason$/, ""))) {
+          if (basename(p).startsWith(`${TEMP_PREFIX}${this.bootId}-`)) continue;
+          await fsp.unlink(p);
+          removed += 1;
+        }
+      }
+    };
+    for (const r of new Set(roots)) await walk(r);
+    return removed;
+  }
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync a directory so a rename or a new entry in it survives power loss (POSIX; a no-op where unsupported). */
+export async function syncDir(dir: string): Promise<void> {
+  if (process.platform === "win32") return;
+  const fh = await fsp.open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,123 @@
+// Who may open an association, and for which tenant: the called AE title selects the tenant, whose
+// calling-AE and network rules then admit or reject the peer (PS3.8 Table 9-21 for the reasons).
+
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { isAbsolute, resolve } from "node:path";
+import type { Config } from "../config/schema.ts";
+import { RejectReason, RejectResult, RejectSource } from "../net/pdu/types.ts";
+
+export const DEFAULT_TENANT_ID = "default";
+
+export interface Tenant {
+  id: string;
+  aeTitles: readonly string[];
+  /** Empty: any calling AE. */
+  allowedCallingAes: ReadonlySet<string>;
+  /** null: any address. */
+  allowedNetworks: BlockList | null;
+  storageRoot: string;
+  pathTemplate: string;
+}
+
+export interface Rejection {
+  result: number;
+  source: number;
+  reason: number;
+  /** For the log line: never sent to the peer (A-ASSOCIATE-RJ has no text). */
+  why: string;
+}
+
+export type Admission = { ok: true; tenant: Tenant } | ({ ok: false } & Rejection);
+
+/** Parse CIDRs ("10.0.0.0/8", "fd00::/8", or a bare address) into one BlockList. */
+export function networkList(cidrs: readonly string[]): BlockList | null {
+  if (cidrs.length === 0) return null;
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [addr = "", bits] = cidr.split("/");
+    const family = isIPv4(addr) ? "ipv4" : isIPv6(addr) ? "ipv6" : undefined;
+    if (!family) throw new Error(`not an IP network: ${cidr}`);
+    const prefix = bits === undefined ? (family === "ipv4" ? 32 : 128) : Number(bits);
+    list.addSubnet(addr, prefix, family);
+  }
+  return list;
+}
+
+/** Does the address (as node reports it, possibly IPv4-mapped IPv6) fall in the list? */
+export function addressAllowed(list: BlockList | null, address: string): boolean {
+  if (!list) return true;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return list.check(mapped[1], "ipv4") || list.check(address, "ipv6");
+  return isIPv4(address) ? list.check(address, "ipv4") : list.check(address, "ipv6");
+}
+
+export class TenantDirectory {
+  readonly tenants: readonly Tenant[];
+  private readonly byAe = new Map<string, Tenant>();
+  /** With no tenants configured every called AE title reaches the default tenant, as in DCMTK storescp. */
+  private readonly catchAll: Tenant | null;
+
+  constructor(config: Config, baseDir = process.cwd()) {
+    const root = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+    if (config.tenants.length === 0) {
+      this.catchAll = {
+        id: DEFAULT_TENANT_ID,
+        aeTitles: [config.scp.ae_title],
+        allowedCallingAes: new Set(),
+        allowedNetworks: null,
+        storageRoot: root(config.storage.root),
+        pathTemplate: config.storage.path,
+      };
+      this.tenants = [this.catchAll];
+      return;
+    }
+    this.catchAll = null;
+    this.tenants = config.tenants.map((t) => ({
+      id: t.id,
+      aeTitles: t.ae_titles,
+      allowedCallingAes: new Set(t.allowed_calling_aes),
+      allowedNetworks: networkList(t.allowed_networks),
+      storageRoot: root(t.storage?.root ?? config.storage.root),
+      pathTemplate: t.storage?.path ?? config.storage.path,
+    }));
+    for (const t of this.tenants) for (const ae of t.aeTitles) this.byAe.set(ae, t);
+  }
+
+  byId(id: string): Tenant | undefined {
+    return this.tenants.find((t) => t.id === id);
+  }
+
+  /** PS3.8 Table 9-21: rejections by the service-user are permanent. */
+  admit(calledAe: string, callingAe: string, remoteAddress: string): Admission {
+    const tenant = this.catchAll ?? this.byAe.get(calledAe);
+    if (!tenant) {
+      return {
+        ok: false,
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: RejectReason.CalledAeTitleNotRecognized,
+        why: `called AE title "${calledAe}" is not served here`,
+      };
+    }
+    if (tenant.allowedCallingAes.size > 0 && !tenant.allowedCallingAes.has(callingAe)) {
+      return {
+        ok: false,
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: RejectReason.CallingAeTitleNotRecognized,
+        why: `calling AE title "${callingAe}" is not allowed for tenant ${tenant.id}`,
+      };
+    }
+    if (!addressAllowed(tenant.allowedNetworks, remoteAddress)) {
+      // No dedicated reason exists for a refused address; "no reason given" hides nothing useful.
+      return {
+        ok: false,
+        result: RejectResult.Permanent,
+        source: RejectSource.ServiceUser,
+        reason: RejectReason.NoReasonGiven,
+        why: `address ${remoteAddress} is not in the allowed networks of tenant ${tenant.id}`,
+      };
+    }
+    return { ok: true, tenant };
+  }
+}
