@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case "echo": {
       const r = await echo(cmd.host, cmd.port, cmd.called, cmd.calling);
-      process.stdout.write(`C-ECHO ${cmd.host}:${cmd.port} ${cmd.called}: status ${hex4(r.status)} in ${r.ms.toFixed(1)} ms\n`);
+      process.stdout.write(
+        `C-ECHO ${cmd.host}:${cmd.port} ${cmd.called}: status ${hex4(r.status)} in ${r.ms.toFixed(1)} ms\n`,
+      );
       return r.status === 0 ? 0 : 1;
     }
     case "hash-password": {
@@ -54,7 +56,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`storescp: ${err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`storescp: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `storescp: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -95,11 +95,7 @@ function run(cmd: Command, args: readonly string[]): Command {
     cmd.parse([...args], { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) {
-      let msg = (e.message.split("\n")[0] ?? e.message).replace(/^error: /, "");
-      if (e.code === "commander.excessArguments" && cmd.name() === "storescp") {
-        const extra = args.find((a) => !a.startsWith("-"));
-        msg = `unknown command "${extra}" (commands: ${SUBCOMMANDS.join(", ")}; options go after the command)`;
-      }
+      const msg = (e.message.split("\n")[0] ?? e.message).replace(/^error: /, "");
       throw new UsageError(
         `${msg} (see storescp ${cmd.name() === "storescp" ? "" : `${cmd.name()} `}--help)`,
       );
@@ -157,6 +153,9 @@ function parseServe(args: readonly string[]): CliCommand {
 
   // `storescp 11112` as with DCMTK's storescp: a lone positional argument is the port.
   const positional = cmd.args[0];
+  if (isSubcommand(positional)) {
+    throw new UsageError(`options go after the command: storescp ${positional} [options]`);
+  }
   if (positional !== undefined && !/^[0-9]+$/.test(positional)) {
     throw new UsageError(
       `unknown command "${positional}" (commands: ${SUBCOMMANDS.join(", ")}; see storescp --help)`,

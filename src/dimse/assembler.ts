@@ -41,7 +41,10 @@ export class MessageAssembler {
   /** One piece of a PDV; throws PduError for a protocol violation (the association aborts). */
   pdv(contextId: number, isCommand: boolean, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void {
     if (!this.port.accepted(contextId)) {
-      throw new PduError(`P-DATA on presentation context ${contextId}, which was not accepted`, AbortReason.UnexpectedPduParameter);
+      throw new PduError(
+        `P-DATA on presentation context ${contextId}, which was not accepted`,
+        AbortReason.UnexpectedPduParameter,
+      );
     }
     if (isCommand) this.commandFragment(contextId, isLast, chunk, pdvEnd);
     else this.dataFragment(contextId, isLast, chunk, pdvEnd);
@@ -49,27 +52,40 @@ export class MessageAssembler {
 
   private commandFragment(contextId: number, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void {
     if (this.receiving) {
-      throw new PduError("command fragment while a data set is incomplete", AbortReason.UnexpectedPduParameter);
+      throw new PduError(
+        "command fragment while a data set is incomplete",
+        AbortReason.UnexpectedPduParameter,
+      );
     }
     if (this.commandBytes > 0 && contextId !== this.commandContext) {
-      throw new PduError("command fragments on two presentation contexts", AbortReason.UnexpectedPduParameter);
+      throw new PduError(
+        "command fragments on two presentation contexts",
+        AbortReason.UnexpectedPduParameter,
+      );
     }
     this.commandContext = contextId;
     this.commandBytes += chunk.length;
     if (this.commandBytes > MAX_COMMAND_SET_LENGTH) {
-      throw new PduError(`command set longer than ${MAX_COMMAND_SET_LENGTH} bytes`, AbortReason.InvalidPduParameterValue);
+      throw new PduError(
+        `command set longer than ${MAX_COMMAND_SET_LENGTH} bytes`,
+        AbortReason.InvalidPduParameterValue,
+      );
     }
     if (chunk.length > 0) this.commandParts.push(chunk);
     if (!(isLast && pdvEnd)) return;
 
-    const bytes = this.commandParts.length === 1 ? (this.commandParts[0] as Uint8Array) : concat(this.commandParts, this.commandBytes);
+    const bytes =
+      this.commandParts.length === 1
+        ? (this.commandParts[0] as Uint8Array)
+        : concat(this.commandParts, this.commandBytes);
     this.commandParts = [];
     this.commandBytes = 0;
     let cmd: CommandSet;
     try {
       cmd = decodeCommandSet(bytes);
     } catch (err) {
-      if (err instanceof DimseError) throw new PduError(`malformed command set: ${err.message}`, AbortReason.InvalidPduParameterValue);
+      if (err instanceof DimseError)
+        throw new PduError(`malformed command set: ${err.message}`, AbortReason.InvalidPduParameterValue);
       throw err;
     }
     const op = this.port.begin(contextId, cmd);
@@ -81,7 +97,10 @@ export class MessageAssembler {
     const r = this.receiving;
     if (!r) throw new PduError("data set fragment without a command", AbortReason.UnexpectedPduParameter);
     if (r.contextId !== contextId) {
-      throw new PduError("data set fragment on another presentation context than its command", AbortReason.UnexpectedPduParameter);
+      throw new PduError(
+        "data set fragment on another presentation context than its command",
+        AbortReason.UnexpectedPduParameter,
+      );
     }
     if (chunk.length > 0) r.sink.write(chunk);
     if (isLast && pdvEnd) {

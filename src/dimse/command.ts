@@ -143,7 +143,8 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSet {
     const kind = KIND.get(tag);
     if (kind === "US" && length === 2) cs.elements.set(tag, view.getUint16(pos - 2, true));
     else if (kind === "UL" && length === 4) cs.elements.set(tag, view.getUint32(pos - 4, true));
-    else if (kind === "UI" || kind === "AE" || kind === "LO") cs.elements.set(tag, trimValue(ascii.decode(value)));
+    else if (kind === "UI" || kind === "AE" || kind === "LO")
+      cs.elements.set(tag, trimValue(ascii.decode(value)));
     else cs.elements.set(tag, value);
   }
   return cs;
@@ -190,5 +191,7 @@ export function encodeCommandSet(values: ReadonlyArray<readonly [number, Command
 
 /** Error Comment is LO: at most 64 characters, and no backslash or control characters. */
 export function errorComment(text: string): string {
-  return text.replace(/[\\\x00-\x1f]/g, " ").slice(0, 64);
+  let out = "";
+  for (const ch of text) out += ch === "\\" || ch.charCodeAt(0) < 0x20 ? " " : ch;
+  return out.slice(0, 64);
 }

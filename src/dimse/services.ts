@@ -2,13 +2,21 @@
 // PS3.4 Annex B). A request becomes an Operation: it takes the data set fragments (if any) and ends in
 // the encoded response command set. Unknown commands are answered 0211.
 
+import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
+import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
-import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
-import { uidProblem } from "../dicom/uid.ts";
-import { CommandField, type CommandSet, encodeCommandSet, errorComment, NO_DATA_SET, Tag } from "./command.ts";
+import type { Problem } from "../store/validate.ts";
+import {
+  CommandField,
+  type CommandSet,
+  encodeCommandSet,
+  errorComment,
+  NO_DATA_SET,
+  Tag,
+} from "./command.ts";
 import { DimseError, hex4, isFailure, Status } from "./status.ts";
 
 const log = logger("store");
@@ -51,7 +59,13 @@ export class DimseServices {
   constructor(private readonly storage: Storage) {}
 
   /** Start the operation a request command set asks for. */
-  begin(cmd: CommandSet, ctx: NetContext, contextTransferSyntax: string, abstractSyntax: string, stats: AssociationStats): Operation {
+  begin(
+    cmd: CommandSet,
+    ctx: NetContext,
+    contextTransferSyntax: string,
+    abstractSyntax: string,
+    stats: AssociationStats,
+  ): Operation {
     switch (cmd.commandField) {
       case CommandField.CEchoRq:
         return this.echo(cmd, abstractSyntax);
@@ -59,15 +73,30 @@ export class DimseServices {
         return this.store(cmd, ctx, contextTransferSyntax, abstractSyntax, stats);
       case CommandField.CCancelRq:
         // C-CANCEL has no response; there is nothing of ours to cancel (we are not a Q/R SCP).
-        return { data: cmd.hasDataSet ? new DiscardSink() : null, complete: async () => null, abort: async () => {} };
+        return {
+          data: cmd.hasDataSet ? new DiscardSink() : null,
+          complete: async () => null,
+          abort: async () => {},
+        };
       default:
-        return refused(cmd, abstractSyntax, new DimseError(Status.UnrecognizedOperation, `command 0x${hex4(cmd.commandField ?? 0)} is not supported`));
+        return refused(
+          cmd,
+          abstractSyntax,
+          new DimseError(
+            Status.UnrecognizedOperation,
+            `command 0x${hex4(cmd.commandField ?? 0)} is not supported`,
+          ),
+        );
     }
   }
 
   private echo(cmd: CommandSet, abstractSyntax: string): Operation {
     if (abstractSyntax !== VERIFICATION_SOP_CLASS) {
-      return refused(cmd, abstractSyntax, new DimseError(Status.NoSuchSopClass, "C-ECHO on a non-Verification context"));
+      return refused(
+        cmd,
+        abstractSyntax,
+        new DimseError(Status.NoSuchSopClass, "C-ECHO on a non-Verification context"),
+      );
     }
     return {
       data: cmd.hasDataSet ? new DiscardSink() : null,
@@ -76,7 +105,13 @@ export class DimseServices {
     };
   }
 
-  private store(cmd: CommandSet, ctx: NetContext, ts: string, abstractSyntax: string, stats: AssociationStats): Operation {
+  private store(
+    cmd: CommandSet,
+    ctx: NetContext,
+    ts: string,
+    abstractSyntax: string,
+    stats: AssociationStats,
+  ): Operation {
     const sopClass = cmd.affectedSopClassUid ?? "";
     const sopInstance = cmd.affectedSopInstanceUid ?? "";
     const started = performance.now();
@@ -94,22 +129,35 @@ export class DimseServices {
       return refused(cmd, abstractSyntax, new DimseError(status, comment));
     };
     if (!cmd.hasDataSet) return fail(Status.CannotUnderstand, "C-STORE-RQ without a data set");
-    if (sopClass !== abstractSyntax) {
-      return fail(Status.DataSetDoesNotMatchSopClass, `SOP Class ${sopClass} is not that of the presentation context`);
-    }
-    const uidIssue = uidProblem(sopInstance);
-    if (uidIssue) return fail(Status.DataSetDoesNotMatchSopClass, `Affected SOP Instance UID invalid: ${uidIssue}`);
     if (!this.storage.freeSpaceOk) return fail(Status.OutOfResources, "disk space below storage.min_free_mb");
+    // Problems visible in the command still let the data set arrive, into quarantine.
+    const uidIssue = uidProblem(sopInstance);
+    const commandProblem: Problem | undefined =
+      sopClass !== abstractSyntax
+        ? {
+            status: Status.DataSetDoesNotMatchSopClass,
+            reason: `SOP Class ${sopClass} is not that of the presentation context`,
+          }
+        : uidIssue
+          ? {
+              status: Status.DataSetDoesNotMatchSopClass,
+              reason: `Affected SOP Instance UID invalid: ${uidIssue}`,
+            }
+          : undefined;
 
-    const sink = new InstanceSink(this.storage, {
-      tenant: ctx.tenant,
-      callingAe: ctx.callingAe,
-      calledAe: ctx.calledAe,
-      sourceIp: ctx.remoteAddress,
-      sopClassUid: sopClass,
-      sopInstanceUid: sopInstance,
-      transferSyntaxUid: ts,
-    });
+    const sink = new InstanceSink(
+      this.storage,
+      {
+        tenant: ctx.tenant,
+        callingAe: ctx.callingAe,
+        calledAe: ctx.calledAe,
+        sourceIp: ctx.remoteAddress,
+        sopClassUid: sopClass,
+        sopInstanceUid: sopInstance,
+        transferSyntaxUid: ts,
+      },
+      commandProblem,
+    );
     return {
       data: sink,
       complete: async () => {
@@ -163,7 +211,12 @@ function refused(cmd: CommandSet, abstractSyntax: string, err: DimseError): Oper
 }
 
 /** Response command set for any request: PS3.7 Tables 9.3-2 (C-STORE-RSP), 9.3-13 (C-ECHO-RSP). */
-export function response(cmd: CommandSet, abstractSyntax: string, status: number, comment?: string): Uint8Array {
+export function response(
+  cmd: CommandSet,
+  abstractSyntax: string,
+  status: number,
+  comment?: string,
+): Uint8Array {
   const values: Array<[number, number | string]> = [
     [Tag.AffectedSopClassUid, cmd.affectedSopClassUid ?? abstractSyntax],
     [Tag.CommandField, ((cmd.commandField ?? 0) | 0x8000) & 0xffff],

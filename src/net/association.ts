@@ -10,7 +10,7 @@ import type { Rejection, Tenant } from "../tenancy/tenants.ts";
 import type { NetContext } from "./context.ts";
 import { type Event, type ProviderPort, type State, transition } from "./fsm.ts";
 import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negotiation.ts";
-import { encodePdu, encodePDataPdvHeader, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
+import { encodePDataPdvHeader, encodePdu, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
 import { PduError } from "./pdu/errors.ts";
 import { PduReader } from "./pdu/reader.ts";
 import {
@@ -170,7 +170,11 @@ export class Association implements ProviderPort {
   }
 
   private onPDataStart(length: number): void {
-    if (this.options.strict && this.options.policy.maxPduLength > 0 && length > this.options.policy.maxPduLength) {
+    if (
+      this.options.strict &&
+      this.options.policy.maxPduLength > 0 &&
+      length > this.options.policy.maxPduLength
+    ) {
       throw new PduError(
         `P-DATA-TF of ${length} bytes exceeds the ${this.options.policy.maxPduLength} we announced (strict)`,
         AbortReason.InvalidPduParameterValue,
@@ -260,7 +264,10 @@ export class Association implements ProviderPort {
 
   sendAssociateRj(): void {
     const r = this.rejection;
-    if (r) this.write(encodePdu({ type: PduType.AssociateRj, result: r.result, source: r.source, reason: r.reason }));
+    if (r)
+      this.write(
+        encodePdu({ type: PduType.AssociateRj, result: r.result, source: r.source, reason: r.reason }),
+      );
   }
 
   sendPData(): void {
@@ -329,7 +336,8 @@ export class Association implements ProviderPort {
   private beginOperation(contextId: number, cmd: CommandSet): Operation {
     const pc = this.accepted.get(contextId);
     const ctx = this.ctx;
-    if (!pc || !ctx) throw new PduError("P-DATA before the association is established", AbortReason.UnexpectedPdu);
+    if (!pc || !ctx)
+      throw new PduError("P-DATA before the association is established", AbortReason.UnexpectedPdu);
     this.outstanding += 1;
     const op = this.services.begin(cmd, ctx, pc.transferSyntax, pc.abstractSyntax, this.stats);
     if (op.data) op.data.onProgress = () => this.relieveBackpressure();
@@ -393,7 +401,9 @@ export class Association implements ProviderPort {
     const op = this.assembler.takeIncomplete();
     if (op) {
       this.outstanding -= 1;
-      op.abort().catch((err: Error) => log.error("cleanup of an aborted instance failed: {error}", { error: err }));
+      op.abort().catch((err: Error) =>
+        log.error("cleanup of an aborted instance failed: {error}", { error: err }),
+      );
     }
   }
 

@@ -2,10 +2,17 @@
 // peer doing things DCMTK will not (odd PDUs, huge lengths). Not on the server's hot path.
 
 import { connect, type Socket } from "node:net";
-import { CommandField, type CommandSet, decodeCommandSet, encodeCommandSet, NO_DATA_SET, Tag } from "../dimse/command.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../dicom/implementation.ts";
 import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { TS } from "../dicom/transfer-syntax.ts";
+import {
+  CommandField,
+  type CommandSet,
+  decodeCommandSet,
+  encodeCommandSet,
+  NO_DATA_SET,
+  Tag,
+} from "../dimse/command.ts";
 import { encodePdu } from "./pdu/codec.ts";
 import { PduReader } from "./pdu/reader.ts";
 import {
@@ -28,7 +35,10 @@ export class AssociationRejectedError extends Error {
   }
 }
 
-type Incoming = { kind: "pdu"; pdu: Pdu } | { kind: "command"; contextId: number; cmd: CommandSet } | { kind: "closed" };
+type Incoming =
+  | { kind: "pdu"; pdu: Pdu }
+  | { kind: "command"; contextId: number; cmd: CommandSet }
+  | { kind: "closed" };
 
 /** One requestor association: connect, then request and await in turn. */
 export class ClientAssociation {
@@ -106,7 +116,12 @@ export class ClientAssociation {
     this.socket.write(bytes);
   }
 
-  async associate(calledAe: string, callingAe: string, contexts: PresentationContextRqItem[], maxLength = 131072): Promise<AssociateAcPdu> {
+  async associate(
+    calledAe: string,
+    callingAe: string,
+    contexts: PresentationContextRqItem[],
+    maxLength = 131072,
+  ): Promise<AssociateAcPdu> {
     const ui = emptyUserInformation();
     ui.maxLength = maxLength;
     ui.implementationClassUid = IMPLEMENTATION_CLASS_UID;
@@ -130,30 +145,50 @@ export class ClientAssociation {
     if (answer.kind === "pdu" && answer.pdu.type === PduType.AssociateRj) {
       throw new AssociationRejectedError(answer.pdu.result, answer.pdu.source, answer.pdu.reason);
     }
-    throw new Error(`unexpected answer to A-ASSOCIATE-RQ: ${answer.kind === "pdu" ? `PDU type ${answer.pdu.type}` : "connection closed"}`);
+    throw new Error(
+      `unexpected answer to A-ASSOCIATE-RQ: ${answer.kind === "pdu" ? `PDU type ${answer.pdu.type}` : "connection closed"}`,
+    );
   }
 
   /** Send a command (and optional data set) as single-PDV P-DATA-TF PDUs; returns the response command. */
-  async request(contextId: number, command: Uint8Array, dataSet?: Uint8Array, maxPdv = 16_000): Promise<CommandSet> {
-    this.send(encodePdu({ type: PduType.PData, pdvs: [{ presentationContextId: contextId, isCommand: true, isLast: true, data: command }] }));
+  async request(
+    contextId: number,
+    command: Uint8Array,
+    dataSet?: Uint8Array,
+    maxPdv = 16_000,
+  ): Promise<CommandSet> {
+    this.send(
+      encodePdu({
+        type: PduType.PData,
+        pdvs: [{ presentationContextId: contextId, isCommand: true, isLast: true, data: command }],
+      }),
+    );
     if (dataSet) {
       for (let pos = 0; pos < dataSet.length || pos === 0; pos += maxPdv) {
         const part = dataSet.subarray(pos, pos + maxPdv);
         const isLast = pos + maxPdv >= dataSet.length;
-        this.send(encodePdu({ type: PduType.PData, pdvs: [{ presentationContextId: contextId, isCommand: false, isLast, data: part }] }));
+        this.send(
+          encodePdu({
+            type: PduType.PData,
+            pdvs: [{ presentationContextId: contextId, isCommand: false, isLast, data: part }],
+          }),
+        );
         if (isLast) break;
       }
     }
     const answer = await this.next();
     if (answer.kind === "command") return answer.cmd;
-    throw new Error(`unexpected answer to a request: ${answer.kind === "pdu" ? `PDU type ${answer.pdu.type}` : "connection closed"}`);
+    throw new Error(
+      `unexpected answer to a request: ${answer.kind === "pdu" ? `PDU type ${answer.pdu.type}` : "connection closed"}`,
+    );
   }
 
   async release(): Promise<void> {
     this.send(encodePdu({ type: PduType.ReleaseRq }));
     const answer = await this.next();
     this.socket.end();
-    if (answer.kind !== "pdu" || answer.pdu.type !== PduType.ReleaseRp) throw new Error("release not confirmed");
+    if (answer.kind !== "pdu" || answer.pdu.type !== PduType.ReleaseRp)
+      throw new Error("release not confirmed");
   }
 
   close(): void {
@@ -162,7 +197,12 @@ export class ClientAssociation {
 }
 
 /** C-ECHO: returns the status and the round-trip time of the whole exchange. */
-export async function echo(host: string, port: number, calledAe: string, callingAe: string): Promise<{ status: number; ms: number }> {
+export async function echo(
+  host: string,
+  port: number,
+  calledAe: string,
+  callingAe: string,
+): Promise<{ status: number; ms: number }> {
   const started = performance.now();
   const assoc = await ClientAssociation.connect(host, port);
   try {

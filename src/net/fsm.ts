@@ -258,7 +258,11 @@ export const TRANSITIONS: Readonly<Record<State, Partial<Record<Event, ActionNam
  * Run one event. An event the table does not list for the state is treated as Evt19 (invalid PDU /
  * unexpected primitive) there, which every state handles.
  */
-export function transition(state: State, event: Event, port: ProviderPort): { next: State; action: ActionName } {
+export function transition(
+  state: State,
+  event: Event,
+  port: ProviderPort,
+): { next: State; action: ActionName } {
   const row = TRANSITIONS[state];
   const action = row[event] ?? row.Evt19 ?? "AA_8";
   return { next: ACTIONS[action](port), action };

@@ -7,8 +7,8 @@ import { isNativeTransferSyntax, transferSyntaxInfo } from "../dicom/transfer-sy
 import {
   type AssociateAcPdu,
   type AssociateRqPdu,
-  type PresentationContextAcItem,
   PduType,
+  type PresentationContextAcItem,
   PresentationContextResult,
   type RoleSelection,
   type UserInformation,

@@ -44,7 +44,9 @@ export class StoreScpServer {
       uncompressedOnly: scp.uncompressed_only,
       maxPduLength: scp.max_pdu_length,
     };
-    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.onConnection(socket));
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.onConnection(socket),
+    );
   }
 
   /** Start listening; resolves with the bound port (useful with port 0). */

@@ -3,7 +3,7 @@
 // attributes have been read, at most HEAD_LIMIT) is held in memory while the directory is not known.
 
 import { dirname } from "node:path";
-import { type InstanceAttributes, AttributeScanner } from "../dicom/attribute-scanner.ts";
+import { AttributeScanner, type InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
@@ -48,9 +48,14 @@ export class InstanceSink {
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
   onProgress: (() => void) | null = null;
 
+  /**
+   * @param refused A problem already known from the command (e.g. an invalid SOP Instance UID): the data
+   * set is still received, but straight into quarantine, so nothing a modality sent is lost.
+   */
   constructor(
     private readonly storage: Storage,
     readonly ctx: InstanceContext,
+    private readonly refused?: Problem,
   ) {
     this.scanner = new AttributeScanner(ctx.transferSyntaxUid);
   }
@@ -72,6 +77,7 @@ export class InstanceSink {
   }
 
   private decide(): Destination {
+    if (this.refused) return { kind: "quarantine", problem: this.refused };
     const a = this.scanner.attributes;
     const problem = validateInstance(a, this.ctx, this.scanner.error);
     if (problem) return { kind: "quarantine", problem };
@@ -88,7 +94,10 @@ export class InstanceSink {
       });
       return { kind: "store", finalPath };
     } catch (err) {
-      return { kind: "quarantine", problem: { status: Status.DataSetDoesNotMatchSopClass, reason: String(err) } };
+      return {
+        kind: "quarantine",
+        problem: { status: Status.DataSetDoesNotMatchSopClass, reason: String(err) },
+      };
     }
   }
 

@@ -77,7 +77,7 @@ export function renderPath(root: string, template: string, v: PathVariables): st
   });
   const full = resolve(root, rendered);
   const rel = relative(resolve(root), full);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel) || rel.split(sep).includes("..")) {
+  if (rel === "" || isAbsolute(rel) || rel.split(sep).includes("..")) {
     throw new Error(`rendered path ${full} escapes the storage root ${root}`);
   }
   return full;

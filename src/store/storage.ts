@@ -160,7 +160,9 @@ export class Storage {
   /** Give a quarantined temp file its final name and write its reason beside it. Returns the path. */
   async quarantine(tempPath: string, reason: QuarantineReason): Promise<string> {
     const stamp = new Date().toISOString().replace(/[-:.]/g, "").replace("T", "-");
-    const sop = /^[0-9.]{1,64}$/.test(reason.command_sop_instance_uid) ? reason.command_sop_instance_uid : "unknown";
+    const sop = /^[0-9.]{1,64}$/.test(reason.command_sop_instance_uid)
+      ? reason.command_sop_instance_uid
+      : "unknown";
     const finalPath = join(dirname(tempPath), `${stamp}-${sop}-${randomBytes(3).toString("hex")}.dcm`);
     const reasonJson = `${JSON.stringify(reason, null, 2)}\n`;
     const reasonTemp = `${tempPath}.reason`;

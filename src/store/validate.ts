@@ -30,7 +30,8 @@ export function validateInstance(
   cmd: CommandIdentity,
   parseError: string | undefined,
 ): Problem | undefined {
-  if (parseError) return { status: Status.CannotUnderstand, reason: `data set cannot be parsed: ${parseError}` };
+  if (parseError)
+    return { status: Status.CannotUnderstand, reason: `data set cannot be parsed: ${parseError}` };
   const uids: Array<[string, string, string | undefined]> = [
     ["SOP Class UID", "(0008,0016)", a.sopClassUid],
     ["SOP Instance UID", "(0008,0018)", a.sopInstanceUid],
@@ -40,7 +41,8 @@ export function validateInstance(
   for (const [name, tag, value] of uids) {
     if (!value) return { status: Status.DataSetDoesNotMatchSopClass, reason: `${name} ${tag} missing` };
     const problem = uidProblem(value);
-    if (problem) return { status: Status.DataSetDoesNotMatchSopClass, reason: `${name} ${tag} invalid: ${problem}` };
+    if (problem)
+      return { status: Status.DataSetDoesNotMatchSopClass, reason: `${name} ${tag} invalid: ${problem}` };
   }
   if (a.sopClassUid !== cmd.sopClassUid) {
     return {
@@ -54,10 +56,15 @@ export function validateInstance(
       reason: `SOP Instance UID ${a.sopInstanceUid} differs from the command's ${cmd.sopInstanceUid}`,
     };
   }
-  if (!a.patientId) return { status: Status.DataSetDoesNotMatchSopClass, reason: "Patient ID (0010,0020) missing" };
-  if (!a.studyDate) return { status: Status.DataSetDoesNotMatchSopClass, reason: "Study Date (0008,0020) missing" };
+  if (!a.patientId)
+    return { status: Status.DataSetDoesNotMatchSopClass, reason: "Patient ID (0010,0020) missing" };
+  if (!a.studyDate)
+    return { status: Status.DataSetDoesNotMatchSopClass, reason: "Study Date (0008,0020) missing" };
   if (!validDate(a.studyDate)) {
-    return { status: Status.DataSetDoesNotMatchSopClass, reason: `Study Date (0008,0020) "${a.studyDate}" is not YYYYMMDD` };
+    return {
+      status: Status.DataSetDoesNotMatchSopClass,
+      reason: `Study Date (0008,0020) "${a.studyDate}" is not YYYYMMDD`,
+    };
   }
   return undefined;
 }

@@ -146,6 +146,17 @@ describe("AttributeScanner", () => {
     expect(garbage.error).toMatch(/deflate/);
   });
 
+  test("abort releases a deflated scanner", async () => {
+    const bytes = encodeFor(small(), TS.DeflatedExplicitVRLittleEndian);
+    const s = new AttributeScanner(TS.DeflatedExplicitVRLittleEndian);
+    s.push(bytes.subarray(0, 10));
+    s.abort();
+    expect(s.done).toBe(true);
+    expect(s.error).toBe("aborted");
+    s.push(bytes.subarray(10));
+    expect(await s.finish()).toEqual({});
+  });
+
   test("truncated inside a wanted value", async () => {
     const bytes = encode(small(), "explicitLE");
     const marker = new TextEncoder().encode("PID-");

@@ -1,7 +1,14 @@
 // Shared test data sets for the scanner and Part-10 tests.
 
 import type { InstanceAttributes } from "../../src/dicom/attribute-scanner.ts";
-import { bin, type DsNode, item, seq, str, tagOf } from "./encode.ts";
+import { bin, type DsNode, type ItemNode, item as rawItem, seq, str, tagOf } from "./encode.ts";
+
+/** An item with its elements in ascending tag order (as DCMTK expects). */
+const item = (elements: DsNode[], undefinedLength: boolean): ItemNode =>
+  rawItem(
+    [...elements].sort((a, b) => a.tag - b.tag),
+    undefinedLength,
+  );
 
 export const SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2";
 export const SOP_INSTANCE = "1.2.826.0.1.3680043.8.498.1234567890123";
@@ -22,7 +29,7 @@ const decoys = (depth: number): DsNode[] => [
  * forms nested 3 deep (holding decoys), private elements/sequences, an UN sequence, encapsulated pixel
  * data inside an item; then Rows and a large Pixel Data element.
  */
-export function richDataSet(pixelBytes = 1 << 20): DsNode[] {
+export function richDataSet(pixelBytes = 1 << 20, nestedEncapsulated = true): DsNode[] {
   const deep = (undef: boolean): DsNode =>
     seq(
       tagOf(0x0008, 0x1115),
@@ -66,11 +73,14 @@ export function richDataSet(pixelBytes = 1 << 20): DsNode[] {
         item(
           [
             str(tagOf(0x0028, 0x0004), "CS", "MONOCHROME2"),
-            {
-              kind: "encapsulated",
-              tag: tagOf(0x7fe0, 0x0010),
-              fragments: [new Uint8Array(0), new Uint8Array(300).fill(0xff)],
-            },
+            // DCMTK refuses to convert a data set with encapsulated pixel data to a native syntax.
+            nestedEncapsulated
+              ? {
+                  kind: "encapsulated",
+                  tag: tagOf(0x7fe0, 0x0010),
+                  fragments: [new Uint8Array(0), new Uint8Array(300).fill(0xff)],
+                }
+              : bin(tagOf(0x7fe0, 0x0010), "OB", new Uint8Array(300)),
           ],
           true,
         ),

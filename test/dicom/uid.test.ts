@@ -21,7 +21,7 @@ describe("uid", () => {
   test("a non-digit, non-dot character makes it invalid", () => {
     fc.assert(
       fc.property(
-        validUid,
+        validUid.filter((u) => u.length < 64),
         fc.nat(),
         fc.string({ minLength: 1, maxLength: 1 }).filter((c) => !/[0-9.]/.test(c)),
         (u, at, c) => {

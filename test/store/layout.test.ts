@@ -1,0 +1,44 @@
+import { describe, expect, test } from "bun:test";
+import { checkTemplate, renderPath, uidHash } from "../../src/store/layout.ts";
+
+const v = {
+  tenant: "hospital-a",
+  study_date: "20240101",
+  study_uid: "1.2.3",
+  series_uid: "1.2.3.4",
+  sop_uid: "1.2.3.4.5",
+  sop_class_uid: "1.2.840.10008.5.1.4.1.1.2",
+  modality: "CT",
+  calling_ae: "CT 01/../x",
+};
+
+describe("storage path template", () => {
+  test("renders every placeholder", () => {
+    const p = renderPath(
+      "/data",
+      "{tenant}/{study_date}/{study_uid_hash}/{series_uid}/{modality}-{calling_ae}/{sop_uid}.dcm",
+      v,
+    );
+    expect(p).toBe(`/data/hospital-a/20240101/${uidHash("1.2.3")}/1.2.3.4/CT-CT_01_.._x/1.2.3.4.5.dcm`);
+  });
+
+  test("nothing a peer sends can leave the root", () => {
+    expect(renderPath("/data", "{sop_uid}/x.dcm", { ...v, sop_uid: ".." })).toBe("/data/_/x.dcm");
+    expect(renderPath("/data", "{calling_ae}/x.dcm", { ...v, calling_ae: "../../etc" })).toBe(
+      "/data/.._.._etc/x.dcm",
+    );
+    expect(() =>
+      renderPath("/data", "{modality}/{sop_uid}.dcm", { ...v, modality: "..", sop_uid: "1.2" }),
+    ).not.toThrow();
+    expect(renderPath("/data", "{modality}/{sop_uid}.dcm", { ...v, modality: "..", sop_uid: "1.2" })).toBe(
+      "/data/_/1.2.dcm",
+    );
+  });
+
+  test("unknown placeholders and escaping templates are refused at start", () => {
+    expect(() => checkTemplate("{tenant}/{sop}.dcm")).toThrow(/unknown placeholder/);
+    expect(() => checkTemplate("../{sop_uid}.dcm")).toThrow();
+    expect(() => checkTemplate("/abs/{sop_uid}.dcm")).toThrow();
+    expect(() => checkTemplate("{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm")).not.toThrow();
+  });
+});
