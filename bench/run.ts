@@ -345,12 +345,18 @@ function firstLine(s: string): string {
 }
 
 async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
-  let receiver: Receiver;
-  try {
-    receiver = await startReceiver(id, opts);
-  } catch (e) {
-    return { ok: false, reason: firstLine(e instanceof Error ? e.message : String(e)) };
+  let receiver: Receiver | undefined;
+  let startError = "";
+  // One retry: a start that fails once (e.g. a stray signal from a parallel test run) should not void a row.
+  for (let attempt = 1; attempt <= 2 && receiver === undefined; attempt++) {
+    try {
+      receiver = await startReceiver(id, opts);
+    } catch (e) {
+      startError = firstLine(e instanceof Error ? e.message : String(e));
+      if (attempt === 1) console.error(`bench: ${id} did not start (${startError}); retrying once`);
+    }
   }
+  if (receiver === undefined) return { ok: false, reason: startError };
   const { handle } = receiver;
   try {
     spawnSync("sync");

@@ -191,6 +191,7 @@ export class InstanceSink {
 
   /** Drop everything: the peer went away or the operation was refused. Leaves no file behind. */
   async abort(): Promise<void> {
+    this.scanner.abort();
     this.head = [];
     this.headBytes = 0;
     await this.opening;
