@@ -28,8 +28,8 @@ const log = logger("assoc");
 /** Largest non-P-DATA PDU we buffer: an A-ASSOCIATE-RQ with 128 contexts is far below this. */
 const MAX_OTHER_PDU_LENGTH = 1024 * 1024;
 /** Pause reading when this much received data is not on disk yet; resume below LOW. */
-const BACKPRESSURE_HIGH = 16 * 1024 * 1024;
-const BACKPRESSURE_LOW = 4 * 1024 * 1024;
+const BACKPRESSURE_HIGH = 4 * 1024 * 1024;
+const BACKPRESSURE_LOW = 1024 * 1024;
 
 export interface AssociationOptions {
   policy: NegotiationPolicy;

@@ -11,10 +11,37 @@ const fsyncAsync = promisify(fsync);
 const unlinkAsync = promisify(unlink);
 
 /** Linux IOV_MAX is 1024; stay well below it. */
-const MAX_IOV = 256;
+const MAX_IOV = 64;
+
+/**
+ * Received bytes are copied into 1 MiB slabs, so socket buffers die young (the collector frees them
+ * cheaply) instead of living until their write completes, and the disk sees few large writes.
+ */
+const SLAB_SIZE = 1024 * 1024;
+const POOL_MAX = 16;
+/** An idle writer does not wait for a full slab once this much is there. */
+const EAGER_WRITE = 128 * 1024;
+const slabPool: Uint8Array[] = [];
+
+function takeSlab(): Uint8Array {
+  return slabPool.pop() ?? new Uint8Array(SLAB_SIZE);
+}
+
+function returnSlab(slab: Uint8Array): void {
+  if (slabPool.length < POOL_MAX) slabPool.push(slab);
+}
+
+/** A filled part of a slab waiting to be written: slab[start, end). */
+interface Piece {
+  slab: Uint8Array;
+  start: number;
+  end: number;
+}
 
 export class StreamingFile {
-  private queue: Uint8Array[] = [];
+  private queue: Piece[] = [];
+  private slab: Uint8Array | null = null;
+  private fill = 0;
   private inFlight = false;
   private failure: Error | null = null;
   private waiters: Array<() => void> = [];
@@ -37,39 +64,79 @@ export class StreamingFile {
     return new StreamingFile(path, fd);
   }
 
+  /** Copies the chunk: the caller may reuse it at once. */
   write(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.closed) throw new Error(`write after close of ${this.path}`);
-    this.queue.push(chunk);
     this.pendingBytes += chunk.length;
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (!this.slab) {
+        this.slab = takeSlab();
+        this.fill = 0;
+      }
+      const n = Math.min(chunk.length - pos, SLAB_SIZE - this.fill);
+      this.slab.set(n === chunk.length ? chunk : chunk.subarray(pos, pos + n), this.fill);
+      this.fill += n;
+      pos += n;
+      if (this.fill === SLAB_SIZE) this.seal();
+    }
+    // Keep the disk busy while data arrives: an idle writer takes what has accumulated.
+    if (!this.inFlight && this.queue.length === 0 && this.fill >= EAGER_WRITE) this.seal();
     this.pump();
+  }
+
+  /** Queue the slab being filled for writing. */
+  private seal(): void {
+    if (this.slab && this.fill > 0) this.queue.push({ slab: this.slab, start: 0, end: this.fill });
+    else if (this.slab) returnSlab(this.slab);
+    this.slab = null;
+    this.fill = 0;
   }
 
   private pump(): void {
     if (this.inFlight || this.failure) return;
     if (this.queue.length === 0) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) w();
+      if (this.fill === 0) {
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const w of waiters) w();
+      }
       return;
     }
-    const batch = this.queue.length <= MAX_IOV ? this.queue : this.queue.slice(0, MAX_IOV);
-    this.queue = this.queue.length <= MAX_IOV ? [] : this.queue.slice(MAX_IOV);
+    const batch = this.queue.splice(0, MAX_IOV);
     let total = 0;
-    for (const b of batch) total += b.length;
+    for (const p of batch) total += p.end - p.start;
     this.inFlight = true;
-    writev(this.fd, batch, this.size, (err, written) => {
-      this.inFlight = false;
-      if (err) {
-        this.fail(err);
-        return;
-      }
-      this.size += written;
-      this.pendingBytes -= written;
-      if (written < total) this.queue.unshift(...remainder(batch, written));
-      this.onProgress?.();
-      this.pump();
-    });
+    writev(
+      this.fd,
+      batch.map((p) => p.slab.subarray(p.start, p.end)),
+      this.size,
+      (err, written) => {
+        this.inFlight = false;
+        if (err) {
+          this.fail(err);
+          return;
+        }
+        this.size += written;
+        this.pendingBytes -= written;
+        let skip = written;
+        const rest: Piece[] = [];
+        for (const p of batch) {
+          const len = p.end - p.start;
+          if (skip >= len) {
+            skip -= len;
+            returnSlab(p.slab);
+          } else {
+            rest.push({ slab: p.slab, start: p.start + skip, end: p.end });
+            skip = 0;
+          }
+        }
+        if (written < total) this.queue.unshift(...rest);
+        this.onProgress?.();
+        this.pump();
+      },
+    );
   }
 
   private fail(err: Error): void {
@@ -82,6 +149,8 @@ export class StreamingFile {
 
   /** Wait until every chunk written so far is in the file (not necessarily on stable storage). */
   async flush(): Promise<void> {
+    this.seal();
+    this.pump();
     if (this.inFlight || this.queue.length > 0) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
@@ -100,7 +169,11 @@ export class StreamingFile {
 
   /** Close and remove the file; used for aborted or refused instances. Never throws. */
   async discard(): Promise<void> {
+    for (const p of this.queue) returnSlab(p.slab);
     this.queue = [];
+    if (this.slab) returnSlab(this.slab);
+    this.slab = null;
+    this.fill = 0;
     try {
       await this.flush();
     } catch {
@@ -115,18 +188,4 @@ export class StreamingFile {
     this.closed = true;
     await closeAsync(this.fd);
   }
-}
-
-function remainder(batch: Uint8Array[], written: number): Uint8Array[] {
-  const rest: Uint8Array[] = [];
-  let skip = written;
-  for (const b of batch) {
-    if (skip >= b.length) {
-      skip -= b.length;
-      continue;
-    }
-    rest.push(skip > 0 ? b.subarray(skip) : b);
-    skip = 0;
-  }
-  return rest;
 }
