@@ -124,6 +124,8 @@ export class InstanceSink {
       this.head = [];
       this.headBytes = 0;
       this.file = file;
+      // The head no longer waits in memory: a socket paused for it may read again.
+      this.onProgress?.();
     })().catch((err: Error) => {
       this.ioError = err;
       this.head = [];
