@@ -198,14 +198,17 @@ export class Storage {
     const sop = /^[0-9.]{1,64}$/.test(reason.command_sop_instance_uid)
       ? reason.command_sop_instance_uid
       : "unknown";
-    const finalPath = join(dirname(tempPath), `${stamp}-${sop}-${randomBytes(3).toString("hex")}.dcm`);
-    const reasonJson = `${JSON.stringify(reason, null, 2)}\n`;
-    const reasonTemp = `${tempPath}.reason`;
-    await fsp.writeFile(reasonTemp, reasonJson, { mode: 0o644 });
+    // The temp file may sit in the instance's series directory (a duplicate found at commit): it moves.
+    const dir = this.quarantineDirFor(reason.tenant_id);
+    await this.ensureDir(dir);
+    const finalPath = join(dir, `${stamp}-${sop}-${randomBytes(3).toString("hex")}.dcm`);
+    const reasonTemp = this.tempPath(dir);
+    await fsp.writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`, { mode: 0o644 });
     if (this.options.fsync) await syncFile(reasonTemp);
+    // The instance first: a crash between the renames leaves it without its reason, never lost.
     await fsp.rename(tempPath, finalPath);
     await fsp.rename(reasonTemp, `${finalPath}.reason.json`);
-    if (this.options.fsync) await syncDir(dirname(finalPath));
+    if (this.options.fsync) await syncDir(dir);
     return finalPath;
   }
 
@@ -226,7 +229,7 @@ export class Storage {
       for (const e of entries) {
         const p = join(dir, e.name);
         if (e.isDirectory()) await walk(p);
-        else if (Storage.isTempName(e.name) || Storage.isTempName(e.name.replace(/\.reason$/, ""))) {
+        else if (Storage.isTempName(e.name)) {
           if (basename(p).startsWith(`${TEMP_PREFIX}${this.bootId}-`)) continue;
           await fsp.unlink(p);
           removed += 1;

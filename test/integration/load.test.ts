@@ -42,7 +42,7 @@ describe("load", () => {
       expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
     }
     const sources = new Set(["SCU0", "SCU5", "SCU9"]);
-    for (const s of sources) expect(server.output()).toMatch(new RegExp(`association-ended .*calling=${s} .*instances=100 `));
+    for (const s of sources) await server.waitForOutput(new RegExp(`association-ended .*calling=${s} .*instances=100 `));
   }, 300_000);
 
   test("a 1 GiB instance is stored while our peak RSS stays under 200 MB", async () => {

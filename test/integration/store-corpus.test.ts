@@ -59,8 +59,8 @@ describe("DCMTK peers", () => {
     expect(all.length).toBe(files.length);
     // One log line per instance and one for the association, greppable by SOP Instance UID.
     const lastSop = (await readPart10(files.at(-1) ?? "")).sopInstanceUid;
-    expect(server.output()).toMatch(new RegExp(`instance .*sop=${lastSop.replaceAll(".", "\\.")} .*status=0000`));
-    expect(server.output()).toMatch(/association-ended .*calling=MODALITY1 .*instances=\d+ .*ending=released/);
+    await server.waitForOutput(new RegExp(`instance .*sop=${lastSop.replaceAll(".", "\\.")} .*status=0000`));
+    await server.waitForOutput(/association-ended .*calling=MODALITY1 .*instances=\d+ .*ending=released/);
   }, 120_000);
 
   test("the HTJ2K file (which DCMTK 3.6.7 cannot read) stored through our own SCU, bit-preserving", async () => {
