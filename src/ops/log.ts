@@ -30,7 +30,7 @@ function renderText(record: LogRecord): string {
 }
 
 /**
-* Lines are gathered and written every FLUSH_MS (or at 64 KiB): a few writes a second instead of
+ * Lines are gathered and written every FLUSH_MS (or at 64 KiB): a few writes a second instead of
  * one per instance keeps the log's cost (ours and the reader's) off the C-STORE path. Flushed at exit.
  */
 const FLUSH_MS = 25;

@@ -2,7 +2,16 @@
 // (rename + directory fsync), duplicates, quarantine, and cleaning what a crash left behind.
 
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsync, promises as fsp, openSync, renameSync, statfs, unlinkSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  promises as fsp,
+  fsync,
+  openSync,
+  renameSync,
+  statfs,
+  unlinkSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { StreamingFile } from "./streaming-file.ts";

@@ -2,7 +2,7 @@
 // than the chunks not yet on disk. Writes are batched with writev: while one write is in flight, the
 // chunks that arrive are queued and go out together in the next one.
 
-import { closeSync, fdatasync, fsync, openSync, unlink, writev, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsync, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
 
 const fsyncAsync = promisify(fsync);

@@ -94,9 +94,10 @@ export async function storescuProfile(files: string[], path: string): Promise<st
   }
   const tss = [...new Set(pairs.map(([, t]) => t))];
   const lines = ["[[TransferSyntaxes]]"];
-  tss.forEach((t, i) => lines.push(`[TS${i}]`, `TransferSyntax1 = ${t}`));
+  for (const [i, t] of tss.entries()) lines.push(`[TS${i}]`, `TransferSyntax1 = ${t}`);
   lines.push("[[PresentationContexts]]", "[Corpus]");
-  pairs.forEach(([s, t], i) => lines.push(`PresentationContext${i + 1} = ${s}\\TS${tss.indexOf(t)}`));
+  for (const [i, [s, t]] of pairs.entries())
+    lines.push(`PresentationContext${i + 1} = ${s}\\TS${tss.indexOf(t)}`);
   lines.push("[[Profiles]]", "[Corpus]", "PresentationContexts = Corpus");
   writeFileSync(path, `${lines.join("\n")}\n`);
   return path;

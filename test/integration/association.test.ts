@@ -81,11 +81,15 @@ describe("tenants and access rules", () => {
   test("an address outside the tenant's networks: rejected permanent, service-user", async () => {
     const e = await rejectionOf(server.port, "HOSPB", "ANY");
     expect([e.result, e.source, e.reason]).toEqual([1, 1, 1]);
-    await server.waitForOutput(/association-rejected .*why=.*not in the allowed networks of tenant hospital-b/);
+    await server.waitForOutput(
+      /association-rejected .*why=.*not in the allowed networks of tenant hospital-b/,
+    );
   });
 
   test("an allowed peer is accepted and stores into its tenant's tree", async () => {
-    expect((await echoscu({ port: server.port, calledAe: "HOSPA", callingAe: "CT_A" })).statuses).toEqual([0]);
+    expect((await echoscu({ port: server.port, calledAe: "HOSPA", callingAe: "CT_A" })).statuses).toEqual([
+      0,
+    ]);
     const f = corpus().find((x) => x.includes("03_sc_mono8")) ?? "";
     const r = await storescu({ port: server.port, calledAe: "HOSPA", callingAe: "CT_A", files: [f] });
     expect(r.statuses).toEqual([0]);
@@ -103,9 +107,13 @@ describe("presentation contexts", () => {
     const profile = await storescuProfile([file], join(strict.workDir, "unknown.cfg"));
     const r = await storescu({ port: strict.port, files: [file], extraArgs: ["-xf", profile, "Corpus"] });
     expect(r.code).not.toBe(0);
-    expect(`${r.stderr}${r.stdout}`).toMatch(/No presentation context|no acceptable presentation context|not supported/i);
+    expect(`${r.stderr}${r.stdout}`).toMatch(
+      /No presentation context|no acceptable presentation context|not supported/i,
+    );
     const a = await ClientAssociation.connect("127.0.0.1", strict.port);
-    const ac = await a.associate("STORESCP", "X", [{ id: 1, abstractSyntax: "1.2.826.0.1.3680043.9999.1", transferSyntaxes: [IMPLICIT] }]);
+    const ac = await a.associate("STORESCP", "X", [
+      { id: 1, abstractSyntax: "1.2.826.0.1.3680043.9999.1", transferSyntaxes: [IMPLICIT] },
+    ]);
     expect(ac.presentationContexts[0]?.result).toBe(3);
     await a.release();
     await strict.stop();
@@ -120,7 +128,9 @@ describe("presentation contexts", () => {
   }, 60_000);
 
   test("uncompressed_only: a compressed-only proposal is refused (result 4), a native one accepted", async () => {
-    const server = await startServer({ config: { storage: { min_free_mb: 1 }, scp: { uncompressed_only: true } } });
+    const server = await startServer({
+      config: { storage: { min_free_mb: 1 }, scp: { uncompressed_only: true } },
+    });
     const jls = corpus().find((f) => f.includes("15_ct_s16_jpegLS")) ?? "";
     const profile = await storescuProfile([jls], join(server.workDir, "jls.cfg"));
     const r = await storescu({ port: server.port, files: [jls], extraArgs: ["-xf", profile, "Corpus"] });
@@ -129,7 +139,11 @@ describe("presentation contexts", () => {
     const a = await ClientAssociation.connect("127.0.0.1", server.port);
     const ac = await a.associate("STORESCP", "X", [
       { id: 1, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid] },
-      { id: 3, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid, "1.2.840.10008.1.2.1"] },
+      {
+        id: 3,
+        abstractSyntax: src.sopClassUid,
+        transferSyntaxes: [src.transferSyntaxUid, "1.2.840.10008.1.2.1"],
+      },
     ]);
     expect(ac.presentationContexts.map((p) => [p.result, p.transferSyntax])).toEqual([
       [4, ""],
@@ -147,9 +161,13 @@ describe("presentation contexts", () => {
 
 describe("limits, modes and timers", () => {
   test("max_associations: one more is rejected transient, provider (presentation), local limit exceeded", async () => {
-    const server = await startServer({ config: { storage: { min_free_mb: 1 }, scp: { max_associations: 1 } } });
+    const server = await startServer({
+      config: { storage: { min_free_mb: 1 }, scp: { max_associations: 1 } },
+    });
     const first = await ClientAssociation.connect("127.0.0.1", server.port);
-    await first.associate("STORESCP", "ONE", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    await first.associate("STORESCP", "ONE", [
+      { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+    ]);
     const e = await rejectionOf(server.port, "STORESCP", "TWO");
     expect([e.result, e.source, e.reason]).toEqual([2, 3, 2]);
     await first.release();
@@ -167,11 +185,18 @@ describe("limits, modes and timers", () => {
   test("sequential mode: a second association waits until the first ends", async () => {
     const server = await startServer({ config: { storage: { min_free_mb: 1 } }, args: ["--sequential"] });
     const first = await ClientAssociation.connect("127.0.0.1", server.port);
-    await first.associate("STORESCP", "FIRST", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    await first.associate("STORESCP", "FIRST", [
+      { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+    ]);
     const second = await ClientAssociation.connect("127.0.0.1", server.port);
-    const pending = second.associate("STORESCP", "SECOND", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    const pending = second.associate("STORESCP", "SECOND", [
+      { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+    ]);
     let answered = false;
-    pending.then(() => (answered = true), () => (answered = true));
+    pending.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(answered).toBe(false);
     expect((await first.request(1, echoRq)).status).toBe(0);
@@ -183,7 +208,9 @@ describe("limits, modes and timers", () => {
   });
 
   test("ARTIM: a connection that never sends an A-ASSOCIATE-RQ is closed; idle timeout aborts a silent association", async () => {
-    const server = await startServer({ config: { storage: { min_free_mb: 1 }, scp: { artim_timeout_s: 1, idle_timeout_s: 1 } } });
+    const server = await startServer({
+      config: { storage: { min_free_mb: 1 }, scp: { artim_timeout_s: 1, idle_timeout_s: 1 } },
+    });
     const silent = await ClientAssociation.connect("127.0.0.1", server.port);
     const t0 = Date.now();
     const closed = await silent.next(5000);
@@ -191,7 +218,9 @@ describe("limits, modes and timers", () => {
     expect(Date.now() - t0).toBeLessThan(3000);
 
     const idle = await ClientAssociation.connect("127.0.0.1", server.port);
-    await idle.associate("STORESCP", "IDLE", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    await idle.associate("STORESCP", "IDLE", [
+      { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+    ]);
     const abort = await idle.next(5000);
     expect(abort.kind === "pdu" && abort.pdu.type).toBe(PduType.Abort);
     await server.waitForOutput(/idle-timeout/);
@@ -200,11 +229,20 @@ describe("limits, modes and timers", () => {
   });
 
   test("strict: a P-DATA-TF longer than the announced maximum is aborted", async () => {
-    const server = await startServer({ config: { storage: { min_free_mb: 1 }, scp: { strict: true, max_pdu_length: 16384 } } });
+    const server = await startServer({
+      config: { storage: { min_free_mb: 1 }, scp: { strict: true, max_pdu_length: 16384 } },
+    });
     const a = await ClientAssociation.connect("127.0.0.1", server.port);
-    const ac = await a.associate("STORESCP", "BIG", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    const ac = await a.associate("STORESCP", "BIG", [
+      { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+    ]);
     expect(ac.userInformation.maxLength).toBe(16384);
-    a.send(encodePdu({ type: PduType.PData, pdvs: [{ presentationContextId: 1, isCommand: false, isLast: false, data: new Uint8Array(20000) }] }));
+    a.send(
+      encodePdu({
+        type: PduType.PData,
+        pdvs: [{ presentationContextId: 1, isCommand: false, isLast: false, data: new Uint8Array(20000) }],
+      }),
+    );
     const answer = await a.next(5000);
     expect(answer.kind === "pdu" && answer.pdu.type).toBe(PduType.Abort);
     a.close();
@@ -223,7 +261,14 @@ describe("command line", () => {
   test("storescp echo talks to DCMTK's storescp", async () => {
     const { startDcmtkStorescp, makeWorkDir } = await import("../helpers/dcmtk.ts");
     const dcmtk = await startDcmtkStorescp({ outDir: makeWorkDir("dcmtk") });
-    const r = await run(process.execPath, ["src/main.ts", "echo", "127.0.0.1", String(dcmtk.port), "--called", "ANY-SCP"]);
+    const r = await run(process.execPath, [
+      "src/main.ts",
+      "echo",
+      "127.0.0.1",
+      String(dcmtk.port),
+      "--called",
+      "ANY-SCP",
+    ]);
     expect(r.stdout).toMatch(/status 0000/);
     expect(r.code).toBe(0);
     await dcmtk.stop();

@@ -7,7 +7,14 @@ import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CommandField, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/net/client.ts";
-import { dcmtkEnv, echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
+import {
+  dcmtkEnv,
+  echoscu,
+  makeWorkDir,
+  type OurServerHandle,
+  startServer,
+  storescu,
+} from "../helpers/dcmtk.ts";
 import { bigInstance, corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
 
 const CT_SOURCE = () => corpus().find((f) => f.includes("01_ct_s16_explicitLE")) ?? "";
@@ -41,11 +48,15 @@ describe("interrupted transfers", () => {
   }, 120_000);
   afterAll(async () => {
     await server.stop();
+    rmSync(server.workDir, { recursive: true, force: true });
   });
 
   test("storescu killed mid-instance: no file and no temp file left; the next association works", async () => {
     const big = bigInstance(256);
-    const child = spawn("storescu", ["127.0.0.1", String(server.port), big], { env: dcmtkEnv(), stdio: "ignore" });
+    const child = spawn("storescu", ["127.0.0.1", String(server.port), big], {
+      env: dcmtkEnv(),
+      stdio: "ignore",
+    });
     // Kill it once the temp file exists and is growing: the instance is mid-transfer.
     await waitFor(() => tempFiles(server.dataDir).length > 0, 20_000);
     child.kill("SIGKILL");
@@ -62,7 +73,18 @@ describe("interrupted transfers", () => {
     await server.waitForOutput(/association-ended .*ending=aborted-by-peer/);
     expect(tempFiles(server.dataDir)).toEqual([]);
     const a = (await readPart10(f)).attributes;
-    expect(existsSync(join(server.dataDir, "default", a.studyDate ?? "", a.studyInstanceUid ?? "", a.seriesInstanceUid ?? "", `${a.sopInstanceUid}.dcm`))).toBe(true);
+    expect(
+      existsSync(
+        join(
+          server.dataDir,
+          "default",
+          a.studyDate ?? "",
+          a.studyInstanceUid ?? "",
+          a.seriesInstanceUid ?? "",
+          `${a.sopInstanceUid}.dcm`,
+        ),
+      ),
+    ).toBe(true);
     expect((await echoscu({ port: server.port })).statuses).toEqual([0]);
   }, 60_000);
 
@@ -71,7 +93,10 @@ describe("interrupted transfers", () => {
     const config = { storage: { fsync: true, min_free_mb: 1 } };
     const first = await startServer({ workDir, config });
     const big = bigInstance(256);
-    const child = spawn("storescu", ["127.0.0.1", String(first.port), big], { env: dcmtkEnv(), stdio: "ignore" });
+    const child = spawn("storescu", ["127.0.0.1", String(first.port), big], {
+      env: dcmtkEnv(),
+      stdio: "ignore",
+    });
     await waitFor(() => tempFiles(first.dataDir).length > 0, 20_000);
     first.kill("SIGKILL");
     await first.exited;
@@ -100,13 +125,24 @@ describe("quarantine: failure status with Error Comment, the instance kept with 
   const quarantined = (): Array<{ dcm: string; reason: Record<string, unknown> }> =>
     filesBelow(join(server.dataDir, "_quarantine"))
       .filter((f) => f.endsWith(".dcm"))
-      .map((dcm) => ({ dcm, reason: JSON.parse(readFileSync(`${dcm}.reason.json`, "utf8")) as Record<string, unknown> }));
+      .map((dcm) => ({
+        dcm,
+        reason: JSON.parse(readFileSync(`${dcm}.reason.json`, "utf8")) as Record<string, unknown>,
+      }));
 
   const cases: Array<[string, string[], RegExp]> = [
     ["missing Patient ID", ["-e", "(0010,0020)"], /Patient ID \(0010,0020\) missing/],
     ["bad Study Date", ["-m", "(0008,0020)=2024-01-01"], /Study Date .* is not YYYYMMDD/],
-    ["Study Instance UID with ../", ["-m", "(0020,000d)=1.2.3/../../etc"], /Study Instance UID \(0020,000D\) invalid/],
-    ["SOP Instance UID with ../ (command too)", ["-m", "(0008,0018)=1.2.../../x"], /SOP Instance UID invalid/],
+    [
+      "Study Instance UID with ../",
+      ["-m", "(0020,000d)=1.2.3/../../etc"],
+      /Study Instance UID \(0020,000D\) invalid/,
+    ],
+    [
+      "SOP Instance UID with ../ (command too)",
+      ["-m", "(0008,0018)=1.2.../../x"],
+      /SOP Instance UID invalid/,
+    ],
   ];
 
   for (const [name, edit, reason] of cases) {
@@ -135,7 +171,9 @@ describe("quarantine: failure status with Error Comment, the instance kept with 
   test("SOP Instance UID in the data set differs from the command: A900, quarantined", async () => {
     const src = await readPart10(CT_SOURCE());
     const assoc = await ClientAssociation.connect("127.0.0.1", server.port);
-    await assoc.associate("STORESCP", "MISMATCH", [{ id: 1, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid] }]);
+    await assoc.associate("STORESCP", "MISMATCH", [
+      { id: 1, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid] },
+    ]);
     const rsp = await assoc.request(
       1,
       encodeCommandSet([
@@ -151,6 +189,10 @@ describe("quarantine: failure status with Error Comment, the instance kept with 
     await assoc.release();
     expect(rsp.status).toBe(0xa900);
     expect(rsp.string(Tag.ErrorComment)).toMatch(/^SOP Instance UID [0-9.]+ differs from/);
-    expect(quarantined().some((q) => q.reason.calling_ae === "MISMATCH" && q.reason.command_sop_instance_uid === "1.2.3.4.5.6.7")).toBe(true);
+    expect(
+      quarantined().some(
+        (q) => q.reason.calling_ae === "MISMATCH" && q.reason.command_sop_instance_uid === "1.2.3.4.5.6.7",
+      ),
+    ).toBe(true);
   });
 });

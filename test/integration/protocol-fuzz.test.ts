@@ -32,10 +32,18 @@ function header(type: number, length: number): Uint8Array {
 type Outcome = "abort" | "reject" | "closed" | "other";
 
 /** Send bytes (optionally after establishing an association) and see how the server ends it. */
-async function probe(port: number, bytes: Uint8Array, established: boolean, closeAfter = false): Promise<Outcome> {
+async function probe(
+  port: number,
+  bytes: Uint8Array,
+  established: boolean,
+  closeAfter = false,
+): Promise<Outcome> {
   const a = await ClientAssociation.connect("127.0.0.1", port);
   try {
-    if (established) await a.associate("STORESCP", "FUZZ", [{ id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] }]);
+    if (established)
+      await a.associate("STORESCP", "FUZZ", [
+        { id: 1, abstractSyntax: VERIFY, transferSyntaxes: [IMPLICIT] },
+      ]);
     a.send(bytes);
     if (closeAfter) {
       a.socket.end();
@@ -66,7 +74,9 @@ async function probe(port: number, bytes: Uint8Array, established: boolean, clos
 
 let server: OurServerHandle;
 beforeAll(async () => {
-  server = await startServer({ config: { storage: { min_free_mb: 1 }, scp: { artim_timeout_s: 2, idle_timeout_s: 2 } } });
+  server = await startServer({
+    config: { storage: { min_free_mb: 1 }, scp: { artim_timeout_s: 2, idle_timeout_s: 2 } },
+  });
 });
 afterAll(async () => {
   expect(await server.stop()).toBe(0);
@@ -89,10 +99,14 @@ describe("protocol robustness (fixed seed, bounded runs)", () => {
 
   test("random bytes, before and after association: A-ABORT, reject or close, never anything else", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), async (bytes, established) => {
-        const outcome = await probe(server.port, bytes, established);
-        expect(["abort", "reject", "closed"]).toContain(outcome);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.boolean(),
+        async (bytes, established) => {
+          const outcome = await probe(server.port, bytes, established);
+          expect(["abort", "reject", "closed"]).toContain(outcome);
+        },
+      ),
       { seed: 20261127, numRuns: 100 },
     );
   }, 120_000);

@@ -33,14 +33,25 @@ describe("DCMTK peers", () => {
     const files = corpus().filter((f) => !f.includes("HTJ2K"));
     expect(files.length).toBeGreaterThanOrEqual(25);
     const profile = await storescuProfile(files, join(server.workDir, "corpus.cfg"));
-    const r = await storescu({ port: server.port, files, extraArgs: ["-xf", profile, "Corpus", "-aet", "MODALITY1"] });
+    const r = await storescu({
+      port: server.port,
+      files,
+      extraArgs: ["-xf", profile, "Corpus", "-aet", "MODALITY1"],
+    });
     expect(r.statuses).toEqual(files.map(() => 0));
     expect(r.code).toBe(0);
 
     for (const f of files) {
       const src = await readPart10(f);
       const a = src.attributes;
-      const stored = join(server.dataDir, "default", a.studyDate ?? "", a.studyInstanceUid ?? "", a.seriesInstanceUid ?? "", `${a.sopInstanceUid}.dcm`);
+      const stored = join(
+        server.dataDir,
+        "default",
+        a.studyDate ?? "",
+        a.studyInstanceUid ?? "",
+        a.seriesInstanceUid ?? "",
+        `${a.sopInstanceUid}.dcm`,
+      );
       const got = await readPart10(stored);
       // The data set exactly as sent (no transcoding configured for this test's syntaxes).
       expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
@@ -90,7 +101,14 @@ describe("DCMTK peers", () => {
     expect(rsp.affectedSopInstanceUid).toBe(src.sopInstanceUid);
     expect(rsp.commandField).toBe(CommandField.CStoreRsp);
     const a = src.attributes;
-    const stored = join(server.dataDir, "default", a.studyDate ?? "", a.studyInstanceUid ?? "", a.seriesInstanceUid ?? "", `${a.sopInstanceUid}.dcm`);
+    const stored = join(
+      server.dataDir,
+      "default",
+      a.studyDate ?? "",
+      a.studyInstanceUid ?? "",
+      a.seriesInstanceUid ?? "",
+      `${a.sopInstanceUid}.dcm`,
+    );
     const got = readFileSync(stored);
     expect(Buffer.compare(got.subarray(got.length - src.dataSet.length), Buffer.from(src.dataSet))).toBe(0);
   });

@@ -10,7 +10,14 @@ const file = (): string => corpus().find((f) => f.includes("03_sc_mono8")) ?? ""
 
 async function storedPath(dataDir: string): Promise<string> {
   const a = (await readPart10(file())).attributes;
-  return join(dataDir, "default", a.studyDate ?? "", a.studyInstanceUid ?? "", a.seriesInstanceUid ?? "", `${a.sopInstanceUid}.dcm`);
+  return join(
+    dataDir,
+    "default",
+    a.studyDate ?? "",
+    a.studyInstanceUid ?? "",
+    a.seriesInstanceUid ?? "",
+    `${a.sopInstanceUid}.dcm`,
+  );
 }
 
 describe("on_duplicate", () => {

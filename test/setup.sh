@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, pydicom/numpy (Debian).
+# Installs what is missing when run as root (CI, the edge PC); otherwise says what to install.
+set -euo pipefail
+PACKAGES="dcmtk libgdcm-tools openjph-tools python3-pydicom python3-numpy"
+missing=()
+for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv ojph_compress; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+/usr/bin/python3 -c "import pydicom, numpy" >/dev/null 2>&1 || missing+=("python3-pydicom/numpy")
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test/setup.sh: installing test peers (missing: ${missing[*]})" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $PACKAGES >/dev/null
+else
+  echo "test/setup.sh: missing ${missing[*]}; install the Debian packages: $PACKAGES" >&2
+  exit 1
+fi
