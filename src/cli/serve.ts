@@ -5,7 +5,6 @@ import type { Config } from "../config/schema.ts";
 import { DimseServices } from "../dimse/services.ts";
 import { StoreScpServer } from "../net/server.ts";
 import { event, logger } from "../ops/log.ts";
-import { checkTemplate } from "../store/layout.ts";
 import { Storage } from "../store/storage.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
 
@@ -16,7 +15,6 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(config: Config): Promise<number> {
   const tenants = new TenantDirectory(config);
-  for (const t of tenants.tenants) checkTemplate(t.pathTemplate);
   const storage = new Storage({
     fsync: config.storage.fsync,
     onDuplicate: config.storage.on_duplicate,

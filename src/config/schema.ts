@@ -6,6 +6,7 @@
 
 import { isIP } from "node:net";
 import { z } from "zod";
+import { templateProblem } from "../store/layout.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Field validators, exported so that the CLI and other modules validate the same way.
@@ -39,41 +40,6 @@ export function isValidHost(s: string): boolean {
     s.length <= 253 &&
     /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s)
   );
-}
-
-export const STORAGE_PATH_PLACEHOLDERS = [
-  "tenant",
-  "study_date",
-  "study_uid",
-  "series_uid",
-  "sop_uid",
-  "sop_class_uid",
-  "modality",
-  "calling_ae",
-  "study_uid_hash",
-  "series_uid_hash",
-] as const;
-
-/** Why a storage path template is unusable, or null when it is fine. */
-export function storagePathProblem(s: string): string | null {
-  if (s.length === 0) return "must not be empty";
-  if (s.startsWith("/") || s.startsWith("\\") || /^[A-Za-z]:/.test(s)) {
-    return "must be relative to storage.root";
-  }
-  if (s.split(/[/\\]/).some((seg) => seg === ".." || seg === "." || seg === "")) {
-    return 'must not contain empty, "." or ".." segments';
-  }
-  const known: readonly string[] = STORAGE_PATH_PLACEHOLDERS;
-  for (const m of s.matchAll(/\{([^}]*)\}/g)) {
-    const name = m[1] ?? "";
-    if (!known.includes(name)) {
-      return `unknown placeholder {${name}} (known: ${STORAGE_PATH_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")})`;
-    }
-  }
-  if (/[{}]/.test(s.replace(/\{[^{}]*\}/g, ""))) return "has an unbalanced { or }";
-  // Without the SOP Instance UID two different instances would land on the same file.
-  if (!s.includes("{sop_uid}")) return "must contain {sop_uid}, or distinct instances would share one file";
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -114,7 +80,7 @@ const cidr = z
   .refine(isValidCidr, { error: "must be an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or fd00::/8" });
 
 const storagePath = z.string({ error: "must be a path template (a string)" }).superRefine((s, ctx) => {
-  const problem = storagePathProblem(s);
+  const problem = templateProblem(s);
   if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
 });
 

@@ -183,6 +183,28 @@ export class ClientAssociation {
     );
   }
 
+  /** C-STORE-RQ with its data set (already encoded in the context's transfer syntax); returns the response. */
+  store(
+    contextId: number,
+    sopClassUid: string,
+    sopInstanceUid: string,
+    dataSet: Uint8Array,
+    messageId = 1,
+  ): Promise<CommandSet> {
+    return this.request(
+      contextId,
+      encodeCommandSet([
+        [Tag.AffectedSopClassUid, sopClassUid],
+        [Tag.CommandField, CommandField.CStoreRq],
+        [Tag.MessageId, messageId],
+        [Tag.Priority, 0],
+        [Tag.CommandDataSetType, 0],
+        [Tag.AffectedSopInstanceUid, sopInstanceUid],
+      ]),
+      dataSet,
+    );
+  }
+
   async release(): Promise<void> {
     this.send(encodePdu({ type: PduType.ReleaseRq }));
     const answer = await this.next();

@@ -42,17 +42,26 @@ export const TEMPLATE_PLACEHOLDERS = [
   "series_uid_hash",
 ] as const;
 
-/** Throws on a placeholder we do not know, so a typo in site.yaml is found at start, not per instance. */
-export function checkTemplate(template: string): void {
-  for (const m of template.matchAll(PLACEHOLDER)) {
+/** Why a storage path template is unusable, or null when it is fine (checked when the config loads). */
+export function templateProblem(s: string): string | null {
+  if (s.length === 0) return "must not be empty";
+  if (s.startsWith("/") || s.startsWith("\\") || /^[A-Za-z]:/.test(s)) {
+    return "must be relative to storage.root";
+  }
+  if (s.split(/[/\\]/).some((seg) => seg === ".." || seg === "." || seg === "")) {
+    return 'must not contain empty, "." or ".." segments';
+  }
+  const known: readonly string[] = TEMPLATE_PLACEHOLDERS;
+  for (const m of s.matchAll(/\{([^}]*)\}/g)) {
     const name = m[1] ?? "";
-    if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) {
-      throw new Error(`unknown placeholder {${name}} in storage path "${template}"`);
+    if (!known.includes(name)) {
+      return `unknown placeholder {${name}} (known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")})`;
     }
   }
-  if (isAbsolute(template) || template.split(/[\\/]/).includes("..")) {
-    throw new Error(`storage path "${template}" must be relative and must not contain ".."`);
-  }
+  if (/[{}]/.test(s.replace(/\{[^{}]*\}/g, ""))) return "has an unbalanced { or }";
+  // Without the SOP Instance UID two different instances would land on the same file.
+  if (!s.includes("{sop_uid}")) return "must contain {sop_uid}, or distinct instances would share one file";
+  return null;
 }
 
 /**

@@ -103,6 +103,18 @@ export async function storescuProfile(files: string[], path: string): Promise<st
   return path;
 }
 
+/** Where the default path template puts an instance with these attributes. */
+export function storedPathOf(dataDir: string, a: InstanceAttributes, tenant = "default"): string {
+  return join(
+    dataDir,
+    tenant,
+    a.studyDate ?? "",
+    a.studyInstanceUid ?? "",
+    a.seriesInstanceUid ?? "",
+    `${a.sopInstanceUid}.dcm`,
+  );
+}
+
 /** All regular files below a directory (recursive), relative names excluded. */
 export function filesBelow(dir: string): string[] {
   if (!existsSync(dir)) return [];

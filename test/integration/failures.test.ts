@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CommandField, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
+import { Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/net/client.ts";
 import {
   dcmtkEnv,
@@ -15,7 +15,7 @@ import {
   startServer,
   storescu,
 } from "../helpers/dcmtk.ts";
-import { bigInstance, corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
+import { bigInstance, corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 
 const CT_SOURCE = () => corpus().find((f) => f.includes("01_ct_s16_explicitLE")) ?? "";
 
@@ -73,18 +73,7 @@ describe("interrupted transfers", () => {
     await server.waitForOutput(/association-ended .*ending=aborted-by-peer/);
     expect(tempFiles(server.dataDir)).toEqual([]);
     const a = (await readPart10(f)).attributes;
-    expect(
-      existsSync(
-        join(
-          server.dataDir,
-          "default",
-          a.studyDate ?? "",
-          a.studyInstanceUid ?? "",
-          a.seriesInstanceUid ?? "",
-          `${a.sopInstanceUid}.dcm`,
-        ),
-      ),
-    ).toBe(true);
+    expect(existsSync(storedPathOf(server.dataDir, a))).toBe(true);
     expect((await echoscu({ port: server.port })).statuses).toEqual([0]);
   }, 60_000);
 
@@ -174,18 +163,7 @@ describe("quarantine: failure status with Error Comment, the instance kept with 
     await assoc.associate("STORESCP", "MISMATCH", [
       { id: 1, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid] },
     ]);
-    const rsp = await assoc.request(
-      1,
-      encodeCommandSet([
-        [Tag.AffectedSopClassUid, src.sopClassUid],
-        [Tag.CommandField, CommandField.CStoreRq],
-        [Tag.MessageId, 1],
-        [Tag.Priority, 0],
-        [Tag.CommandDataSetType, 0],
-        [Tag.AffectedSopInstanceUid, "1.2.3.4.5.6.7"],
-      ]),
-      src.dataSet,
-    );
+    const rsp = await assoc.store(1, src.sopClassUid, "1.2.3.4.5.6.7", src.dataSet, 1);
     await assoc.release();
     expect(rsp.status).toBe(0xa900);
     expect(rsp.string(Tag.ErrorComment)).toMatch(/^SOP Instance UID [0-9.]+ differs from/);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type OurServerHandle, peakRss, startServer, storescu } from "../helpers/dcmtk.ts";
-import { bigInstance, filesBelow, perfset, readPart10 } from "../helpers/fixtures.ts";
+import { bigInstance, filesBelow, perfset, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 
 let server: OurServerHandle;
 
@@ -44,16 +44,7 @@ describe("load", () => {
     for (const f of all.filter((_, i) => i % 37 === 0)) {
       const src = await readPart10(f);
       const a = src.attributes;
-      const got = await readPart10(
-        join(
-          server.dataDir,
-          "default",
-          a.studyDate ?? "",
-          a.studyInstanceUid ?? "",
-          a.seriesInstanceUid ?? "",
-          `${a.sopInstanceUid}.dcm`,
-        ),
-      );
+      const got = await readPart10(storedPathOf(server.dataDir, a));
       expect(got.sopInstanceUid).toBe(src.sopInstanceUid);
       expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
     }

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../../src/dicom/implementation.ts";
-import { CommandField, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
+import { CommandField, Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/net/client.ts";
 import { dcmdump, echoscu, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
 
 let server: OurServerHandle;
 
@@ -44,14 +44,7 @@ describe("DCMTK peers", () => {
     for (const f of files) {
       const src = await readPart10(f);
       const a = src.attributes;
-      const stored = join(
-        server.dataDir,
-        "default",
-        a.studyDate ?? "",
-        a.studyInstanceUid ?? "",
-        a.seriesInstanceUid ?? "",
-        `${a.sopInstanceUid}.dcm`,
-      );
+      const stored = storedPathOf(server.dataDir, a);
       const got = await readPart10(stored);
       // The data set exactly as sent (no transcoding configured for this test's syntaxes).
       expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
@@ -83,32 +76,14 @@ describe("DCMTK peers", () => {
       { id: 1, abstractSyntax: src.sopClassUid, transferSyntaxes: [src.transferSyntaxUid] },
     ]);
     expect(ac.presentationContexts[0]).toEqual({ id: 1, result: 0, transferSyntax: src.transferSyntaxUid });
-    const rsp = await assoc.request(
-      1,
-      encodeCommandSet([
-        [Tag.AffectedSopClassUid, src.sopClassUid],
-        [Tag.CommandField, CommandField.CStoreRq],
-        [Tag.MessageId, 7],
-        [Tag.Priority, 0],
-        [Tag.CommandDataSetType, 0],
-        [Tag.AffectedSopInstanceUid, src.sopInstanceUid],
-      ]),
-      src.dataSet,
-    );
+    const rsp = await assoc.store(1, src.sopClassUid, src.sopInstanceUid, src.dataSet, 7);
     await assoc.release();
     expect(rsp.status).toBe(0);
     expect(rsp.number(Tag.MessageIdBeingRespondedTo)).toBe(7);
     expect(rsp.affectedSopInstanceUid).toBe(src.sopInstanceUid);
     expect(rsp.commandField).toBe(CommandField.CStoreRsp);
     const a = src.attributes;
-    const stored = join(
-      server.dataDir,
-      "default",
-      a.studyDate ?? "",
-      a.studyInstanceUid ?? "",
-      a.seriesInstanceUid ?? "",
-      `${a.sopInstanceUid}.dcm`,
-    );
+    const stored = storedPathOf(server.dataDir, a);
     const got = readFileSync(stored);
     expect(Buffer.compare(got.subarray(got.length - src.dataSet.length), Buffer.from(src.dataSet))).toBe(0);
   });

@@ -4,20 +4,13 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 
 const file = (): string => corpus().find((f) => f.includes("03_sc_mono8")) ?? "";
 
 async function storedPath(dataDir: string): Promise<string> {
   const a = (await readPart10(file())).attributes;
-  return join(
-    dataDir,
-    "default",
-    a.studyDate ?? "",
-    a.studyInstanceUid ?? "",
-    a.seriesInstanceUid ?? "",
-    `${a.sopInstanceUid}.dcm`,
-  );
+  return storedPathOf(dataDir, a);
 }
 
 describe("on_duplicate", () => {

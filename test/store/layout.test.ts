@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkTemplate, renderPath, uidHash } from "../../src/store/layout.ts";
+import { renderPath, templateProblem, uidHash } from "../../src/store/layout.ts";
 
 const v = {
   tenant: "hospital-a",
@@ -36,9 +36,10 @@ describe("storage path template", () => {
   });
 
   test("unknown placeholders and escaping templates are refused at start", () => {
-    expect(() => checkTemplate("{tenant}/{sop}.dcm")).toThrow(/unknown placeholder/);
-    expect(() => checkTemplate("../{sop_uid}.dcm")).toThrow();
-    expect(() => checkTemplate("/abs/{sop_uid}.dcm")).toThrow();
-    expect(() => checkTemplate("{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm")).not.toThrow();
+    expect(templateProblem("{tenant}/{sop}.dcm")).toMatch(/unknown placeholder/);
+    expect(templateProblem("../{sop_uid}.dcm")).toMatch(/segments/);
+    expect(templateProblem("/abs/{sop_uid}.dcm")).toMatch(/relative/);
+    expect(templateProblem("{tenant}/{study_uid}.dcm")).toMatch(/must contain \{sop_uid\}/);
+    expect(templateProblem("{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm")).toBeNull();
   });
 });
