@@ -1,7 +1,6 @@
 // One association, acceptor side: owns the socket, feeds bytes to the PDU reader, runs every PDU and
 // timer through the PS3.8 state machine (fsm.ts), and connects the negotiation and the DIMSE layer.
 
-import type { Socket } from "node:net";
 import { MessageAssembler } from "../dimse/assembler.ts";
 import type { CommandSet } from "../dimse/command.ts";
 import type { AssociationStats, DimseServices, Operation } from "../dimse/services.ts";
@@ -13,6 +12,7 @@ import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negot
 import { encodePDataPdvHeader, encodePdu, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
 import { PduError } from "./pdu/errors.ts";
 import { PduReader } from "./pdu/reader.ts";
+import type { Connection } from "./transport.ts";
 import {
   AbortReason,
   AbortSource,
@@ -76,13 +76,12 @@ export class Association implements ProviderPort {
   });
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Connection,
     private readonly services: DimseServices,
     private readonly options: AssociationOptions,
     id: string,
   ) {
     this.id = id;
-    socket.setNoDelay(true);
     this.reader = new PduReader(
       {
         pdu: (pdu) => this.onPdu(pdu),
@@ -102,11 +101,11 @@ export class Association implements ProviderPort {
       begin: (contextId, cmd) => this.beginOperation(contextId, cmd),
       ready: (contextId, op) => this.operationReady(contextId, op),
     });
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (err) => {
+    socket.onData = (chunk) => this.onData(chunk);
+    socket.onError = (err) => {
       if (!this.ending) event(log, "debug", "socket-error", { assoc: this.id, error: err.message });
-    });
-    socket.on("close", () => this.fire("Evt17"));
+    };
+    socket.onClose = () => this.fire("Evt17");
   }
 
   /** Start the state machine on the accepted connection (Evt5). */
@@ -128,7 +127,7 @@ export class Association implements ProviderPort {
 
   // ---- bytes in -------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  private onData(chunk: Uint8Array): void {
     this.lastActivity = Date.now();
     try {
       this.reader.push(chunk);
@@ -281,7 +280,7 @@ export class Association implements ProviderPort {
   }
 
   private write(bytes: Uint8Array): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
+    this.socket.write(bytes);
   }
 
   // ---- A-ASSOCIATE indication: the service user's decision (Evt7 / Evt8) -------------------------
@@ -289,7 +288,7 @@ export class Association implements ProviderPort {
   private decideAssociation(): void {
     const rq = this.rq;
     if (!rq) return;
-    const remote = this.socket.remoteAddress ?? "";
+    const remote = this.socket.remoteAddress;
     const admission = this.options.admit(rq, remote);
     if (!("tenant" in admission)) {
       this.rejection = admission;
@@ -316,7 +315,7 @@ export class Association implements ProviderPort {
       callingAe: rq.callingAeTitle,
       calledAe: rq.calledAeTitle,
       remoteAddress: remote,
-      remotePort: this.socket.remotePort ?? 0,
+      remotePort: this.socket.remotePort,
     };
     event(log, "info", "association-accepted", {
       assoc: this.id,
@@ -428,7 +427,7 @@ export class Association implements ProviderPort {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.stopArtim();
     this.abortIncomplete();
-    if (!this.socket.destroyed) this.socket.destroy();
+    if (!this.socket.closed) this.socket.destroy();
     const ending = this.ending ?? (this.reader.idle ? "disconnected" : "aborted");
     this.chain.then(() => {
       if (this.ctx) {

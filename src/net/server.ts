@@ -2,7 +2,6 @@
 // them concurrently (up to scp.max_associations) or one at a time (scp.mode: sequential), as the Rust
 // original's non-blocking/blocking switch did.
 
-import { createServer, type Server, type Socket } from "node:net";
 import type { Config } from "../config/schema.ts";
 import type { DimseServices } from "../dimse/services.ts";
 import { event, logger } from "../ops/log.ts";
@@ -10,6 +9,7 @@ import type { Storage } from "../store/storage.ts";
 import type { Rejection, Tenant, TenantDirectory } from "../tenancy/tenants.ts";
 import { Association } from "./association.ts";
 import type { NegotiationPolicy } from "./negotiation.ts";
+import { type Connection, type Listener, listenTcp } from "./transport.ts";
 import {
   type AssociateRqPdu,
   DICOM_APPLICATION_CONTEXT,
@@ -28,10 +28,10 @@ export interface ServerDeps {
 }
 
 export class StoreScpServer {
-  private readonly server: Server;
+  private listener: Listener | null = null;
   private readonly active = new Set<Association>();
   /** Sequential mode: connections waiting for the running association to end. */
-  private readonly waiting: Socket[] = [];
+  private readonly waiting: Connection[] = [];
   private running: Association | null = null;
   private seq = 0;
   private stopping = false;
@@ -44,54 +44,43 @@ export class StoreScpServer {
       uncompressedOnly: scp.uncompressed_only,
       maxPduLength: scp.max_pdu_length,
     };
-    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
-      this.onConnection(socket),
-    );
   }
 
   /** Start listening; resolves with the bound port (useful with port 0). */
-  listen(): Promise<number> {
+  async listen(): Promise<number> {
     const { host, port } = this.deps.config.scp;
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
-        const addr = this.server.address();
-        const bound = typeof addr === "object" && addr ? addr.port : port;
-        event(log, "info", "listening", {
-          on: `${host}:${bound}`,
-          ae: this.deps.config.scp.ae_title,
-          mode: this.deps.config.scp.mode,
-          tenants: this.deps.tenants.tenants.map((t) => t.id).join(","),
-        });
-        resolve(bound);
-      });
+    this.listener = await listenTcp(host, port, (c) => this.onConnection(c));
+    event(log, "info", "listening", {
+      on: `${host}:${this.listener.port}`,
+      ae: this.deps.config.scp.ae_title,
+      mode: this.deps.config.scp.mode,
+      tenants: this.deps.tenants.tenants.map((t) => t.id).join(","),
     });
+    return this.listener.port;
   }
 
   get activeCount(): number {
     return this.active.size;
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(socket: Connection): void {
     if (this.stopping) {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
     if (this.deps.config.scp.mode === "sequential" && this.running) {
       // The peer waits (its A-ASSOCIATE-RQ stays unread) until the running association ends.
       this.waiting.push(socket);
-      socket.once("close", () => {
+      socket.onClose = () => {
         const i = this.waiting.indexOf(socket);
         if (i >= 0) this.waiting.splice(i, 1);
-      });
+      };
       return;
     }
     this.run(socket);
   }
 
-  private run(socket: Socket): void {
+  private run(socket: Connection): void {
     this.seq += 1;
     const id = `A${this.seq}`;
     const scp = this.deps.config.scp;
@@ -166,7 +155,7 @@ export class StoreScpServer {
    */
   async close(graceMs: number): Promise<void> {
     this.stopping = true;
-    this.server.close();
+    this.listener?.close();
     for (const s of this.waiting.splice(0)) s.destroy();
     const all = Promise.all([...this.active].map((a) => a.done));
     const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
