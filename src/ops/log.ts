@@ -97,5 +97,7 @@ export function event(
   name: string,
   fields: Record<string, string | number | boolean | undefined | null>,
 ): void {
+  // Formatting costs more than the check: debug events sit on per-PDU paths.
+  if (!log.isEnabledFor(level)) return;
   log[level]("{event} {fields}", { event: name, fields: kv(fields), ...fields });
 }
