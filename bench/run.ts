@@ -415,13 +415,8 @@ interface Row {
   outcome: RunOutcome;
 }
 
-async function measure(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
-  const runs: Measurement[] = [];
-  for (let i = 0; i < opts.repeat; i++) {
-    const o = await runOnce(w, id, opts);
-    if (!o.ok) return o;
-    runs.push(o.m);
-  }
+/** Median wall time and the largest memory figures of several runs of one receiver. */
+function summarize(runs: Measurement[]): RunOutcome {
   const walls = runs.map((r) => r.wallS);
   const max = (f: (m: Measurement) => number) => Math.max(...runs.map(f));
   return {
@@ -434,6 +429,28 @@ async function measure(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
       treePeak: max((m) => m.treePeak),
     },
   };
+}
+
+/**
+ * Every receiver once per round, --repeat rounds: the machine's state drifts over minutes (page cache,
+ * writeback, neighbours), so interleaving keeps the ratios fair where back-to-back runs would not.
+ */
+async function measureInterleaved(
+  w: Workload,
+  ids: ReceiverId[],
+  opts: Options,
+): Promise<Map<ReceiverId, RunOutcome>> {
+  const runs = new Map<ReceiverId, Measurement[]>(ids.map((id) => [id, []]));
+  const failed = new Map<ReceiverId, RunOutcome>();
+  for (let i = 0; i < opts.repeat; i++) {
+    for (const id of ids) {
+      if (failed.has(id)) continue;
+      const o = await runOnce(w, id, opts);
+      if (!o.ok) failed.set(id, o);
+      else runs.get(id)?.push(o.m);
+    }
+  }
+  return new Map(ids.map((id) => [id, failed.get(id) ?? summarize(runs.get(id) ?? [])]));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -561,8 +578,11 @@ async function main(): Promise<void> {
   for (const w of workloads) {
     console.log(`${w.id}: ${w.title} (${(w.bytes / MiB).toFixed(0)} MiB)`);
     warm(w.senders.flat());
+    const outcomes = await measureInterleaved(w, order, opts);
     for (const id of order) {
-      const row: Row = { workload: w, receiver: id, outcome: await measure(w, id, opts) };
+      const outcome = outcomes.get(id);
+      if (!outcome) continue;
+      const row: Row = { workload: w, receiver: id, outcome };
       rows.push(row);
       printRow(
         row,

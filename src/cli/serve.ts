@@ -43,8 +43,9 @@ export async function serve(config: Config): Promise<number> {
       if (stopping) return;
       stopping = true;
       event(log, "info", "stopping", { signal, associations: server.activeCount });
-      server.close(SHUTDOWN_GRACE_MS).then(() => {
+      server.close(SHUTDOWN_GRACE_MS).then(async () => {
         stopWatching();
+        await storage.close();
         event(log, "info", "stopped", {});
         resolve(0);
       });

@@ -12,7 +12,6 @@ import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negot
 import { encodePDataPdvHeader, encodePdu, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
 import { PduError } from "./pdu/errors.ts";
 import { PduReader } from "./pdu/reader.ts";
-import type { Connection } from "./transport.ts";
 import {
   AbortReason,
   AbortSource,
@@ -22,6 +21,7 @@ import {
   type Pdu,
   PduType,
 } from "./pdu/types.ts";
+import type { Connection } from "./transport.ts";
 
 const log = logger("assoc");
 

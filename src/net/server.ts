@@ -9,7 +9,6 @@ import type { Storage } from "../store/storage.ts";
 import type { Rejection, Tenant, TenantDirectory } from "../tenancy/tenants.ts";
 import { Association } from "./association.ts";
 import type { NegotiationPolicy } from "./negotiation.ts";
-import { type Connection, type Listener, listenTcp } from "./transport.ts";
 import {
   type AssociateRqPdu,
   DICOM_APPLICATION_CONTEXT,
@@ -17,6 +16,7 @@ import {
   RejectResult,
   RejectSource,
 } from "./pdu/types.ts";
+import { type Connection, type Listener, listenTcp } from "./transport.ts";
 
 const log = logger("server");
 

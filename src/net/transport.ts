@@ -210,7 +210,9 @@ export function listenTcp(host: string, port: number, onConnection: ConnectionHa
     }
   }
   return new Promise((resolve, reject) => {
-    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => onConnection(new NodeConnection(socket)));
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
+      onConnection(new NodeConnection(socket)),
+    );
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);

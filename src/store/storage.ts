@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
 
 const statfsAsync = promisify(statfs);
@@ -57,6 +58,7 @@ export class Storage {
   private seq = 0;
   private readonly knownDirs = new Set<string>();
   private readonly dirFds = new Map<string, number>();
+  private readonly spares = new SpareFiles();
   private freeCheck: { at: number; ok: boolean; freeMb: number } | null = null;
 
   constructor(readonly options: StorageOptions) {}
@@ -186,19 +188,43 @@ export class Storage {
     return join(this.options.quarantineDir, safeName(tenantId), day);
   }
 
-  /** A new temp file in `dir`, creating the directory; survives the directory being removed meanwhile. */
+  /**
+   * A new temp file in `dir`, creating the directory; survives the directory being removed meanwhile.
+   * Creating a file costs 0.15-0.4 ms on the disks measured (more than writing half a megabyte to the
+   * page cache), so a spare is prepared in the background for the next instance of the same series.
+   */
   async createTemp(dir: string): Promise<StreamingFile> {
+    const spare = this.spares.take(dir);
+    if (spare) {
+      this.spares.prepare(dir, () => this.newTemp(dir, true));
+      return spare;
+    }
     await this.ensureDir(dir);
+    let file: StreamingFile;
     try {
-      return StreamingFile.create(this.tempPath(dir), this.options.fsync);
+      file = await this.newTemp(dir, false);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       // Someone removed the directory since we made it (an operator cleaning up): make it again.
       this.knownDirs.delete(dir);
       this.forgetDirFd(dir);
       await this.ensureDir(dir);
-      return StreamingFile.create(this.tempPath(dir), this.options.fsync);
+      file = await this.newTemp(dir, false);
     }
+    this.spares.prepare(dir, () => this.newTemp(dir, true));
+    return file;
+  }
+
+  private newTemp(dir: string, background: boolean): Promise<StreamingFile> {
+    const path = this.tempPath(dir);
+    return background
+      ? StreamingFile.createAsync(path, this.options.fsync)
+      : Promise.resolve(StreamingFile.create(path, this.options.fsync));
+  }
+
+  /** Remove the spare temp files (at shutdown). */
+  async close(): Promise<void> {
+    await this.spares.clear();
   }
 
   /** Give a quarantined temp file its final name and write its reason beside it. Returns the path. */

@@ -1,11 +1,12 @@
-// A file written from a stream of chunks without blocking the event loop and without holding more
-// than the chunks not yet on disk. Writes are batched with writev: while one write is in flight, the
-// chunks that arrive are queued and go out together in the next one.
+// A file written from a stream of chunks, holding no more than the chunks not yet written. Chunks go
+// straight to the page cache while the disk keeps up; when it does not, they are queued in slabs and
+// written off the event loop with writev, batched while a write is in flight.
 
-import { closeSync, fdatasync, fsync, openSync, unlink, writeSync, writev } from "node:fs";
+import { closeSync, fdatasync, fsync, open, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
 
 const fsyncAsync = promisify(fsync);
+const openAsync = promisify(open);
 const fdatasyncAsync = promisify(fdatasync);
 const unlinkAsync = promisify(unlink);
 
@@ -70,9 +71,16 @@ export class StreamingFile {
 
   /** Create a new file; fails if it exists (temp names are unique, so that means a bug or an attack). */
   static create(path: string, durable = false): StreamingFile {
-    // Synchronous on purpose: creating an inode takes microseconds, while a thread-pool round trip
-    // here measured ~0.4 ms per instance, during which the received data would wait in memory.
+    // Synchronous: the received data would otherwise wait in memory for a thread-pool round trip.
+    // Storage keeps a spare per busy directory (created in the background with createAsync) so this
+    // is rarely on the path of an instance at all.
     const fd = openSync(path, "wx", 0o644);
+    return new StreamingFile(path, fd, durable);
+  }
+
+  /** As create(), off the event loop. */
+  static async createAsync(path: string, durable = false): Promise<StreamingFile> {
+    const fd = await openAsync(path, "wx", 0o644);
     return new StreamingFile(path, fd, durable);
   }
 
