@@ -14,6 +14,8 @@ const log = logger("server");
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(config: Config): Promise<number> {
+  // A promise nobody awaited failing is a bug of ours, not a reason to drop every association.
+  process.on("unhandledRejection", (reason) => log.error("unhandled rejection: {reason}", { reason }));
   const tenants = new TenantDirectory(config);
   const storage = new Storage({
     fsync: config.storage.fsync,

@@ -132,14 +132,17 @@ export class Association implements ProviderPort {
     try {
       this.reader.push(chunk);
     } catch (err) {
+      // A protocol error is the peer's; anything else is ours. Either way this association ends with
+      // an A-ABORT and every other association goes on: the process must not fall over.
       if (err instanceof PduError) {
         this.abortReason = err.abortReason;
         event(log, "warning", "protocol-error", { assoc: this.id, state: this.state, error: err.message });
-        this.fire("Evt19");
-        this.socket.pause();
-        return;
+      } else {
+        this.abortReason = AbortReason.NotSpecified;
+        log.error("internal error on association {assoc}, aborting it: {error}", { assoc: this.id, error: err });
       }
-      throw err;
+      this.fire("Evt19");
+      this.socket.pause();
     }
   }
 
