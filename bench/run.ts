@@ -10,8 +10,11 @@
 //   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (checked in MiB: the stricter reading)
 //
-// usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-nofsync,dcmtk,dcmtk-fork]
-//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep]
+// usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]
+//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox]
+// ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
+// receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
+// (append cost, drain rate) unless --no-outbox.
 // Inputs are generated once and cached under bench/.work/ (gitignored); received files go to
 // bench/.work/recv/ and are removed between runs.
 
@@ -29,6 +32,8 @@ import {
   startDcmtkStorescp,
   startServer,
 } from "../test/helpers/dcmtk.ts";
+import { startMockBroker } from "../test/helpers/kafka.ts";
+import { outboxBench, printOutboxBench } from "./outbox.ts";
 
 const MiB = 1024 * 1024;
 const WORK = join(repoRoot, "bench", ".work");
@@ -39,7 +44,7 @@ const FIXTURES = join(repoRoot, "test", "fixtures");
 
 const WORKLOADS = ["W1", "W2", "W3"] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
-const RECEIVERS = ["ours-fsync", "ours-nofsync", "dcmtk", "dcmtk-fork"] as const;
+const RECEIVERS = ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"] as const;
 type ReceiverId = (typeof RECEIVERS)[number];
 
 interface Options {
@@ -49,13 +54,14 @@ interface Options {
   repeat: number;
   logLevel: string;
   keep: boolean;
+  outbox: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
   console.error(
-    "usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-nofsync,dcmtk,dcmtk-fork]\n" +
-      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep]",
+    "usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]\n" +
+      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox]",
   );
   process.exit(2);
 }
@@ -79,6 +85,7 @@ function parseArgs(argv: string[]): Options {
     repeat: 1,
     logLevel: "info",
     keep: false,
+    outbox: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -90,6 +97,7 @@ function parseArgs(argv: string[]): Options {
       if (!(o.repeat >= 1)) usage("--repeat needs a positive number");
     } else if (a === "--log-level") o.logLevel = argv[++i] ?? usage("--log-level needs a value");
     else if (a === "--keep") o.keep = true;
+    else if (a === "--no-outbox") o.outbox = false;
     else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument ${a}`);
   }
@@ -261,6 +269,8 @@ interface Receiver {
   /** Number of instances it stored (counted on disk). */
   stored(): number;
   note?: string;
+  /** Stops what the receiver needed besides itself (the mock Kafka cluster). */
+  cleanup?: () => Promise<void>;
 }
 
 function countFiles(dir: string, accept: (name: string) => boolean, skip: (name: string) => boolean): number {
@@ -302,15 +312,18 @@ async function startReceiver(id: ReceiverId, opts: Options): Promise<Receiver> {
   }
   if (!existsSync(join(repoRoot, "src", "main.ts"))) throw new Error("src/main.ts does not exist yet");
   const data = join(recv, "data");
+  // ours-kafka: fsync on, publishing to the librdkafka mock cluster while receiving.
+  const mock = id === "ours-kafka" ? await startMockBroker(["storage_queue:3", "log_queue:3"]) : undefined;
   const config: ConfigTree = {
     scp: { ae_title: "STORESCP", host: "127.0.0.1", max_pdu_length: 131072 },
-    storage: { root: data, fsync: id === "ours-fsync", quarantine: join(data, "_quarantine") },
+    storage: { root: data, fsync: id !== "ours-nofsync", quarantine: join(data, "_quarantine") },
     outbox: { dir: join(recv, "outbox") },
-    kafka: { enabled: false },
+    kafka: mock ? { enabled: true, brokers: mock.bootstrap.split(",") } : { enabled: false },
     logging: { level: opts.logLevel, format: "text" },
   };
   const handle = await startServer({ workDir: recv, config, readyTimeoutMs: 15_000 });
   return {
+    ...(mock ? { cleanup: () => mock.stop() } : {}),
     handle,
     calledAe: "STORESCP",
     stored: () =>
@@ -396,6 +409,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
     return { ok: false, reason: firstLine(e instanceof Error ? e.message : String(e)) };
   } finally {
     const code = await handle.stop();
+    await receiver.cleanup?.();
     if (code !== 0 && id.startsWith("ours")) {
       console.error(`bench: ${id} exited ${code} on SIGTERM; last output:\n${handle.output().slice(-2000)}`);
     }
@@ -458,6 +472,7 @@ async function measureInterleaved(
 
 const LABEL: Record<ReceiverId, string> = {
   "ours-fsync": "ours fsync=on",
+  "ours-kafka": "ours fsync=on +kafka",
   "ours-nofsync": "ours fsync=off",
   dcmtk: "DCMTK storescp",
   "dcmtk-fork": "DCMTK storescp --fork",
@@ -529,6 +544,17 @@ function targets(rows: Row[]): string[] {
       out.push(`${w} ${text}: ${ratio.toFixed(2)}x ${ratio >= min ? "PASS" : "FAIL"}`);
     }
   }
+  for (const w of WORKLOADS) {
+    const off = find(w, "ours-fsync");
+    const on = find(w, "ours-kafka");
+    const a = off ? rateOf(off) : undefined;
+    const b = on ? rateOf(on) : undefined;
+    if (a === undefined || b === undefined) continue;
+    const slower = (a / b - 1) * 100;
+    out.push(
+      `${w} Kafka enabled vs disabled (fsync on) < 5% slower: ${slower.toFixed(1)}% ${slower < 5 ? "PASS" : "FAIL"}`,
+    );
+  }
   for (const r of ["ours-fsync", "ours-nofsync"] as const) {
     const row = find("W3", r);
     if (!row) continue;
@@ -589,6 +615,10 @@ async function main(): Promise<void> {
         rows.find((r) => r.workload.id === w.id && r.receiver === "dcmtk"),
       );
     }
+  }
+  if (opts.outbox) {
+    console.log("");
+    printOutboxBench(await outboxBench(opts.quick ? 10_000 : 50_000));
   }
   const t = targets(rows);
   if (t.length > 0) {

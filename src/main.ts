@@ -4,11 +4,17 @@
 
 import { parseArgs, UsageError, versionText } from "./cli/args.ts";
 import { hashPassword, readStdin } from "./cli/hash-password.ts";
+import { licenseCommand } from "./cli/license.ts";
+import { OutboxCommandError, outboxCommand } from "./cli/outbox.ts";
 import { serve } from "./cli/serve.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { worldReadableSecretsWarning } from "./config/secrets.ts";
 import { hex4 } from "./dimse/status.ts";
+import { VENDOR_CA_PEM } from "./license/vendor-ca.ts";
+import { LicenseError } from "./license/verify.ts";
 import { AssociationRejectedError, echo } from "./net/client.ts";
-import { setupLogging } from "./ops/log.ts";
+import { event, logger, setupLogging } from "./ops/log.ts";
+import { OutboxLockedError } from "./outbox/log.ts";
 
 async function main(argv: string[]): Promise<number> {
   const cmd = parseArgs(argv);
@@ -22,6 +28,9 @@ async function main(argv: string[]): Promise<number> {
     case "serve": {
       const config = loadConfig(cmd.configPath, cmd.overrides);
       setupLogging(config.logging.level, config.logging.format);
+      const secrets = worldReadableSecretsWarning(cmd.configPath, config);
+      if (secrets !== null)
+        event(logger("config"), "warning", "config-readable-by-others", { detail: secrets });
       return serve(config);
     }
     case "echo": {
@@ -37,8 +46,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${hashPassword(password)}\n`);
       return 0;
     }
-    case "outbox":
+    case "outbox": {
+      const config = loadConfig(cmd.configPath);
+      setupLogging(config.logging.level, config.logging.format);
+      return outboxCommand(config, cmd.action, cmd.dir);
+    }
     case "license":
+      return licenseCommand(cmd.action, loadConfig(cmd.configPath), VENDOR_CA_PEM);
     case "transcode":
       process.stderr.write(`storescp: '${cmd.kind}' is not available in this build yet\n`);
       return 2;
@@ -52,7 +66,15 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`storescp: ${err.message}\n`);
       process.exit(2);
     }
-    if (err instanceof AssociationRejectedError) {
+    if (err instanceof LicenseError) {
+      process.stderr.write(`storescp: license: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (
+      err instanceof AssociationRejectedError ||
+      err instanceof OutboxCommandError ||
+      err instanceof OutboxLockedError
+    ) {
       process.stderr.write(`storescp: ${err.message}\n`);
       process.exit(1);
     }

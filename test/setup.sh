@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, pydicom/numpy (Debian).
+# The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, pydicom/numpy, and what builds
+# the librdkafka mock cluster: librdkafka-dev, gcc, pkg-config (Debian).
 # Installs what is missing when run as root (CI, the edge PC); otherwise says what to install.
 set -euo pipefail
-PACKAGES="dcmtk libgdcm-tools openjph-tools python3-pydicom python3-numpy"
+PACKAGES="dcmtk libgdcm-tools openjph-tools python3-pydicom python3-numpy librdkafka-dev gcc pkg-config"
 missing=()
 for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv ojph_compress; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 /usr/bin/python3 -c "import pydicom, numpy" >/dev/null 2>&1 || missing+=("python3-pydicom/numpy")
+# The librdkafka mock cluster (test/fixtures/kafka-mock) is built by the outbox tests with gcc.
+for tool in gcc pkg-config; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+pkg-config --exists rdkafka 2>/dev/null || missing+=("librdkafka-dev")
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test/setup.sh: installing test peers (missing: ${missing[*]})" >&2

@@ -1,6 +1,6 @@
 // `storescp hash-password`: reads a password on stdin and prints its scrypt hash for `tenants[].users`.
 
-import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { randomBytes, scrypt, scryptSync, timingSafeEqual } from "node:crypto";
 
 const N = 16384;
 const R = 8;
@@ -24,6 +24,23 @@ export function verifyPassword(password: string, encoded: string): boolean {
     p: Number(p),
   });
   return timingSafeEqual(actual, expected);
+}
+
+/** verifyPassword on the thread pool: ~50 ms of scrypt must not stall the event loop. Never throws. */
+export function verifyPasswordAsync(password: string, encoded: string): Promise<boolean> {
+  const [tag, n, r, p, salt, hash] = encoded.split("$");
+  if (tag !== "scrypt" || !n || !r || !p || !salt || !hash) return Promise.resolve(false);
+  const expected = Buffer.from(hash, "base64");
+  if (expected.length === 0) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    scrypt(
+      password,
+      Buffer.from(salt, "base64"),
+      expected.length,
+      { N: Number(n), r: Number(r), p: Number(p), maxmem: 256 * 1024 * 1024 },
+      (err, actual) => resolve(!err && timingSafeEqual(actual, expected)),
+    );
+  });
 }
 
 export async function readStdin(): Promise<string> {

@@ -3,9 +3,14 @@
 
 import type { Config } from "../config/schema.ts";
 import { DimseServices } from "../dimse/services.ts";
+import { startLicense } from "../license/runtime.ts";
+import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { StoreScpServer } from "../net/server.ts";
 import { event, logger } from "../ops/log.ts";
+import { OutboxService } from "../outbox/service.ts";
+import { createHasher } from "../store/hasher.ts";
 import { Storage } from "../store/storage.ts";
+import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
 
 const log = logger("server");
@@ -16,7 +21,17 @@ const SHUTDOWN_GRACE_MS = 10_000;
 export async function serve(config: Config): Promise<number> {
   // A promise nobody awaited failing is a bug of ours, not a reason to drop every association.
   process.on("unhandledRejection", (reason) => log.error("unhandled rejection: {reason}", { reason }));
+  // The license first: a failure ends the start with exit 2 (LicenseError, see main.ts).
+  const license = await startLicense(config.license, VENDOR_CA_PEM);
   const tenants = new TenantDirectory(config);
+  for (const t of tenants.tenants) {
+    t.quota
+      ?.measure()
+      .then((used) => event(log, "info", "quota", { tenant: t.id, used_gb: (used / 1024 ** 3).toFixed(2) }))
+      .catch((err: Error) =>
+        event(log, "error", "quota-measure-failed", { tenant: t.id, error: err.message }),
+      );
+  }
   const storage = new Storage({
     fsync: config.storage.fsync,
     onDuplicate: config.storage.on_duplicate,
@@ -27,8 +42,22 @@ export async function serve(config: Config): Promise<number> {
   const stopWatching = storage.watchFreeSpace(roots[0] ?? config.storage.root);
   await storage.hasFreeSpace(roots[0] ?? config.storage.root);
 
+  // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
+  const outbox = await OutboxService.start(config);
+  const hasher = createHasher();
   const services = new DimseServices(storage);
-  const server = new StoreScpServer({ config, tenants, storage, services });
+  services.onStored = outbox.onStored;
+  if (config.tenant_tag !== null) services.tenantOf = tenantTagResolver(config.tenant_tag, tenants);
+  services.refuseStore = () => outbox.refusal();
+  services.hasher = hasher;
+  const server = new StoreScpServer({
+    config,
+    tenants,
+    storage,
+    services,
+    congested: () => outbox.refusal(),
+    licenseProblem: () => license.problem(),
+  });
   await server.listen();
 
   // What a crash left behind is removed in the background: a large archive must not delay the start.
@@ -47,7 +76,10 @@ export async function serve(config: Config): Promise<number> {
       event(log, "info", "stopping", { signal, associations: server.activeCount });
       server.close(SHUTDOWN_GRACE_MS).then(async () => {
         stopWatching();
+        license.stop();
         await storage.close();
+        await outbox.close();
+        await hasher.close();
         event(log, "info", "stopped", {});
         resolve(0);
       });

@@ -43,6 +43,7 @@ export function defaultConfig(): Config {
       promiscuous: false,
       mode: "concurrent",
       max_associations: 64,
+      max_associations_per_address: 32,
       artim_timeout_s: 30,
       idle_timeout_s: 120,
       tls: null,

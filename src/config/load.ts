@@ -280,7 +280,9 @@ function describeIssue(iss: z.core.$ZodIssue, data: unknown): Described[] {
     ];
   }
   let reason = iss.message;
-  const shown = show(value);
+  // Secrets are never echoed (stderr ends up in logs): license_key, password, password_hash.
+  const secret = last === "license_key" || last === "password" || last === "password_hash";
+  const shown = secret ? "(a secret, not shown)" : show(value);
   const isScalarValue = value === null || typeof value !== "object";
   if (value !== undefined && (isScalarValue || iss.code === "invalid_type") && !reason.includes(shown)) {
     reason += `, got ${shown}`;

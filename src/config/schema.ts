@@ -123,6 +123,8 @@ export const TlsSchema = z
     ca: filePath.nullable().default(null),
     require_client_cert: z.boolean({ error: "must be true or false" }).default(true),
     min_version: enumOf(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+    /** null: scp.port itself speaks TLS; a port: TLS there, plain TCP stays on scp.port (side by side). */
+    port: port.nullable().default(null),
   })
   .superRefine((t, ctx) => {
     if (t.require_client_cert && t.ca === null) {
@@ -146,6 +148,7 @@ export const ScpSchema = z.strictObject({
   promiscuous: z.boolean({ error: "must be true or false" }),
   mode: enumOf(["concurrent", "sequential"]),
   max_associations: intRange(1, 100000, "an integer >= 1"),
+  max_associations_per_address: intRange(0, 100000, "an integer >= 0 (0 = only max_associations)"),
   artim_timeout_s: positiveSeconds,
   idle_timeout_s: positiveSeconds,
   tls: TlsSchema.nullable(),
@@ -162,7 +165,12 @@ export const StorageSchema = z.strictObject({
 
 export const UserSchema = z.strictObject({
   username: nonEmpty(),
-  password_hash: nonEmpty("a non-empty hash (from `storescp hash-password`)"),
+  /** null: the user name alone identifies (identity types 1 and 2, the passcode is not checked). */
+  password_hash: nonEmpty("a hash from `storescp hash-password`, or null")
+    .refine((s) => /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/.test(s), {
+      error: "must be a hash from `storescp hash-password` (scrypt$N$r$p$salt$hash), or null",
+    })
+    .nullable(),
 });
 
 export const TenantSchema = z
@@ -176,6 +184,10 @@ export const TenantSchema = z
     allowed_calling_aes: z.array(aeTitle, { error: "must be a list of AE titles" }).default([]),
     allowed_networks: z.array(cidr, { error: "must be a list of CIDRs" }).default([]),
     users: z.array(UserSchema, { error: "must be a list of { username, password_hash }" }).default([]),
+    /** Client certificate subjects (CN) of which one is required, over TLS, to reach this tenant. */
+    tls_subjects: z
+      .array(nonEmpty("a certificate subject CN"), { error: "must be a list of subject CNs" })
+      .default([]),
     storage: z
       .strictObject({
         root: filePath.optional(),
@@ -326,6 +338,14 @@ export const ConfigSchema = z
         }
       });
     });
+    const tlsPort = c.scp.tls?.port ?? null;
+    if (tlsPort !== null && tlsPort !== 0 && tlsPort === c.scp.port) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["scp", "tls", "port"],
+        message: "must differ from scp.port (or be null: scp.port itself speaks TLS)",
+      });
+    }
     if (c.ops.http_port !== null && c.ops.http_port !== 0 && c.ops.http_port === c.scp.port) {
       ctx.addIssue({ code: "custom", path: ["ops", "http_port"], message: "must differ from scp.port" });
     }

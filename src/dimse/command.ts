@@ -131,16 +131,15 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSet {
     const element = view.getUint16(pos + 2, true);
     const length = view.getUint32(pos + 4, true);
     pos += 8;
-    if (group !== 0x0000) {
-      throw new DimseError(Status.CannotUnderstand, `element of group ${group.toString(16)} in command set`);
-    }
     if (length > bytes.length - pos) {
       throw new DimseError(Status.CannotUnderstand, "command element runs past the command set");
     }
-    const tag = element;
+    // Elements outside group 0000 are kept as raw bytes under their full tag: the Rust original's SCUs
+    // put the tenant into (1211,1217) of the command set (tenant_tag).
+    const tag = ((group << 16) | element) >>> 0;
     const value = bytes.subarray(pos, pos + length);
     pos += length;
-    const kind = KIND.get(tag);
+    const kind = group === 0 ? KIND.get(tag) : undefined;
     if (kind === "US" && length === 2) cs.elements.set(tag, view.getUint16(pos - 2, true));
     else if (kind === "UL" && length === 4) cs.elements.set(tag, view.getUint32(pos - 4, true));
     else if (kind === "UI" || kind === "AE" || kind === "LO")
@@ -152,11 +151,15 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSet {
 
 export type CommandValue = number | string;
 
-/** Encode a command set from (tag, value) pairs; adds the group length and sorts by tag. */
+/**
+ * Encode a command set from (tag, value) pairs; adds the group length (of group 0000) and sorts by tag.
+ * Tags outside group 0000 (tests: a tenant_tag) are written as text.
+ */
 export function encodeCommandSet(values: ReadonlyArray<readonly [number, CommandValue]>): Uint8Array {
   const sorted = [...values].sort((a, b) => a[0] - b[0]);
   const enc: Array<[number, Uint8Array]> = [];
   let total = 0;
+  let groupLength = 0;
   for (const [tag, value] of sorted) {
     const kind = KIND.get(tag);
     let bytes: Uint8Array;
@@ -174,13 +177,15 @@ export function encodeCommandSet(values: ReadonlyArray<readonly [number, Command
     }
     enc.push([tag, bytes]);
     total += 8 + bytes.length;
+    if (tag >>> 16 === 0) groupLength += 8 + bytes.length;
   }
   const out = new Uint8Array(12 + total);
   const view = new DataView(out.buffer);
   view.setUint32(4, 4, true);
-  view.setUint32(8, total, true);
+  view.setUint32(8, groupLength, true);
   let pos = 12;
   for (const [tag, bytes] of enc) {
+    view.setUint16(pos, tag >>> 16, true);
     view.setUint16(pos + 2, tag & 0xffff, true);
     view.setUint32(pos + 4, bytes.length, true);
     out.set(bytes, pos + 8);

@@ -6,9 +6,11 @@ import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
+import type { Hasher } from "../store/hasher.ts";
 import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
+import type { Tenant } from "../tenancy/tenants.ts";
 import {
   CommandField,
   type CommandSet,
@@ -40,6 +42,12 @@ export interface Operation {
 /** Called after an instance is safely stored and before the peer is told so (the outbox hooks in here). */
 export type StoredHook = (instance: StoredInstance, ctx: NetContext, cmd: CommandSet) => Promise<void>;
 
+/**
+ * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
+ * the request is refused (0124, data set quarantined).
+ */
+export type TenantResolver = (cmd: CommandSet, ctx: NetContext) => { tenant: Tenant } | { refused: string };
+
 /** A data sink that throws data away: for refused requests whose data set still arrives. */
 class DiscardSink implements DataSink {
   readonly pendingBytes = 0;
@@ -55,6 +63,12 @@ export interface AssociationStats {
 
 export class DimseServices {
   onStored: StoredHook | null = null;
+  /** tenant_tag mode (src/tenancy/tenant-tag.ts); null: the association's tenant. */
+  tenantOf: TenantResolver | null = null;
+  /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
+  refuseStore: (() => string | null) | null = null;
+  /** SHA-256 of stored files while they arrive (for the outbox record). */
+  hasher: Hasher | null = null;
 
   constructor(private readonly storage: Storage) {}
 
@@ -115,6 +129,10 @@ export class DimseServices {
     const sopClass = cmd.affectedSopClassUid ?? "";
     const sopInstance = cmd.affectedSopInstanceUid ?? "";
     const started = performance.now();
+    const byTag = this.tenantOf?.(cmd, ctx);
+    if (byTag && "tenant" in byTag && byTag.tenant !== ctx.tenant) ctx = { ...ctx, tenant: byTag.tenant };
+    const tagProblem: Problem | undefined =
+      byTag && "refused" in byTag ? { status: Status.NotAuthorized, reason: byTag.refused } : undefined;
     const fail = (status: number, comment: string): Operation => {
       stats.failures += 1;
       event(log, "warning", "instance", {
@@ -130,10 +148,16 @@ export class DimseServices {
     };
     if (!cmd.hasDataSet) return fail(Status.CannotUnderstand, "C-STORE-RQ without a data set");
     if (!this.storage.freeSpaceOk) return fail(Status.OutOfResources, "disk space below storage.min_free_mb");
+    const quota = tagProblem ? null : ctx.tenant.quota;
+    if (quota?.exceeded)
+      return fail(Status.OutOfResources, `quota of tenant ${ctx.tenant.id} exceeded (max_gb)`);
+    const refusal = this.refuseStore?.();
+    if (refusal) return fail(Status.OutOfResources, refusal);
     // Problems visible in the command still let the data set arrive, into quarantine.
     const uidIssue = uidProblem(sopInstance);
-    const commandProblem: Problem | undefined =
-      sopClass !== abstractSyntax
+    const commandProblem: Problem | undefined = tagProblem
+      ? tagProblem
+      : sopClass !== abstractSyntax
         ? {
             status: Status.DataSetDoesNotMatchSopClass,
             reason: `SOP Class ${sopClass} is not that of the presentation context`,
@@ -157,6 +181,7 @@ export class DimseServices {
         transferSyntaxUid: ts,
       },
       commandProblem,
+      this.hasher,
     );
     return {
       data: sink,
@@ -166,6 +191,7 @@ export class DimseServices {
         let stored: StoredInstance | undefined;
         try {
           stored = await sink.finish();
+          if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
           await this.onStored?.(stored, ctx, cmd);
         } catch (err) {
           if (err instanceof DimseError) {

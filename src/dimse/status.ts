@@ -11,6 +11,8 @@ export const Status = {
   ClassInstanceConflict: 0x0119,
   /** PS3.7 C.5.6 — Unrecognized operation. */
   UnrecognizedOperation: 0x0211,
+  /** PS3.7 C.5.20 — Refused: Not authorized (e.g. a tenant_tag naming a tenant that does not admit us). */
+  NotAuthorized: 0x0124,
   /** PS3.7 C.5.10 — Processing failure. */
   ProcessingFailure: 0x0110,
   /** PS3.4 B.2.3 — Refused: Out of Resources. */

@@ -20,6 +20,9 @@ import {
   type PDataPdu,
   type Pdu,
   PduType,
+  RejectReason,
+  RejectResult,
+  RejectSource,
 } from "./pdu/types.ts";
 import type { Connection } from "./transport.ts";
 
@@ -37,11 +40,21 @@ export interface AssociationOptions {
   artimMs: number;
   idleMs: number;
   /**
-   * Decide whether this A-ASSOCIATE-RQ may proceed (tenant, limits, disk). Returns the tenant or the
-   * rejection to send.
+   * Decide whether this A-ASSOCIATE-RQ may proceed (tenant, limits, disk, user identity). Returns the
+   * tenant or the rejection to send; may take a while (scrypt), so it may be a promise.
    */
-  admit(rq: AssociateRqPdu, remoteAddress: string): { tenant: Tenant } | Rejection;
+  admit(rq: AssociateRqPdu, remoteAddress: string): Admission | Promise<Admission>;
 }
+
+export interface Admitted {
+  tenant: Tenant;
+  /** The verified user name (user identity negotiation), if any. */
+  user?: string | null;
+  /** Answer the requestor's User Identity sub-item with a positive response (PS3.7 D.3.3.7.2). */
+  identityResponse?: boolean;
+}
+
+export type Admission = Admitted | Rejection;
 
 export type Ending = "released" | "aborted-by-peer" | "aborted" | "rejected" | "disconnected" | "timeout";
 
@@ -125,6 +138,15 @@ export class Association implements ProviderPort {
     return this.state === "Sta6" || this.state === "Sta8";
   }
 
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+
+  /** Subject CN of the verified TLS client certificate, or null. */
+  get tlsSubject(): string | null {
+    return this.socket.tlsSubject ?? null;
+  }
+
   // ---- bytes in -------------------------------------------------------------------------------
 
   private onData(chunk: Uint8Array): void {
@@ -139,7 +161,10 @@ export class Association implements ProviderPort {
         event(log, "warning", "protocol-error", { assoc: this.id, state: this.state, error: err.message });
       } else {
         this.abortReason = AbortReason.NotSpecified;
-        log.error("internal error on association {assoc}, aborting it: {error}", { assoc: this.id, error: err });
+        log.error("internal error on association {assoc}, aborting it: {error}", {
+          assoc: this.id,
+          error: err,
+        });
       }
       this.fire("Evt19");
       this.socket.pause();
@@ -292,7 +317,34 @@ export class Association implements ProviderPort {
     const rq = this.rq;
     if (!rq) return;
     const remote = this.socket.remoteAddress;
-    const admission = this.options.admit(rq, remote);
+    let pending: Admission | Promise<Admission>;
+    try {
+      pending = this.options.admit(rq, remote);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    if (!(pending instanceof Promise)) {
+      this.decided(rq, pending);
+      return;
+    }
+    pending.then(
+      (admission) => this.decided(rq, admission),
+      (err: Error) => {
+        log.error("admission failed: {error}", { error: err });
+        this.decided(rq, {
+          result: RejectResult.Transient,
+          source: RejectSource.ServiceUser,
+          reason: RejectReason.NoReasonGiven,
+          why: `internal error: ${err.message}`,
+        });
+      },
+    );
+  }
+
+  private decided(rq: AssociateRqPdu, admission: Admission): void {
+    // The peer may have aborted or gone away while the decision was being made (user identity).
+    if (this.state !== "Sta3") return;
+    const remote = this.socket.remoteAddress;
     if (!("tenant" in admission)) {
       this.rejection = admission;
       this.ending = "rejected";
@@ -310,6 +362,8 @@ export class Association implements ProviderPort {
       return;
     }
     const { ac, accepted } = negotiate(rq, this.options.policy);
+    // Types 1 and 2 have no server response: the item is sent empty (PS3.7 D.3.3.7.2).
+    if (admission.identityResponse) ac.userInformation.userIdentityAc = { serverResponse: new Uint8Array(0) };
     this.ac = ac;
     this.accepted = accepted;
     this.ctx = {
@@ -319,6 +373,8 @@ export class Association implements ProviderPort {
       calledAe: rq.calledAeTitle,
       remoteAddress: remote,
       remotePort: this.socket.remotePort,
+      user: admission.user ?? null,
+      tlsSubject: this.socket.tlsSubject ?? null,
     };
     event(log, "info", "association-accepted", {
       assoc: this.id,
@@ -326,6 +382,8 @@ export class Association implements ProviderPort {
       calling: rq.callingAeTitle,
       called: rq.calledAeTitle,
       tenant: admission.tenant.id,
+      user: admission.user ?? undefined,
+      tls: this.socket.tlsSubject ?? undefined,
       contexts: `${accepted.size}/${rq.presentationContexts.length}`,
       peer_max_pdu: rq.userInformation.maxLength,
       impl: rq.userInformation.implementationVersionName ?? rq.userInformation.implementationClassUid,

@@ -9,4 +9,8 @@ export interface NetContext {
   calledAe: string;
   remoteAddress: string;
   remotePort: number;
+  /** User name verified by user identity negotiation, or null. */
+  user?: string | null;
+  /** Subject CN of the verified TLS client certificate, or null. */
+  tlsSubject?: string | null;
 }

@@ -2,12 +2,16 @@
 // Layer needs (data in, bytes out, pause/resume for backpressure, end, destroy). Under Bun the native
 // socket API is used: node:net's stream layer cost ~50% more CPU per received byte in Bun, measured on
 // 500 MiB over loopback (see the issue notes). Elsewhere node:net, so the code stays portable.
+// DICOM TLS (PS3.15 B.1) uses node:tls everywhere (listenTls): the same Connection interface.
 
 import { createServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 
 export interface Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** TLS: subject CN of the peer's certificate, when one was presented and verified; else null/absent. */
+  readonly tlsSubject?: string | null;
   /** Chunks are fresh buffers owned by the receiver (never reused by the transport). */
   onData: (chunk: Uint8Array) => void;
   onClose: () => void;
@@ -131,10 +135,15 @@ class NodeConnection implements Connection {
   onError: (err: Error) => void = noop;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly tlsSubject: string | null;
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    tlsSubject: string | null = null,
+  ) {
     this.remoteAddress = socket.remoteAddress ?? "";
     this.remotePort = socket.remotePort ?? 0;
+    this.tlsSubject = tlsSubject;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("close", () => this.onClose());
@@ -213,6 +222,82 @@ export function listenTcp(host: string, port: number, onConnection: ConnectionHa
     const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) =>
       onConnection(new NodeConnection(socket)),
     );
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolve({ port: typeof addr === "object" && addr ? addr.port : port, close: () => server.close() });
+    });
+  });
+}
+
+export interface TlsListenOptions {
+  /** PEM: our certificate (chain) and its private key. */
+  cert: Uint8Array;
+  key: Uint8Array;
+  /** PEM: the CA(s) client certificates must chain to; null: none (then no client certificates). */
+  ca: Uint8Array | null;
+  /** Handshake fails without a client certificate that verifies against `ca`. */
+  requireClientCert: boolean;
+  minVersion: "TLSv1.2" | "TLSv1.3";
+  /** A peer that does not finish the handshake within this is dropped (the ARTIM timeout). */
+  handshakeTimeoutMs: number;
+  /** Called for each failed handshake (logging). */
+  onHandshakeError?: (err: Error, remoteAddress: string) => void;
+}
+
+/**
+ * BCP 195 (RFC 9325) for TLS 1.2: ECDHE key exchange with AEAD ciphers only; TLS 1.3 suites are all
+ * acceptable. DCMTK's BCP 195 profiles offer these.
+ */
+export const BCP195_TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "DHE-RSA-AES128-GCM-SHA256",
+  "DHE-RSA-AES256-GCM-SHA384",
+].join(":");
+
+function subjectCn(socket: TLSSocket): string | null {
+  if (!socket.authorized) return null;
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  const first = Array.isArray(cn) ? cn[0] : cn;
+  return typeof first === "string" && first !== "" ? first : null;
+}
+
+/** A DICOM TLS listener (node:tls): connections arrive after the handshake, paused, like listenTcp's. */
+export function listenTls(
+  host: string,
+  port: number,
+  options: TlsListenOptions,
+  onConnection: ConnectionHandler,
+): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    const server = createTlsServer(
+      {
+        cert: Buffer.from(options.cert),
+        key: Buffer.from(options.key),
+        ca: options.ca ? Buffer.from(options.ca) : undefined,
+        requestCert: options.ca !== null,
+        rejectUnauthorized: options.requireClientCert,
+        minVersion: options.minVersion,
+        ciphers: BCP195_TLS12_CIPHERS,
+        honorCipherOrder: true,
+        handshakeTimeout: options.handshakeTimeoutMs,
+        noDelay: true,
+      },
+      (socket) => {
+        socket.pause();
+        onConnection(new NodeConnection(socket, subjectCn(socket)));
+      },
+    );
+    server.on("tlsClientError", (err, socket) => {
+      options.onHandshakeError?.(err, socket.remoteAddress ?? "");
+      socket.destroy();
+    });
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);

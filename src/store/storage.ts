@@ -222,9 +222,13 @@ export class Storage {
       : Promise.resolve(StreamingFile.create(path, this.options.fsync));
   }
 
-  /** Remove the spare temp files (at shutdown). */
-  async close(): Promise<void> {
+  /** Remove the spare temp files (when no association runs, and at shutdown). */
+  async dropSpares(): Promise<void> {
     await this.spares.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.dropSpares();
   }
 
   /** Give a quarantined temp file its final name and write its reason beside it. Returns the path. */

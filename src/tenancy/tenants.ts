@@ -1,10 +1,12 @@
 // Who may open an association, and for which tenant: the called AE title selects the tenant, whose
-// calling-AE and network rules then admit or reject the peer (PS3.8 Table 9-21 for the reasons).
+// calling-AE, network and TLS-subject rules then admit or reject the peer (PS3.8 Table 9-21 for the
+// reasons). User identity (users) is checked after these, asynchronously (identity.ts).
 
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { RejectReason, RejectResult, RejectSource } from "../net/pdu/types.ts";
+import { Quota, quotaDir } from "./quota.ts";
 
 export const DEFAULT_TENANT_ID = "default";
 
@@ -17,6 +19,21 @@ export interface Tenant {
   allowedNetworks: BlockList | null;
   storageRoot: string;
   pathTemplate: string;
+  /** User identity: user name -> scrypt hash, or null (the name alone identifies). Empty: not required. */
+  users: ReadonlyMap<string, string | null>;
+  /** Client certificate subject CNs of which one is required (over TLS). Empty: any peer. */
+  tlsSubjects: ReadonlySet<string>;
+  /** Kafka topics of this tenant (the outbox uses them); null: kafka.topics. */
+  topics: { storage?: string; log?: string } | null;
+  /** storage.max_gb; null: no quota. */
+  quota: Quota | null;
+}
+
+/** What the transport knows of the peer. */
+export interface PeerInfo {
+  remoteAddress: string;
+  /** Subject CN of the client certificate, when the connection is TLS and the certificate verified. */
+  tlsSubject: string | null;
 }
 
 export interface Rejection {
@@ -67,19 +84,35 @@ export class TenantDirectory {
         allowedNetworks: null,
         storageRoot: root(config.storage.root),
         pathTemplate: config.storage.path,
+        users: new Map(),
+        tlsSubjects: new Set(),
+        topics: null,
+        quota: null,
       };
       this.tenants = [this.catchAll];
       return;
     }
     this.catchAll = null;
-    this.tenants = config.tenants.map((t) => ({
-      id: t.id,
-      aeTitles: t.ae_titles,
-      allowedCallingAes: new Set(t.allowed_calling_aes),
-      allowedNetworks: networkList(t.allowed_networks),
-      storageRoot: root(t.storage?.root ?? config.storage.root),
-      pathTemplate: t.storage?.path ?? config.storage.path,
-    }));
+    this.tenants = config.tenants.map((t) => {
+      const storageRoot = root(t.storage?.root ?? config.storage.root);
+      const pathTemplate = t.storage?.path ?? config.storage.path;
+      const maxGb = t.storage?.max_gb;
+      return {
+        id: t.id,
+        aeTitles: t.ae_titles,
+        allowedCallingAes: new Set(t.allowed_calling_aes),
+        allowedNetworks: networkList(t.allowed_networks),
+        storageRoot,
+        pathTemplate,
+        users: new Map(t.users.map((u) => [u.username, u.password_hash])),
+        tlsSubjects: new Set(t.tls_subjects),
+        topics: t.topics,
+        quota:
+          maxGb === undefined
+            ? null
+            : new Quota(maxGb * 1024 ** 3, quotaDir(storageRoot, pathTemplate, t.id)),
+      };
+    });
     for (const t of this.tenants) for (const ae of t.aeTitles) this.byAe.set(ae, t);
   }
 
@@ -88,7 +121,7 @@ export class TenantDirectory {
   }
 
   /** PS3.8 Table 9-21: rejections by the service-user are permanent. */
-  admit(calledAe: string, callingAe: string, remoteAddress: string): Admission {
+  admit(calledAe: string, callingAe: string, peer: PeerInfo | string): Admission {
     const tenant = this.catchAll ?? this.byAe.get(calledAe);
     if (!tenant) {
       return {
@@ -99,25 +132,47 @@ export class TenantDirectory {
         why: `called AE title "${calledAe}" is not served here`,
       };
     }
-    if (tenant.allowedCallingAes.size > 0 && !tenant.allowedCallingAes.has(callingAe)) {
-      return {
-        ok: false,
-        result: RejectResult.Permanent,
-        source: RejectSource.ServiceUser,
-        reason: RejectReason.CallingAeTitleNotRecognized,
-        why: `calling AE title "${callingAe}" is not allowed for tenant ${tenant.id}`,
-      };
-    }
-    if (!addressAllowed(tenant.allowedNetworks, remoteAddress)) {
-      // No dedicated reason exists for a refused address; "no reason given" hides nothing useful.
-      return {
-        ok: false,
-        result: RejectResult.Permanent,
-        source: RejectSource.ServiceUser,
-        reason: RejectReason.NoReasonGiven,
-        why: `address ${remoteAddress} is not in the allowed networks of tenant ${tenant.id}`,
-      };
-    }
-    return { ok: true, tenant };
+    return checkRules(
+      tenant,
+      callingAe,
+      typeof peer === "string" ? { remoteAddress: peer, tlsSubject: null } : peer,
+    );
   }
+}
+
+/** The tenant's own rules (calling AE, networks, TLS subject) for a peer: also used for tenant_tag. */
+export function checkRules(tenant: Tenant, callingAe: string, peer: PeerInfo): Admission {
+  const remoteAddress = peer.remoteAddress;
+  if (tenant.allowedCallingAes.size > 0 && !tenant.allowedCallingAes.has(callingAe)) {
+    return {
+      ok: false,
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.CallingAeTitleNotRecognized,
+      why: `calling AE title "${callingAe}" is not allowed for tenant ${tenant.id}`,
+    };
+  }
+  if (!addressAllowed(tenant.allowedNetworks, remoteAddress)) {
+    // No dedicated reason exists for a refused address; "no reason given" hides nothing useful.
+    return {
+      ok: false,
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.NoReasonGiven,
+      why: `address ${remoteAddress} is not in the allowed networks of tenant ${tenant.id}`,
+    };
+  }
+  if (tenant.tlsSubjects.size > 0 && (peer.tlsSubject === null || !tenant.tlsSubjects.has(peer.tlsSubject))) {
+    return {
+      ok: false,
+      result: RejectResult.Permanent,
+      source: RejectSource.ServiceUser,
+      reason: RejectReason.NoReasonGiven,
+      why:
+        peer.tlsSubject === null
+          ? `tenant ${tenant.id} requires a TLS client certificate (tls_subjects)`
+          : `client certificate CN "${peer.tlsSubject}" is not in the tls_subjects of tenant ${tenant.id}`,
+    };
+  }
+  return { ok: true, tenant };
 }

@@ -59,6 +59,7 @@ describe("defaults", () => {
         promiscuous: false,
         mode: "concurrent",
         max_associations: 64,
+        max_associations_per_address: 32, // addition (issue 5): hardening
         artim_timeout_s: 30,
         idle_timeout_s: 120,
         tls: null,
@@ -174,6 +175,7 @@ describe("file over defaults", () => {
       ca: join(dir, "tls/ca.pem"),
       require_client_cert: true,
       min_version: "TLSv1.2",
+      port: null,
     });
     expect(c.kafka.ssl).toEqual({ ca: join(dir, "k/ca.pem"), cert: null, key: null });
     expect(c.tenants[0]?.storage?.root).toBe(join(dir, "ta"));
@@ -197,6 +199,7 @@ describe("file over defaults", () => {
         allowed_calling_aes: [],
         allowed_networks: [],
         users: [],
+        tls_subjects: [],
         storage: null,
         topics: null,
       },

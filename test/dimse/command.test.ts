@@ -44,7 +44,19 @@ describe("command sets", () => {
     expect(cs.hasDataSet).toBe(false);
   });
 
-  test("truncated and foreign-group command sets are DimseErrors, never other exceptions", () => {
+  test("elements of other groups (the tenant_tag (1211,1217)) are kept raw under their full tag", () => {
+    const bytes = encodeCommandSet([
+      [Tag.CommandField, 1],
+      [0x12111217, "hospital-a"],
+    ]);
+    const cs = decodeCommandSet(bytes);
+    expect(cs.commandField).toBe(1);
+    expect(new TextDecoder().decode(cs.bytes(0x12111217))).toBe("hospital-a");
+    // The group length covers group 0000 only.
+    expect(new DataView(bytes.buffer).getUint32(8, true)).toBe(10);
+  });
+
+  test("truncated and random command sets are DimseErrors, never other exceptions", () => {
     const good = encodeCommandSet([
       [Tag.AffectedSopClassUid, "1.2.3"],
       [Tag.CommandField, 1],

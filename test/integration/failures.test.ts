@@ -93,7 +93,7 @@ describe("interrupted transfers", () => {
     // The crash left a temp file, but no file under its final name.
     expect(filesBelow(first.dataDir).filter((f) => f.endsWith(".dcm"))).toEqual([]);
     const second = await startServer({ workDir, config });
-    await second.waitForOutput(/stale-temp-files-removed count=1/);
+    await second.waitForOutput(/stale-temp-files-removed count=[1-9]/);
     expect(tempFiles(second.dataDir)).toEqual([]);
     expect((await echoscu({ port: second.port })).statuses).toEqual([0]);
     expect(await second.stop()).toBe(0);

@@ -4,6 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { DICOM_APPLICATION_CONTEXT, emptyUserInformation, PduType } from "../../src/net/pdu/types.ts";
@@ -22,6 +23,36 @@ const validRq = encodePdu({
   userInformation: { ...emptyUserInformation(), maxLength: 16384 },
 });
 
+const echoCommand = encodeCommandSet([
+  [Tag.AffectedSopClassUid, VERIFY],
+  [Tag.CommandField, CommandField.CEchoRq],
+  [Tag.MessageId, 1],
+  [Tag.CommandDataSetType, NO_DATA_SET],
+]);
+
+/** A P-DATA-TF with one command PDV (last fragment) on context 1. */
+function commandPdu(command: Uint8Array): Uint8Array {
+  return encodePdu({
+    type: PduType.PData,
+    pdvs: [{ presentationContextId: 1, isCommand: true, isLast: true, data: command }],
+  });
+}
+
+/** validRq with raw bytes appended inside its User Information item (random sub-items). */
+function rqWithUserItems(extra: Uint8Array): Uint8Array {
+  let pos = 6 + 68;
+  while (pos + 4 <= validRq.length && validRq[pos] !== 0x50) {
+    pos += 4 + new DataView(validRq.buffer, validRq.byteOffset + pos + 2, 2).getUint16(0);
+  }
+  const out = new Uint8Array(validRq.length + extra.length);
+  out.set(validRq, 0);
+  out.set(extra, validRq.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(2, out.length - 6);
+  v.setUint16(pos + 2, v.getUint16(pos + 2) + extra.length);
+  return out;
+}
+
 function header(type: number, length: number): Uint8Array {
   const b = new Uint8Array(6);
   b[0] = type;
@@ -29,7 +60,7 @@ function header(type: number, length: number): Uint8Array {
   return b;
 }
 
-type Outcome = "abort" | "reject" | "closed" | "other";
+type Outcome = "abort" | "reject" | "closed" | "response" | "other";
 
 /** Send bytes (optionally after establishing an association) and see how the server ends it. */
 async function probe(
@@ -63,6 +94,7 @@ async function probe(
       if (next.kind === "pdu" && next.pdu.type === PduType.Abort) return "abort";
       if (next.kind === "pdu" && next.pdu.type === PduType.AssociateRj) return "reject";
       if (next.kind === "pdu" && next.pdu.type === PduType.AssociateAc) continue; // random bytes may parse as a valid RQ
+      if (next.kind === "command") return "response";
       return "other";
     }
   } catch (e) {
@@ -125,6 +157,55 @@ describe("protocol robustness (fixed seed, bounded runs)", () => {
         },
       ),
       { seed: 7, numRuns: 100 },
+    );
+  }, 120_000);
+
+  test("random and mutated command sets on an established association: a response, A-ABORT or close", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 400 }), async (bytes) => {
+        const outcome = await probe(server.port, commandPdu(bytes), true);
+        expect(["abort", "closed", "response"]).toContain(outcome);
+      }),
+      { seed: 5150, numRuns: 60 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: echoCommand.length - 1 }),
+        fc.integer({ min: 0, max: 255 }),
+        async (pos, value) => {
+          const mutated = echoCommand.slice();
+          mutated[pos] = value;
+          const outcome = await probe(server.port, commandPdu(mutated), true);
+          expect(["abort", "closed", "response"]).toContain(outcome);
+        },
+      ),
+      { seed: 99, numRuns: 60 },
+    );
+  }, 120_000);
+
+  test("random User Information sub-items (user identity included): accept, reject or A-ABORT", async () => {
+    const subItem = fc
+      .record({
+        type: fc.constantFrom(0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x77),
+        body: fc.uint8Array({ maxLength: 80 }),
+        lie: fc.integer({ min: -3, max: 3 }),
+      })
+      .map(({ type, body, lie }) => {
+        const len = Math.max(0, Math.min(0xffff, body.length + lie));
+        return new Uint8Array([type, 0, len >> 8, len & 0xff, ...body]);
+      });
+    await fc.assert(
+      fc.asyncProperty(fc.array(subItem, { maxLength: 4 }), async (items) => {
+        const extra = new Uint8Array(items.reduce((n, i) => n + i.length, 0));
+        let at = 0;
+        for (const i of items) {
+          extra.set(i, at);
+          at += i.length;
+        }
+        const outcome = await probe(server.port, rqWithUserItems(extra), false);
+        expect(["abort", "reject", "closed", "other"]).toContain(outcome);
+      }),
+      { seed: 31337, numRuns: 80 },
     );
   }, 120_000);
 

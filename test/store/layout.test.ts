@@ -27,6 +27,11 @@ describe("storage path template", () => {
     expect(renderPath("/data", "{calling_ae}/x.dcm", { ...v, calling_ae: "../../etc" })).toBe(
       "/data/.._.._etc/x.dcm",
     );
+    // A tenant id can only come from the config (tenant_tag values are looked up, never used as paths),
+    // and even a crafted one stays inside.
+    expect(renderPath("/data", "{tenant}/{sop_uid}.dcm", { ...v, tenant: "../../etc" })).toBe(
+      "/data/.._.._etc/1.2.3.4.5.dcm",
+    );
     expect(() =>
       renderPath("/data", "{modality}/{sop_uid}.dcm", { ...v, modality: "..", sop_uid: "1.2" }),
     ).not.toThrow();

@@ -1,0 +1,564 @@
+// The outbox: a durable, segmented, append-only log of records in outbox.dir.
+//
+//   <dir>/<20-digit seq>.seg   segments of framed records (frame.ts), rolled at SEGMENT_BYTES
+//   <dir>/cursor.json          how far the publisher got (segment, offset) and its last error
+//   <dir>/corrupt/             bytes that are not valid records, set aside with a log line
+//   <dir>/LOCK                 pid of the process that owns the log (one writer at a time)
+//
+// Appends are constant time (one write at the end of the active segment) and, with `fsync`, resolve only
+// once the record is on stable storage: appends that arrive while an fdatasync is in flight share the
+// next one (group commit). Memory does not grow with the backlog: only the list of segments is held.
+// At open every segment after the cursor is checked; a torn tail of the last segment is set aside and
+// truncated, bad records elsewhere are set aside and skipped. Records leave the log when the publisher
+// acknowledges them (ack): the cursor moves, and segments it has passed are deleted.
+
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  read,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { event, logger } from "../ops/log.ts";
+import { type BadRange, encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
+
+const log = logger("outbox");
+const readRaw = promisify(read);
+const readAsync = async (
+  fd: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  pos: number,
+): Promise<number> => (await readRaw(fd, buf, off, len, pos)).bytesRead;
+
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Reads cover any whole frame. */
+const READ_BYTES = 2 * MAX_PAYLOAD + HEADER;
+const SEG_RE = /^(\d{20})\.seg$/;
+
+export interface OutboxLogOptions {
+  dir: string;
+  /** Above this many bytes of backlog the outbox counts as full (outbox.max_mb). */
+  maxBytes: number;
+  /** Sync each append before it resolves (follows storage.fsync). */
+  fsync: boolean;
+  segmentBytes?: number;
+  /** Only look (status): no lock, no truncation, nothing set aside or deleted. */
+  readOnly?: boolean;
+}
+
+export interface Position {
+  segment: number;
+  offset: number;
+}
+
+export interface Entry {
+  payload: Uint8Array;
+  /** Position just after this record: ack(end) removes it and everything before it. */
+  end: Position;
+}
+
+export interface ReadResult {
+  entries: Entry[];
+  /** Where the next read starts (past bad ranges too). */
+  next: Position;
+}
+
+/** What the publisher records beside the cursor, for `outbox status` in another process. */
+export interface PublishNote {
+  last_error: string | null;
+  last_error_at: string | null;
+  last_publish_at: string | null;
+}
+
+interface CursorFile extends PublishNote {
+  segment: number;
+  offset: number;
+}
+
+interface Segment {
+  seq: number;
+  size: number;
+}
+
+const segName = (seq: number): string => `${String(seq).padStart(20, "0")}.seg`;
+
+export class OutboxLockedError extends Error {
+  override readonly name = "OutboxLockedError";
+}
+
+export class OutboxLog {
+  private segments: Segment[] = [];
+  private fd = -1;
+  /** Bytes of the active segment known to be on stable storage (what readers may see). */
+  private syncedSize = 0;
+  private cursor: Position = { segment: 0, offset: 0 };
+  private note: PublishNote = { last_error: null, last_error_at: null, last_publish_at: null };
+  private recordCount = 0;
+  private syncing = false;
+  private nextRound: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private closeAfterRound: number[] = [];
+  private readonly reported = new Set<string>();
+  private readFd: { seq: number; fd: number } | null = null;
+  private closed = false;
+  private readonly segmentBytes: number;
+
+  private constructor(private readonly opts: OutboxLogOptions) {
+    this.segmentBytes = opts.segmentBytes ?? SEGMENT_BYTES;
+  }
+
+  static async open(opts: OutboxLogOptions): Promise<OutboxLog> {
+    const l = new OutboxLog(opts);
+    if (!opts.readOnly) {
+      mkdirSync(opts.dir, { recursive: true });
+      lockDir(opts.dir);
+    }
+    try {
+      await l.load();
+    } catch (err) {
+      if (!opts.readOnly) unlockDir(opts.dir);
+      throw err;
+    }
+    return l;
+  }
+
+  get dir(): string {
+    return this.opts.dir;
+  }
+
+  /** Records not yet acknowledged. */
+  get records(): number {
+    return this.recordCount;
+  }
+
+  /** Bytes of the backlog (unacknowledged records, framing included). */
+  get bytes(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    const head = this.segments[0];
+    if (head && head.seq === this.cursor.segment) total -= this.cursor.offset;
+    return total;
+  }
+
+  /** Above outbox.max_mb: new instances are refused until the publisher catches up. */
+  get full(): boolean {
+    return this.bytes >= this.opts.maxBytes;
+  }
+
+  get publishNote(): PublishNote {
+    return { ...this.note };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Opening
+
+  private async load(): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.opts.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.opts.readOnly) throw err;
+    }
+    const seqs = names
+      .map((n) => SEG_RE.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    this.readCursor();
+    for (const seq of seqs) {
+      if (seq < this.cursor.segment) {
+        // Acknowledged before a crash kept it from being deleted.
+        if (!this.opts.readOnly) unlinkSync(this.segPath(seq));
+        continue;
+      }
+      this.segments.push({ seq, size: statSync(this.segPath(seq)).size });
+    }
+    const first = this.segments[0];
+    if (!first || first.seq !== this.cursor.segment) this.cursor = { segment: first?.seq ?? 1, offset: 0 };
+    if (first && this.cursor.offset > first.size) this.cursor.offset = first.size;
+    for (const [i, s] of this.segments.entries()) {
+      const last = i === this.segments.length - 1;
+      await this.check(s, s.seq === this.cursor.segment ? this.cursor.offset : 0, last);
+    }
+    if (this.opts.readOnly) {
+      this.syncedSize = this.segments.at(-1)?.size ?? 0;
+      return;
+    }
+    const active = this.segments.at(-1);
+    if (!active || active.size >= this.segmentBytes) this.roll();
+    else {
+      this.fd = openSync(this.segPath(active.seq), "r+");
+      this.syncedSize = active.size;
+    }
+  }
+
+  /** Count and verify a segment's records from `from`; set bad ranges aside; truncate a torn tail. */
+  private async check(s: Segment, from: number, last: boolean): Promise<void> {
+    const fd = openSync(this.segPath(s.seq), "r");
+    try {
+      let pos = from;
+      let validEnd = from;
+      const buf = new Uint8Array(READ_BYTES);
+      while (pos < s.size) {
+        const n = await readAsync(fd, buf, 0, Math.min(READ_BYTES, s.size - pos), pos);
+        const finalRead = pos + n >= s.size;
+        const parsed = parseFrames(buf.subarray(0, n), pos, finalRead);
+        this.recordCount += parsed.frames.length;
+        const lastFrame = parsed.frames.at(-1);
+        if (lastFrame) validEnd = lastFrame.end;
+        for (const b of parsed.bad) {
+          const tail = last && b.offset + b.length === s.size && b.offset >= validEnd;
+          this.setAside(s.seq, b, buf.subarray(b.offset - pos, b.offset - pos + b.length), tail);
+        }
+        if (n === 0 || parsed.consumed === 0) break;
+        pos += parsed.consumed;
+      }
+      if (last && validEnd < s.size && !this.opts.readOnly) {
+        // A torn tail (a write cut short by a crash): set aside above, cut off here, so appends follow
+        // the last good record.
+        const wfd = openSync(this.segPath(s.seq), "r+");
+        try {
+          ftruncateSync(wfd, validEnd);
+          fsyncSync(wfd);
+        } finally {
+          closeSync(wfd);
+        }
+        s.size = validEnd;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Keep bytes that are not a valid record in corrupt/, once, with a log line an operator will see. */
+  private setAside(seq: number, bad: BadRange, bytes: Uint8Array, tornTail: boolean): void {
+    const key = `${seq}:${bad.offset}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    if (this.opts.readOnly) return;
+    const dir = join(this.opts.dir, "corrupt");
+    const file = join(dir, `${segName(seq)}@${bad.offset}.bin`);
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(file, bytes);
+    }
+    event(log, tornTail ? "warning" : "error", tornTail ? "outbox-torn-tail" : "outbox-record-corrupt", {
+      segment: segName(seq),
+      offset: bad.offset,
+      bytes: bad.length,
+      set_aside: file,
+    });
+  }
+
+  private readCursor(): void {
+    const p = join(this.opts.dir, "cursor.json");
+    if (!existsSync(p)) return;
+    try {
+      const c = JSON.parse(readFileSync(p, "utf8")) as Partial<CursorFile>;
+      if (Number.isSafeInteger(c.segment) && Number.isSafeInteger(c.offset)) {
+        this.cursor = { segment: c.segment ?? 0, offset: c.offset ?? 0 };
+      }
+      this.note = {
+        last_error: c.last_error ?? null,
+        last_error_at: c.last_error_at ?? null,
+        last_publish_at: c.last_publish_at ?? null,
+      };
+    } catch (err) {
+      // At-least-once: without a cursor everything still in the segments is published again.
+      event(log, "error", "outbox-cursor-unreadable", { file: p, error: (err as Error).message });
+    }
+  }
+
+  private writeCursor(): void {
+    if (this.opts.readOnly) return;
+    const body: CursorFile = { ...this.cursor, ...this.note };
+    const p = join(this.opts.dir, "cursor.json");
+    writeFileSync(`${p}.tmp`, `${JSON.stringify(body)}\n`);
+    renameSync(`${p}.tmp`, p);
+  }
+
+  private segPath(seq: number): string {
+    return join(this.opts.dir, segName(seq));
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Appending
+
+  /** Start a new active segment (the old one is synced and closed). */
+  private roll(): void {
+    const prev = this.segments.at(-1);
+    if (this.fd >= 0) {
+      if (this.opts.fsync) fdatasyncSync(this.fd);
+      // An fdatasync may still run on it in the thread pool: close it when that round ends.
+      if (this.syncing) this.closeAfterRound.push(this.fd);
+      else closeSync(this.fd);
+    }
+    const seq = Math.max((prev?.seq ?? 0) + 1, this.cursor.segment);
+    this.fd = openSync(this.segPath(seq), "wx");
+    if (this.opts.fsync) syncDirSync(this.opts.dir);
+    this.segments.push({ seq, size: 0 });
+    this.syncedSize = 0;
+  }
+
+  /**
+   * Append one record. Resolves when it is durable (with fsync) or written (without). Throws on a write
+   * error (e.g. ENOSPC), leaving the log as it was.
+   */
+  append(payload: Uint8Array): Promise<void> {
+    if (this.closed || this.opts.readOnly) return Promise.reject(new Error("outbox is closed"));
+    const frame = encodeFrame(payload);
+    let active = this.segments.at(-1);
+    if (!active || (active.size > 0 && active.size + frame.length > this.segmentBytes)) {
+      this.roll();
+      active = this.segments.at(-1);
+    }
+    if (!active) return Promise.reject(new Error("outbox has no active segment"));
+    const start = active.size;
+    try {
+      let done = 0;
+      while (done < frame.length) done += writeSync(this.fd, frame, done, frame.length - done, start + done);
+    } catch (err) {
+      // Leave no partial record behind.
+      try {
+        ftruncateSync(this.fd, start);
+      } catch {
+        // a torn tail is handled at the next open
+      }
+      return Promise.reject(err as Error);
+    }
+    active.size += frame.length;
+    this.recordCount += 1;
+    if (!this.opts.fsync) {
+      this.syncedSize = active.size;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.nextRound.push({ resolve, reject });
+      if (!this.syncing) this.startRound();
+    });
+  }
+
+  /** One fdatasync for every append that arrived since the last one started. */
+  private startRound(): void {
+    this.syncing = true;
+    const waiters = this.nextRound;
+    this.nextRound = [];
+    const active = this.segments.at(-1);
+    const seq = active?.seq;
+    const upTo = active?.size ?? 0;
+    fdatasync(this.fd, (err) => {
+      this.syncing = false;
+      for (const fd of this.closeAfterRound.splice(0)) closeSync(fd);
+      if (err) for (const w of waiters) w.reject(err);
+      else {
+        if (this.segments.at(-1)?.seq === seq) this.syncedSize = Math.max(this.syncedSize, upTo);
+        for (const w of waiters) w.resolve();
+      }
+      if (this.nextRound.length > 0 && !this.closed) this.startRound();
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reading and acknowledging
+
+  /** Where unacknowledged records start. */
+  get head(): Position {
+    return { ...this.cursor };
+  }
+
+  /**
+   * Up to `max` records from `from` (default: the cursor), in log order, only records that are durable.
+   * Bad ranges met on the way are set aside and skipped.
+   */
+  async read(max: number, from: Position = this.cursor, maxBytes = 4 * 1024 * 1024): Promise<ReadResult> {
+    const entries: Entry[] = [];
+    let pos = { ...from };
+    let bytes = 0;
+    while (entries.length < max && bytes < maxBytes) {
+      const i = this.segments.findIndex((s) => s.seq >= pos.segment);
+      const seg = this.segments[i];
+      if (!seg) break;
+      if (seg.seq !== pos.segment) pos = { segment: seg.seq, offset: 0 };
+      const isActive = i === this.segments.length - 1 && !this.opts.readOnly;
+      const end = isActive ? this.syncedSize : seg.size;
+      if (pos.offset >= end) {
+        if (isActive || i === this.segments.length - 1) break;
+        pos = { segment: this.segments[i + 1]?.seq ?? pos.segment + 1, offset: 0 };
+        continue;
+      }
+      const fd = this.readerFd(seg.seq);
+      const want = Math.min(READ_BYTES, end - pos.offset);
+      const buf = new Uint8Array(want);
+      const n = await readAsync(fd, buf, 0, want, pos.offset);
+      if (n === 0) break;
+      const parsed = parseFrames(buf.subarray(0, n), pos.offset, pos.offset + n >= end && !isActive);
+      for (const b of parsed.bad) {
+        this.setAside(
+          seg.seq,
+          b,
+          buf.subarray(b.offset - pos.offset, b.offset - pos.offset + b.length),
+          false,
+        );
+      }
+      let consumedTo = pos.offset + parsed.consumed;
+      for (const f of parsed.frames) {
+        if (entries.length >= max || bytes >= maxBytes) {
+          consumedTo = f.offset;
+          break;
+        }
+        entries.push({ payload: f.payload, end: { segment: seg.seq, offset: f.end } });
+        bytes += f.payload.length;
+      }
+      // Bad ranges after the last frame taken are skipped only when nothing was cut short.
+      if (entries.length > 0 && consumedTo !== pos.offset + parsed.consumed) {
+        pos = { ...(entries.at(-1)?.end ?? pos) };
+        break;
+      }
+      if (parsed.consumed === 0) break;
+      pos = { segment: seg.seq, offset: consumedTo };
+    }
+    return { entries, next: pos };
+  }
+
+  private readerFd(seq: number): number {
+    if (this.readFd?.seq === seq) return this.readFd.fd;
+    if (this.readFd) closeSync(this.readFd.fd);
+    this.readFd = { seq, fd: openSync(this.segPath(seq), "r") };
+    return this.readFd.fd;
+  }
+
+  /** The publisher delivered everything before `to` (`count` records): move the cursor, drop segments. */
+  ack(to: Position, count: number, note?: Partial<PublishNote>): void {
+    if (this.opts.readOnly) throw new Error("outbox opened read-only");
+    this.recordCount = Math.max(0, this.recordCount - count);
+    this.cursor = { ...to };
+    if (note) this.note = { ...this.note, ...note };
+    // Sealed segments read to their end are done; the active one stays (appends go there).
+    while (this.segments.length > 1) {
+      const head = this.segments[0];
+      if (!head) break;
+      if (
+        head.seq < this.cursor.segment ||
+        (head.seq === this.cursor.segment && this.cursor.offset >= head.size)
+      ) {
+        const next = this.segments[1];
+        if (head.seq === this.cursor.segment && next) this.cursor = { segment: next.seq, offset: 0 };
+        this.segments.shift();
+        if (this.readFd?.seq === head.seq) {
+          closeSync(this.readFd.fd);
+          this.readFd = null;
+        }
+        this.writeCursor();
+        unlinkSync(this.segPath(head.seq));
+      } else break;
+    }
+    this.writeCursor();
+  }
+
+  /** Remember the publisher's last error / success for `outbox status` (written with the cursor). */
+  setNote(note: Partial<PublishNote>): void {
+    this.note = { ...this.note, ...note };
+    if (!this.opts.readOnly) this.writeCursor();
+  }
+
+  /** created_time of the oldest record in the backlog, if any. */
+  async oldest(): Promise<string | null> {
+    const r = await this.read(1);
+    const first = r.entries[0];
+    if (!first) return null;
+    try {
+      const v = JSON.parse(new TextDecoder().decode(first.payload)) as { created_time?: unknown };
+      return typeof v.created_time === "string" ? v.created_time : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Make everything appended so far durable now (for bulk appends made without per-record sync). */
+  syncNow(): void {
+    if (this.fd < 0) return;
+    fdatasyncSync(this.fd);
+    this.syncedSize = this.segments.at(-1)?.size ?? 0;
+  }
+
+  /** Wait for a running sync, close descriptors, release the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.syncing || this.nextRound.length > 0) {
+      if (!this.syncing) this.startRound();
+      await new Promise<void>((r) => setTimeout(r, 2));
+    }
+    this.closed = true;
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    if (this.readFd) closeSync(this.readFd.fd);
+    this.readFd = null;
+    if (!this.opts.readOnly) unlockDir(this.opts.dir);
+  }
+}
+
+function syncDirSync(dir: string): void {
+  if (process.platform === "win32") return;
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One owner at a time: the server, or an `outbox drain|export|import` while the server is stopped.
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function lockDir(dir: string): void {
+  const p = join(dir, "LOCK");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(p, "wx");
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const pid = Number.parseInt(readFileSync(p, "utf8").trim(), 10);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new OutboxLockedError(`outbox ${dir} is in use by process ${pid}`);
+      }
+      // Left by a process that is gone (crash, SIGKILL): take it over.
+      unlinkSync(p);
+    }
+  }
+  throw new OutboxLockedError(`outbox ${dir}: could not take the lock`);
+}
+
+function unlockDir(dir: string): void {
+  try {
+    const p = join(dir, "LOCK");
+    if (readFileSync(p, "utf8").trim() === String(process.pid)) unlinkSync(p);
+  } catch {
+    // already gone
+  }
+}

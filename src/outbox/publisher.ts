@@ -1,0 +1,388 @@
+// From the outbox to Kafka. `Publisher` is our small interface to a broker client (kafkajs here);
+// `Drainer` reads the outbox in order, publishes each record to topics.storage and topics.log (or the
+// tenant's own topics), and acknowledges it only when both were acknowledged by the brokers (acks -1).
+// One batch is in flight at a time and a failed batch is sent again as a whole, so records of one key
+// (tenant/study) reach a partition in outbox order; a repeat after a failure carries the same trace_id.
+// It retries forever, with exponential backoff and jitter, reconnecting after every failure.
+
+import { readFileSync } from "node:fs";
+import {
+  CompressionTypes,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from "kafkajs";
+import type { Config } from "../config/schema.ts";
+import { event, logger } from "../ops/log.ts";
+import type { OutboxLog, Position } from "./log.ts";
+import { recordKey } from "./record.ts";
+
+const log = logger("outbox");
+const kafkaLog = logger("kafka");
+
+export interface Topics {
+  storage: string;
+  log: string;
+}
+
+export interface OutMessage {
+  topic: string;
+  key: string;
+  value: Uint8Array;
+  traceId: string;
+}
+
+export interface Publisher {
+  /** Resolves when every message is acknowledged by the brokers; rejects if any one is not. */
+  send(batch: readonly OutMessage[]): Promise<void>;
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// kafkajs
+
+export type KafkaSettings = Config["kafka"];
+
+function kafkaLogCreator(): (entry: LogEntry) => void {
+  // Our Drainer logs every failure once, with its backoff; kafkajs's own lines go to debug.
+  return (entry: LogEntry) => {
+    const { message, ...rest } = entry.log;
+    event(kafkaLog, "debug", "kafkajs", {
+      level: logLevel[entry.level],
+      ns: entry.namespace,
+      message,
+      error: typeof rest.error === "string" ? rest.error : undefined,
+      broker: typeof rest.broker === "string" ? rest.broker : undefined,
+    });
+  };
+}
+
+export function kafkaClientConfig(k: KafkaSettings): KafkaConfig {
+  const cfg: KafkaConfig = {
+    clientId: k.client_id,
+    brokers: k.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 15_000,
+    // Few retries inside kafkajs: the Drainer retries forever with its own backoff.
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 2000 },
+    logLevel: logLevel.INFO,
+    logCreator: kafkaLogCreator,
+  };
+  if (k.ssl) {
+    cfg.ssl = {
+      ca: k.ssl.ca ? readFileSync(k.ssl.ca) : undefined,
+      cert: k.ssl.cert ? readFileSync(k.ssl.cert) : undefined,
+      key: k.ssl.key ? readFileSync(k.ssl.key) : undefined,
+    };
+  }
+  if (k.sasl) {
+    const { mechanism, username, password } = k.sasl;
+    const sasl: SASLOptions = { mechanism, username, password };
+    cfg.sasl = sasl;
+  }
+  return cfg;
+}
+
+export class KafkaPublisher implements Publisher {
+  private readonly kafka: Kafka;
+  private producer: Producer | null = null;
+  private connecting: Promise<Producer> | null = null;
+  connected = false;
+
+  constructor(settings: KafkaSettings) {
+    this.kafka = new Kafka(kafkaClientConfig(settings));
+  }
+
+  private async ready(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    this.connecting ??= (async () => {
+      const p = this.kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        // Not idempotent: order comes from one batch in flight at a time, duplicates carry the trace_id.
+        idempotent: false,
+        maxInFlightRequests: 1,
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 2000 },
+      });
+      p.on(p.events.DISCONNECT, () => {
+        this.connected = false;
+      });
+      try {
+        await p.connect();
+      } catch (err) {
+        await p.disconnect().catch(() => undefined);
+        throw err;
+      }
+      this.producer = p;
+      this.connected = true;
+      return p;
+    })().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  async send(batch: readonly OutMessage[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const m of batch) {
+      let list = byTopic.get(m.topic);
+      if (!list) {
+        list = [];
+        byTopic.set(m.topic, list);
+      }
+      list.push({
+        key: m.key,
+        value: Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+        headers: { trace_id: m.traceId },
+      });
+    }
+    const producer = await this.ready();
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      this.connected = true;
+    } catch (err) {
+      // Start over with a fresh connection next time (a broker may have gone or moved).
+      this.connected = false;
+      this.producer = null;
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const p = this.producer ?? (await this.connecting?.catch(() => null)) ?? null;
+    this.producer = null;
+    this.connected = false;
+    await p?.disconnect().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The drain loop
+
+export interface DrainerState {
+  enabled: boolean;
+  connected: boolean;
+  /** Records waiting in the outbox. */
+  backlog: number;
+  backlogBytes: number;
+  full: boolean;
+  /** Records delivered per second over the last 10 s. */
+  rate: number;
+  published: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  lastPublishAt: string | null;
+}
+
+export interface DrainerOptions {
+  /** Records per batch (each goes to two topics). */
+  batch?: number;
+  /** Backoff after a failure: from minBackoffMs doubling to maxBackoffMs, each with +-50% jitter. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Wait this long after a partial batch, so that records gather (default 100 ms). */
+  lingerMs?: number;
+}
+
+interface Parsed {
+  key: string;
+  traceId: string;
+  tenant: string;
+}
+
+function parseRecord(payload: Uint8Array): Parsed | null {
+  try {
+    const v = JSON.parse(
+      Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString("utf8"),
+    );
+    if (typeof v !== "object" || v === null) return null;
+    const r = v as Record<string, unknown>;
+    if (typeof r.trace_id !== "string" || typeof r.tenant_id !== "string" || typeof r.study_uid !== "string")
+      return null;
+    return {
+      key: recordKey({ tenant_id: r.tenant_id, study_uid: r.study_uid }),
+      traceId: r.trace_id,
+      tenant: r.tenant_id,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Drainer {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private failures = 0;
+  private published = 0;
+  private readonly window: Array<{ at: number; n: number }> = [];
+  private lastError: string | null;
+  private lastErrorAt: string | null;
+  private lastPublishAt: string | null;
+  private readonly batch: number;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+  private readonly linger: number;
+
+  constructor(
+    private readonly outbox: OutboxLog,
+    private readonly publisher: Publisher | null,
+    private readonly topicsFor: (tenant: string) => Topics,
+    opts: DrainerOptions = {},
+  ) {
+    this.batch = opts.batch ?? 1000;
+    this.minBackoff = opts.minBackoffMs ?? 200;
+    this.maxBackoff = opts.maxBackoffMs ?? 10_000;
+    this.linger = opts.lingerMs ?? 100;
+    const note = outbox.publishNote;
+    this.lastError = note.last_error;
+    this.lastErrorAt = note.last_error_at;
+    this.lastPublishAt = note.last_publish_at;
+  }
+
+  /** For the ops endpoints. */
+  get state(): DrainerState {
+    const now = Date.now();
+    while (this.window.length > 0 && (this.window[0]?.at ?? now) < now - 10_000) this.window.shift();
+    const n = this.window.reduce((s, w) => s + w.n, 0);
+    return {
+      enabled: this.publisher !== null,
+      connected: this.publisher?.connected ?? false,
+      backlog: this.outbox.records,
+      backlogBytes: this.outbox.bytes,
+      full: this.outbox.full,
+      rate: n / 10,
+      published: this.published,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      lastPublishAt: this.lastPublishAt,
+    };
+  }
+
+  /** Something was appended: publish without waiting for the idle poll. */
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  start(): void {
+    if (!this.publisher || this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await this.publisher?.close();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let sent: number;
+      try {
+        sent = await this.publishOnce();
+      } catch (err) {
+        await this.failed(err as Error);
+        continue;
+      }
+      if (sent === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+          setTimeout(resolve, 250);
+        });
+        this.wakeUp = null;
+      }
+      // A partial batch: let records gather (as Kafka's linger.ms) rather than pay a request for each,
+      // which would cost the receiving side CPU while instances arrive.
+      if (sent < this.batch && this.running) await sleep(this.linger);
+    }
+  }
+
+  /** Publish one batch from the head of the outbox; resolves with the number of records delivered. */
+  async publishOnce(): Promise<number> {
+    if (!this.publisher) throw new Error("kafka.enabled is false");
+    const r = await this.outbox.read(this.batch);
+    const head = this.outbox.head;
+    if (r.entries.length === 0) {
+      // Only bad ranges (already set aside) between the cursor and the end: step over them.
+      if (r.next.segment !== head.segment || r.next.offset !== head.offset) this.outbox.ack(r.next, 0);
+      return 0;
+    }
+    const messages: OutMessage[] = [];
+    let unusable = 0;
+    for (const e of r.entries) {
+      const p = parseRecord(e.payload);
+      if (!p) {
+        unusable += 1;
+        event(log, "error", "outbox-record-unusable", {
+          segment: e.end.segment,
+          offset: e.end.offset,
+          reason: "checksum good but not a record (JSON with trace_id, tenant_id, study_uid)",
+        });
+        continue;
+      }
+      const topics = this.topicsFor(p.tenant);
+      messages.push({ topic: topics.storage, key: p.key, value: e.payload, traceId: p.traceId });
+      messages.push({ topic: topics.log, key: p.key, value: e.payload, traceId: p.traceId });
+    }
+    if (messages.length > 0) await this.publisher.send(messages);
+    const now = new Date().toISOString();
+    if (this.failures > 0) {
+      event(log, "info", "publish-resumed", { after_failures: this.failures, backlog: this.outbox.records });
+    }
+    this.failures = 0;
+    this.lastPublishAt = now;
+    this.published += r.entries.length - unusable;
+    this.window.push({ at: Date.now(), n: r.entries.length - unusable });
+    const to: Position = r.next;
+    this.outbox.ack(to, r.entries.length, { last_publish_at: now });
+    return r.entries.length;
+  }
+
+  private async failed(err: Error): Promise<void> {
+    this.failures += 1;
+    this.lastError = err.message;
+    this.lastErrorAt = new Date().toISOString();
+    const exp = Math.min(this.maxBackoff, this.minBackoff * 2 ** Math.min(this.failures - 1, 20));
+    const wait = Math.round(exp * (0.5 + Math.random()));
+    event(log, this.failures === 1 ? "warning" : "info", "publish-failed", {
+      error: err.message,
+      attempt: this.failures,
+      retry_in_ms: wait,
+      backlog: this.outbox.records,
+    });
+    try {
+      this.outbox.setNote({ last_error: err.message, last_error_at: this.lastErrorAt });
+    } catch {
+      // the note is informative only
+    }
+    const until = Date.now() + wait;
+    while (this.running && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
+  }
+}
+
+/** topics.storage / topics.log, with a tenant's own topics where it has them. */
+export function topicsResolver(config: Config): (tenant: string) => Topics {
+  const base = config.kafka.topics;
+  const own = new Map<string, Topics>();
+  for (const t of config.tenants) {
+    if (t.topics) own.set(t.id, { storage: t.topics.storage ?? base.storage, log: t.topics.log ?? base.log });
+  }
+  return (tenant) => own.get(tenant) ?? base;
+}

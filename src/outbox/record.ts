@@ -1,0 +1,130 @@
+// The outbox record (SPEC 4): one per stored instance, written before the C-STORE-RSP and published
+// as is (JSON) to topics.storage and topics.log, keyed `tenant_id/study_uid`, header `trace_id`.
+
+import { randomFillSync } from "node:crypto";
+import { hostname } from "node:os";
+import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
+import { uidHash } from "../store/layout.ts";
+
+export const SCHEMA_VERSION = 1;
+
+export type TransferStatus = "NoNeedTransfer" | "Success" | "Failed";
+
+/** Field names and order are those of the original WADO-StoreSCP `DicomStoreMeta`, plus the new ones. */
+export interface OutboxRecord {
+  schema_version: number;
+  trace_id: string;
+  worker_node_id: string;
+  tenant_id: string;
+  patient_id: string;
+  study_uid: string;
+  series_uid: string;
+  sop_uid: string;
+  sop_class_uid: string;
+  file_path: string;
+  file_size: number;
+  sha256: string;
+  transfer_syntax_uid: string;
+  target_ts: string;
+  transfer_status: TransferStatus;
+  study_date: string;
+  number_of_frames: number;
+  accession_number: string | null;
+  study_uid_hash: string;
+  series_uid_hash: string;
+  source_ip: string;
+  source_ae: string;
+  called_ae: string;
+  created_time: string;
+}
+
+/** What the record is made from: the stored instance and the association it came on. */
+export interface RecordSource {
+  tenantId: string;
+  attributes: InstanceAttributes;
+  path: string;
+  fileSize: number;
+  sha256: string;
+  /** As received (the presentation context's). */
+  transferSyntaxUid: string;
+  /** As stored; equal to transferSyntaxUid until transcoding exists. */
+  targetTs?: string;
+  transferStatus?: TransferStatus;
+  sourceIp: string;
+  sourceAe: string;
+  calledAe: string;
+}
+
+const NODE_ID = hostname();
+
+export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
+  const a = s.attributes;
+  const study = a.studyInstanceUid ?? "";
+  const series = a.seriesInstanceUid ?? "";
+  return {
+    schema_version: SCHEMA_VERSION,
+    trace_id: uuidV7(now),
+    worker_node_id: NODE_ID,
+    tenant_id: s.tenantId,
+    patient_id: a.patientId ?? "",
+    study_uid: study,
+    series_uid: series,
+    sop_uid: a.sopInstanceUid ?? "",
+    sop_class_uid: a.sopClassUid ?? "",
+    file_path: s.path,
+    file_size: s.fileSize,
+    sha256: s.sha256,
+    transfer_syntax_uid: s.transferSyntaxUid,
+    target_ts: s.targetTs ?? s.transferSyntaxUid,
+    transfer_status: s.transferStatus ?? "NoNeedTransfer",
+    study_date: isoDate(a.studyDate ?? ""),
+    number_of_frames: a.numberOfFrames ?? 1,
+    accession_number: a.accessionNumber ? a.accessionNumber : null,
+    study_uid_hash: uidHash(study),
+    series_uid_hash: uidHash(series),
+    source_ip: s.sourceIp,
+    source_ae: s.sourceAe,
+    called_ae: s.calledAe,
+    created_time: new Date(now).toISOString(),
+  };
+}
+
+/** Kafka message key: per-study order (SPEC 4). */
+export function recordKey(r: Pick<OutboxRecord, "tenant_id" | "study_uid">): string {
+  return `${r.tenant_id}/${r.study_uid}`;
+}
+
+/** DICOM DA "YYYYMMDD" as "YYYY-MM-DD"; anything else is passed through unchanged. */
+export function isoDate(da: string): string {
+  const d = da.trim();
+  return /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}` : d;
+}
+
+/** RFC 9562 UUID version 7: 48-bit Unix milliseconds, version, variant, 74 random bits. */
+export function uuidV7(now = Date.now()): string {
+  const b = new Uint8Array(16);
+  randomFillSync(b, 6, 10);
+  const ms = Math.max(0, Math.floor(now));
+  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  b[2] = (ms >>> 24) & 0xff;
+  b[3] = (ms >>> 16) & 0xff;
+  b[4] = (ms >>> 8) & 0xff;
+  b[5] = ms & 0xff;
+  b[6] = 0x70 | ((b[6] ?? 0) & 0x0f);
+  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
+  const h = Buffer.from(b).toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The fields a published message must have to be usable; for records read back from disk or a bundle. */
+export function isOutboxRecord(v: unknown): v is OutboxRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    typeof r.trace_id === "string" &&
+    typeof r.tenant_id === "string" &&
+    typeof r.study_uid === "string" &&
+    typeof r.created_time === "string"
+  );
+}

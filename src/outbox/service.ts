@@ -1,0 +1,121 @@
+// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP,
+// the "outbox full" refusal (A700 for instances, transient A-ASSOCIATE-RJ for associations), and the
+// publisher's drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites).
+
+import type { Config } from "../config/schema.ts";
+import type { CommandSet } from "../dimse/command.ts";
+import { DimseError, Status } from "../dimse/status.ts";
+import type { NetContext } from "../net/context.ts";
+import { event, logger } from "../ops/log.ts";
+import { sha256OfFile } from "../store/hasher.ts";
+import type { StoredInstance } from "../store/instance-sink.ts";
+import { OutboxLog } from "./log.ts";
+import {
+  Drainer,
+  type DrainerOptions,
+  type DrainerState,
+  KafkaPublisher,
+  type Publisher,
+  topicsResolver,
+} from "./publisher.ts";
+import { makeRecord } from "./record.ts";
+
+const log = logger("outbox");
+const encoder = new TextEncoder();
+
+export interface OutboxServiceOptions {
+  /** Instead of kafkajs (tests). */
+  publisher?: Publisher | null;
+  drainer?: DrainerOptions;
+  segmentBytes?: number;
+}
+
+export class OutboxService {
+  private wasFull = false;
+  /** Notices (and logs) the way back below max_mb even while nobody sends. */
+  private readonly watch = setInterval(() => this.refusal(), 1000);
+
+  private constructor(
+    readonly log: OutboxLog,
+    readonly drainer: Drainer,
+    private readonly maxMb: number,
+  ) {}
+
+  static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
+    const outbox = await OutboxLog.open({
+      dir: config.outbox.dir,
+      maxBytes: config.outbox.max_mb * 1024 * 1024,
+      fsync: config.storage.fsync,
+      ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
+    });
+    const publisher =
+      opts.publisher !== undefined
+        ? opts.publisher
+        : config.kafka.enabled
+          ? new KafkaPublisher(config.kafka)
+          : null;
+    const drainer = new Drainer(outbox, publisher, topicsResolver(config), opts.drainer);
+    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb);
+    event(log, "info", "outbox-open", {
+      dir: config.outbox.dir,
+      records: outbox.records,
+      bytes: outbox.bytes,
+      kafka: publisher ? config.kafka.brokers.join(",") : "disabled (records accumulate)",
+    });
+    svc.watch.unref();
+    svc.refusal();
+    drainer.start();
+    return svc;
+  }
+
+  /** Backlog, rate, last error, connected: for the ops endpoints. */
+  get state(): DrainerState {
+    return this.drainer.state;
+  }
+
+  /** Why new instances and associations are refused now, or null. Logs each change loudly. */
+  refusal(): string | null {
+    const full = this.log.full;
+    if (full !== this.wasFull) {
+      this.wasFull = full;
+      event(log, full ? "error" : "info", full ? "outbox-full" : "outbox-accepting", {
+        records: this.log.records,
+        bytes: this.log.bytes,
+        max_mb: this.maxMb,
+        action: full ? "refusing new instances (A700) and associations until the backlog drains" : undefined,
+      });
+    }
+    return full ? `outbox full (outbox.max_mb ${this.maxMb}): waiting for Kafka` : null;
+  }
+
+  /** The StoredHook: one durable record per instance stored, before the peer is answered. */
+  readonly onStored = async (instance: StoredInstance, ctx: NetContext, _cmd: CommandSet): Promise<void> => {
+    // on_duplicate keep: nothing changed on disk, the existing file already had its record.
+    if (instance.outcome === "kept-existing") return;
+    const sha256 = instance.sha256 ?? (await sha256OfFile(instance.path));
+    const record = makeRecord({
+      tenantId: ctx.tenant.id,
+      attributes: instance.attributes,
+      path: instance.path,
+      fileSize: instance.fileSize,
+      sha256,
+      transferSyntaxUid: instance.transferSyntaxUid,
+      sourceIp: ctx.remoteAddress,
+      sourceAe: ctx.callingAe,
+      calledAe: ctx.calledAe,
+    });
+    try {
+      await this.log.append(encoder.encode(JSON.stringify(record)));
+    } catch (err) {
+      event(log, "error", "outbox-append-failed", { sop: record.sop_uid, error: (err as Error).message });
+      throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
+    }
+    this.drainer.wake();
+  };
+
+  async close(): Promise<void> {
+    clearInterval(this.watch);
+    await this.drainer.stop();
+    await this.log.close();
+  }
+}

@@ -1,0 +1,68 @@
+// Per-tenant storage quota (tenants[].storage.max_gb). Cheap accounting: the tenant's tree is measured
+// once in the background at start, then every stored instance adds its size; nothing walks the tree per
+// instance. Files replaced or removed by others are not subtracted: the count errs on the full side
+// (refusing early, never filling past the quota by much), and a restart measures afresh.
+
+import type { Dirent } from "node:fs";
+import { promises as fsp } from "node:fs";
+import { join } from "node:path";
+
+/** The directory a tenant's instances land below: root, or root/<id> when the path starts with {tenant}. */
+export function quotaDir(root: string, template: string, tenantId: string): string {
+  const first = template.split(/[/\\]/)[0];
+  return first === "{tenant}" ? join(root, tenantId) : root;
+}
+
+export class Quota {
+  /** Bytes counted so far. */
+  used = 0;
+  private measured = false;
+
+  constructor(
+    readonly limitBytes: number,
+    readonly dir: string,
+  ) {}
+
+  get exceeded(): boolean {
+    return this.used >= this.limitBytes;
+  }
+
+  /** A file of `bytes` was stored in this tenant's tree. */
+  add(bytes: number): void {
+    this.used += bytes;
+  }
+
+  get ready(): boolean {
+    return this.measured;
+  }
+
+  /** Walk the tree once; instances stored meanwhile stay counted (possibly twice: on the safe side). */
+  async measure(): Promise<number> {
+    const before = this.used;
+    let total = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw err;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (e.isFile()) {
+          try {
+            total += (await fsp.stat(p)).size;
+          } catch {
+            // removed meanwhile
+          }
+        }
+      }
+    };
+    await walk(this.dir);
+    this.used = total + (this.used - before);
+    this.measured = true;
+    return this.used;
+  }
+}

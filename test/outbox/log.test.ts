@@ -1,0 +1,243 @@
+// The outbox log: framing, durability bookkeeping, torn tails, corrupt records, acks and segments.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import { encodeFrame, HEADER, parseFrames } from "../../src/outbox/frame.ts";
+import { OutboxLockedError, OutboxLog } from "../../src/outbox/log.ts";
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "outbox-"));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const rec = (i: number) => enc.encode(JSON.stringify({ trace_id: `t${i}`, i, pad: "x".repeat(i % 50) }));
+
+function open(dir: string, extra: Partial<Parameters<typeof OutboxLog.open>[0]> = {}) {
+  return OutboxLog.open({ dir, maxBytes: 1 << 30, fsync: true, ...extra });
+}
+
+async function readAll(log: OutboxLog): Promise<string[]> {
+  const out: string[] = [];
+  let pos = log.head;
+  for (;;) {
+    const r = await log.read(1000, pos);
+    pos = r.next;
+    if (r.entries.length === 0) break;
+    for (const e of r.entries) out.push(dec.decode(e.payload));
+  }
+  return out;
+}
+
+const segs = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith(".seg"))
+    .sort();
+
+describe("frames", () => {
+  test("any sequence of payloads round-trips; any cut leaves only whole frames and one bad tail", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+        fc.nat(),
+        (payloads, cutSeed) => {
+          const frames = payloads.map(encodeFrame);
+          const all = Buffer.concat(frames);
+          const parsed = parseFrames(all);
+          expect(parsed.bad).toEqual([]);
+          expect(parsed.frames.map((f) => Buffer.from(f.payload))).toEqual(
+            payloads.map((p) => Buffer.from(p)),
+          );
+          const cut = all.length === 0 ? 0 : cutSeed % all.length;
+          const p2 = parseFrames(all.subarray(0, cut));
+          let whole = 0;
+          let end = 0;
+          for (const f of frames) {
+            if (end + f.length > cut) break;
+            end += f.length;
+            whole += 1;
+          }
+          expect(p2.frames.length).toBe(whole);
+          expect(p2.bad.length).toBe(cut > end ? 1 : 0);
+        },
+      ),
+    );
+  });
+
+  test("a flipped bit costs exactly the frame it is in", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 3, max: 12 }), fc.nat(), fc.nat(7), (n, at, bit) => {
+        const frames = Array.from({ length: n }, (_, i) => encodeFrame(rec(i)));
+        const all = Buffer.concat(frames);
+        const pos = at % all.length;
+        all[pos] = (all[pos] ?? 0) ^ (1 << bit);
+        const parsed = parseFrames(all);
+        expect(parsed.frames.length).toBe(n - 1);
+        expect(parsed.bad.length).toBe(1);
+      }),
+    );
+  });
+});
+
+describe("OutboxLog", () => {
+  test("appends survive reopening; ack removes; counts and bytes follow", async () => {
+    const dir = tmp();
+    let log = await open(dir);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => log.append(rec(i))));
+    expect(log.records).toBe(100);
+    const bytes = log.bytes;
+    expect(bytes).toBe(statSync(join(dir, segs(dir)[0] ?? "")).size);
+    await log.close();
+    log = await open(dir);
+    expect(log.records).toBe(100);
+    const r = await log.read(40);
+    expect(r.entries).toHaveLength(40);
+    log.ack(r.next, 40);
+    expect(log.records).toBe(60);
+    await log.close();
+    log = await open(dir);
+    expect(log.records).toBe(60);
+    const rest = await readAll(log);
+    expect(rest.map((s) => (JSON.parse(s) as { i: number }).i)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 40),
+    );
+    await log.close();
+  });
+
+  test("segments roll and are deleted once acknowledged; the backlog reads across them in order", async () => {
+    const dir = tmp();
+    const log = await open(dir, { segmentBytes: 2000 });
+    for (let i = 0; i < 200; i++) await log.append(rec(i));
+    expect(segs(dir).length).toBeGreaterThan(5);
+    const all = await readAll(log);
+    expect(all).toHaveLength(200);
+    let pos = log.head;
+    let acked = 0;
+    while (acked < 150) {
+      const r = await log.read(30, pos);
+      pos = r.next;
+      acked += r.entries.length;
+      log.ack(r.next, r.entries.length);
+    }
+    expect(log.records).toBe(50);
+    const left = segs(dir).length;
+    expect(left).toBeLessThan(6);
+    const r = await log.read(1000);
+    expect(r.entries).toHaveLength(50);
+    log.ack(r.next, 50);
+    expect(log.records).toBe(0);
+    expect(log.bytes).toBe(0);
+    expect(segs(dir).length).toBe(1);
+    await log.close();
+  });
+
+  test("a torn tail is set aside and truncated; appends continue after the last good record", async () => {
+    const dir = tmp();
+    let log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append(rec(i));
+    await log.close();
+    const seg = join(dir, segs(dir)[0] ?? "");
+    const size = statSync(seg).size;
+    truncateSync(seg, size - 5);
+    log = await open(dir);
+    expect(log.records).toBe(9);
+    expect(readdirSync(join(dir, "corrupt"))).toHaveLength(1);
+    await log.append(rec(99));
+    const all = await readAll(log);
+    expect(all.map((s) => (JSON.parse(s) as { i: number }).i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 99]);
+    await log.close();
+  });
+
+  test("a bit-flipped record in a sealed segment is set aside, the rest delivered", async () => {
+    const dir = tmp();
+    let log = await open(dir, { segmentBytes: 1500 });
+    for (let i = 0; i < 30; i++) await log.append(rec(i));
+    await log.close();
+    const first = join(dir, segs(dir)[0] ?? "");
+    const bytes = readFileSync(first);
+    bytes[HEADER + 20] = (bytes[HEADER + 20] ?? 0) ^ 0x10;
+    writeFileSync(first, bytes);
+    log = await open(dir, { segmentBytes: 1500 });
+    expect(log.records).toBe(29);
+    const all = await readAll(log);
+    expect(all).toHaveLength(29);
+    expect(all.some((s) => (JSON.parse(s) as { i: number }).i === 0)).toBe(false);
+    const corrupt = readdirSync(join(dir, "corrupt"));
+    expect(corrupt).toHaveLength(1);
+    await log.close();
+  });
+
+  test("garbage instead of a segment costs only that segment", async () => {
+    const dir = tmp();
+    let log = await open(dir, { segmentBytes: 1500 });
+    for (let i = 0; i < 30; i++) await log.append(rec(i));
+    await log.close();
+    const names = segs(dir);
+    const second = join(dir, names[1] ?? "");
+    const n = statSync(second).size;
+    writeFileSync(second, Buffer.alloc(n, 0x5a));
+    log = await open(dir, { segmentBytes: 1500 });
+    const all = await readAll(log);
+    expect(all.length).toBeGreaterThan(20);
+    expect(all.length).toBeLessThan(30);
+    expect(log.records).toBe(all.length);
+    await log.close();
+  });
+
+  test("one owner at a time; a stale lock (dead pid) is taken over", async () => {
+    const dir = tmp();
+    const log = await open(dir);
+    await expect(
+      (async () => {
+        writeFileSync(join(dir, "LOCK"), "1\n"); // pid 1 is alive
+        await open(dir);
+      })(),
+    ).rejects.toBeInstanceOf(OutboxLockedError);
+    await log.close();
+    writeFileSync(join(dir, "LOCK"), "999999999\n");
+    const again = await open(dir);
+    await again.close();
+    expect(existsSync(join(dir, "LOCK"))).toBe(false);
+  });
+
+  test("read-only opening (status) sees the backlog without touching anything", async () => {
+    const dir = tmp();
+    const log = await open(dir);
+    for (let i = 0; i < 5; i++) await log.append(rec(i));
+    const ro = await OutboxLog.open({ dir, maxBytes: 1, fsync: false, readOnly: true });
+    expect(ro.records).toBe(5);
+    expect(ro.full).toBe(true);
+    expect(await ro.oldest()).toBe(null); // these test records have no created_time
+    await ro.close();
+    await log.close();
+  });
+
+  test("group commit: concurrent appends share fdatasyncs", async () => {
+    const dir = tmp();
+    const log = await open(dir);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => log.append(rec(i))));
+    const ms = performance.now() - t0;
+    expect(log.records).toBe(2000);
+    expect(ms).toBeLessThan(2000);
+    await log.close();
+  });
+});
