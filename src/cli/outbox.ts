@@ -30,6 +30,7 @@ import { encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "../outbox/frame.t
 import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, KafkaPublisher, type Publisher, topicsResolver } from "../outbox/publisher.ts";
 import { uuidV7 } from "../outbox/record.ts";
+import { sha256OfFile } from "../store/hasher.ts";
 
 export const BUNDLE_FORMAT = "storescp-outbox-bundle";
 const RECORDS = "records.seg";
@@ -170,6 +171,22 @@ async function drain(config: Config, out: Out, opts: OutboxCliOptions): Promise<
   }
 }
 
+/**
+ * Records are written without the file's SHA-256 (the drainer adds it when publishing); a bundle leaves
+ * the site without the files, so export adds it while they are at hand.
+ */
+async function withFileHash(payload: Uint8Array): Promise<Uint8Array> {
+  const record = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
+  if (record.sha256 !== null || typeof record.file_path !== "string") return payload;
+  try {
+    record.sha256 = await sha256OfFile(record.file_path);
+  } catch (err) {
+    process.stderr.write(`export: no SHA-256 for ${record.file_path}: ${(err as Error).message}\n`);
+    return payload;
+  }
+  return new TextEncoder().encode(JSON.stringify(record));
+}
+
 async function exportBundle(config: Config, dir: string, out: Out): Promise<number> {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new OutboxCommandError(`export: ${dir} is not empty`);
@@ -189,7 +206,7 @@ async function exportBundle(config: Config, dir: string, out: Out): Promise<numb
         pos = r.next;
         if (r.entries.length === 0) break;
         for (const e of r.entries) {
-          const frame = encodeFrame(e.payload);
+          const frame = encodeFrame(await withFileHash(e.payload));
           let done = 0;
           while (done < frame.length) done += writeSync(fd, frame, done, frame.length - done);
           hash.update(frame);

@@ -8,7 +8,6 @@ import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { StoreScpServer } from "../net/server.ts";
 import { event, logger } from "../ops/log.ts";
 import { OutboxService } from "../outbox/service.ts";
-import { createHasher } from "../store/hasher.ts";
 import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
@@ -44,12 +43,10 @@ export async function serve(config: Config): Promise<number> {
 
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
   const outbox = await OutboxService.start(config);
-  const hasher = createHasher();
   const services = new DimseServices(storage);
   services.onStored = outbox.onStored;
   if (config.tenant_tag !== null) services.tenantOf = tenantTagResolver(config.tenant_tag, tenants);
   services.refuseStore = () => outbox.refusal();
-  services.hasher = hasher;
   const server = new StoreScpServer({
     config,
     tenants,
@@ -79,7 +76,6 @@ export async function serve(config: Config): Promise<number> {
         license.stop();
         await storage.close();
         await outbox.close();
-        await hasher.close();
         event(log, "info", "stopped", {});
         resolve(0);
       });

@@ -6,7 +6,6 @@ import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
-import type { Hasher } from "../store/hasher.ts";
 import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
@@ -67,8 +66,6 @@ export class DimseServices {
   tenantOf: TenantResolver | null = null;
   /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
   refuseStore: (() => string | null) | null = null;
-  /** SHA-256 of stored files while they arrive (for the outbox record). */
-  hasher: Hasher | null = null;
 
   constructor(private readonly storage: Storage) {}
 
@@ -181,7 +178,6 @@ export class DimseServices {
         transferSyntaxUid: ts,
       },
       commandProblem,
-      this.hasher,
     );
     return {
       data: sink,

@@ -193,12 +193,19 @@ export interface DrainerOptions {
   maxBackoffMs?: number;
   /** Wait this long after a partial batch, so that records gather (default 100 ms). */
   lingerMs?: number;
+  /**
+   * SHA-256 (hex) of a stored file, for records written without one. Hashing is done here, at publish
+   * time and off the event loop, not on the C-STORE path: 500 MB of SHA-256 is ~0.5 s of CPU that a
+   * two-core edge PC would otherwise take from the modality's transfer (measured: W1 2.2 s vs 1.55 s).
+   */
+  hashFile?: (path: string, size: number) => Promise<string>;
 }
 
 interface Parsed {
   key: string;
   traceId: string;
   tenant: string;
+  record: Record<string, unknown>;
 }
 
 function parseRecord(payload: Uint8Array): Parsed | null {
@@ -214,6 +221,7 @@ function parseRecord(payload: Uint8Array): Parsed | null {
       key: recordKey({ tenant_id: r.tenant_id, study_uid: r.study_uid }),
       traceId: r.trace_id,
       tenant: r.tenant_id,
+      record: r,
     };
   } catch {
     return null;
@@ -236,6 +244,7 @@ export class Drainer {
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly linger: number;
+  private readonly hashFile: ((path: string, size: number) => Promise<string>) | null;
 
   constructor(
     private readonly outbox: OutboxLog,
@@ -247,6 +256,7 @@ export class Drainer {
     this.minBackoff = opts.minBackoffMs ?? 200;
     this.maxBackoff = opts.maxBackoffMs ?? 10_000;
     this.linger = opts.lingerMs ?? 100;
+    this.hashFile = opts.hashFile ?? null;
     const note = outbox.publishNote;
     this.lastError = note.last_error;
     this.lastErrorAt = note.last_error_at;
@@ -337,9 +347,10 @@ export class Drainer {
         });
         continue;
       }
+      const value = await this.withHash(p.record, e.payload);
       const topics = this.topicsFor(p.tenant);
-      messages.push({ topic: topics.storage, key: p.key, value: e.payload, traceId: p.traceId });
-      messages.push({ topic: topics.log, key: p.key, value: e.payload, traceId: p.traceId });
+      messages.push({ topic: topics.storage, key: p.key, value, traceId: p.traceId });
+      messages.push({ topic: topics.log, key: p.key, value, traceId: p.traceId });
     }
     if (messages.length > 0) await this.publisher.send(messages);
     const now = new Date().toISOString();
@@ -353,6 +364,20 @@ export class Drainer {
     const to: Position = r.next;
     this.outbox.ack(to, r.entries.length, { last_publish_at: now });
     return r.entries.length;
+  }
+
+  /** The record as published: with the stored file's SHA-256 when it was written without one. */
+  private async withHash(record: Record<string, unknown>, payload: Uint8Array): Promise<Uint8Array> {
+    if (record.sha256 !== null || !this.hashFile) return payload;
+    const path = String(record.file_path);
+    try {
+      record.sha256 = await this.hashFile(path, Number(record.file_size));
+    } catch (err) {
+      // The file is gone or unreadable (an operator removed it): publish the event, without a hash.
+      event(log, "warning", "outbox-hash-failed", { path, error: (err as Error).message });
+      return payload;
+    }
+    return new TextEncoder().encode(JSON.stringify(record));
   }
 
   private async failed(err: Error): Promise<void> {

@@ -23,7 +23,8 @@ export interface OutboxRecord {
   sop_class_uid: string;
   file_path: string;
   file_size: number;
-  sha256: string;
+  /** null until the drainer hashes the stored file, just before publishing. */
+  sha256: string | null;
   transfer_syntax_uid: string;
   target_ts: string;
   transfer_status: TransferStatus;
@@ -44,7 +45,7 @@ export interface RecordSource {
   attributes: InstanceAttributes;
   path: string;
   fileSize: number;
-  sha256: string;
+  sha256: string | null;
   /** As received (the presentation context's). */
   transferSyntaxUid: string;
   /** As stored; equal to transferSyntaxUid until transcoding exists. */

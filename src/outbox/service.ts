@@ -7,7 +7,7 @@ import type { CommandSet } from "../dimse/command.ts";
 import { DimseError, Status } from "../dimse/status.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
-import { sha256OfFile } from "../store/hasher.ts";
+import { createHasher, type Hasher } from "../store/hasher.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { OutboxLog } from "./log.ts";
 import {
@@ -39,6 +39,7 @@ export class OutboxService {
     readonly log: OutboxLog,
     readonly drainer: Drainer,
     private readonly maxMb: number,
+    private readonly hasher: Hasher,
   ) {}
 
   static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
@@ -54,8 +55,12 @@ export class OutboxService {
         : config.kafka.enabled
           ? new KafkaPublisher(config.kafka)
           : null;
-    const drainer = new Drainer(outbox, publisher, topicsResolver(config), opts.drainer);
-    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb);
+    const hasher = createHasher();
+    const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
+      hashFile: (path, size) => hasher.start(path).digest(size),
+      ...opts.drainer,
+    });
+    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher);
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
       records: outbox.records,
@@ -92,13 +97,13 @@ export class OutboxService {
   readonly onStored = async (instance: StoredInstance, ctx: NetContext, _cmd: CommandSet): Promise<void> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.
     if (instance.outcome === "kept-existing") return;
-    const sha256 = instance.sha256 ?? (await sha256OfFile(instance.path));
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
       path: instance.path,
       fileSize: instance.fileSize,
-      sha256,
+      // Hashed at publish time (Drainer), off the C-STORE path.
+      sha256: null,
       transferSyntaxUid: instance.transferSyntaxUid,
       sourceIp: ctx.remoteAddress,
       sourceAe: ctx.callingAe,
@@ -116,6 +121,7 @@ export class OutboxService {
   async close(): Promise<void> {
     clearInterval(this.watch);
     await this.drainer.stop();
+    await this.hasher.close();
     await this.log.close();
   }
 }

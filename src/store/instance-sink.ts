@@ -7,7 +7,6 @@ import { AttributeScanner, type InstanceAttributes } from "../dicom/attribute-sc
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
-import type { Hasher, IncrementalHash } from "./hasher.ts";
 import { renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
@@ -36,8 +35,6 @@ export interface StoredInstance {
   outcome: CommitResult;
   /** As received (the presentation context's). */
   transferSyntaxUid: string;
-  /** SHA-256 (hex) of the stored file, when a hasher was given. */
-  sha256?: string;
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -50,8 +47,6 @@ export class InstanceSink {
   private opening: Promise<void> | null = null;
   private destination: Destination | null = null;
   private ioError: Error | null = null;
-  /** SHA-256 of what goes into the file, for instances headed for the archive. */
-  private hash: IncrementalHash | null = null;
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
   onProgress: (() => void) | null = null;
 
@@ -63,7 +58,6 @@ export class InstanceSink {
     private readonly storage: Storage,
     readonly ctx: InstanceContext,
     private readonly refused?: Problem,
-    private readonly hasher?: Hasher | null,
   ) {
     this.scanner = new AttributeScanner(ctx.transferSyntaxUid);
   }
@@ -77,7 +71,6 @@ export class InstanceSink {
     if (!this.scanner.done) this.scanner.push(chunk);
     if (this.file) {
       this.file.write(chunk);
-      this.hash?.progress(this.file.size);
       return;
     }
     this.head.push(chunk);
@@ -129,10 +122,6 @@ export class InstanceSink {
       });
       file.write(meta);
       for (const chunk of this.head) file.write(chunk);
-      if (destination.kind === "store" && this.hasher) {
-        this.hash = this.hasher.start(file.path);
-        this.hash.progress(file.size);
-      }
       this.head = [];
       this.headBytes = 0;
       this.file = file;
@@ -152,21 +141,10 @@ export class InstanceSink {
     await this.opening;
     const file = this.file;
     const destination = this.destination;
-    if (this.ioError || !file || !destination) {
-      this.hash?.abort();
-      throw storageFailure(this.ioError);
-    }
-    // The digest is finished in a worker while the file is synced; a lost digest is not a storage error
-    // (the outbox then hashes the stored file itself).
-    let digest: Promise<string | undefined> | undefined;
+    if (this.ioError || !file || !destination) throw storageFailure(this.ioError);
     try {
-      if (this.hash) {
-        await file.flush();
-        digest = this.hash.digest(file.size).catch(() => undefined);
-      }
       await file.complete(this.storage.options.fsync);
     } catch (err) {
-      this.hash?.abort();
       await file.discard();
       throw storageFailure(err as Error);
     }
@@ -174,8 +152,6 @@ export class InstanceSink {
       await this.quarantine(file.path, destination.problem);
       throw new DimseError(destination.problem.status, destination.problem.reason);
     }
-    // Before the rename: the worker has the file open by its temp name by then.
-    const sha256 = await digest;
     let outcome: CommitResult;
     try {
       outcome = await this.storage.commit(file.path, destination.finalPath);
@@ -197,7 +173,6 @@ export class InstanceSink {
       attributes,
       outcome,
       transferSyntaxUid: this.ctx.transferSyntaxUid,
-      sha256,
     };
   }
 
@@ -229,7 +204,6 @@ export class InstanceSink {
     this.head = [];
     this.headBytes = 0;
     await this.opening;
-    this.hash?.abort();
     await this.file?.discard();
   }
 }
