@@ -12,10 +12,11 @@ import {
   statfs,
   unlinkSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
+import { walkFiles } from "./tree.ts";
 
 const statfsAsync = promisify(statfs);
 const fsyncAsync = promisify(fsync);
@@ -257,25 +258,13 @@ export class Storage {
    */
   async cleanStaleTemps(roots: readonly string[]): Promise<number> {
     let removed = 0;
-    const walk = async (dir: string): Promise<void> => {
-      let entries: import("node:fs").Dirent[];
-      try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw err;
-      }
-      for (const e of entries) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (Storage.isTempName(e.name)) {
-          if (basename(p).startsWith(`${TEMP_PREFIX}${this.bootId}-`)) continue;
-          await fsp.unlink(p);
-          removed += 1;
-        }
-      }
-    };
-    for (const r of new Set(roots)) await walk(r);
+    for (const root of new Set(roots)) {
+      await walkFiles(root, async (p, e) => {
+        if (!Storage.isTempName(e.name) || e.name.startsWith(`${TEMP_PREFIX}${this.bootId}-`)) return;
+        await fsp.unlink(p);
+        removed += 1;
+      });
+    }
     return removed;
   }
 }

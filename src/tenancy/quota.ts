@@ -3,9 +3,9 @@
 // instance. Files replaced or removed by others are not subtracted: the count errs on the full side
 // (refusing early, never filling past the quota by much), and a restart measures afresh.
 
-import type { Dirent } from "node:fs";
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
+import { walkFiles } from "../store/tree.ts";
 
 /** The directory a tenant's instances land below: root, or root/<id> when the path starts with {tenant}. */
 export function quotaDir(root: string, template: string, tenantId: string): string {
@@ -40,27 +40,15 @@ export class Quota {
   async measure(): Promise<number> {
     const before = this.used;
     let total = 0;
-    const walk = async (dir: string): Promise<void> => {
-      let entries: Dirent[];
+    await walkFiles(this.dir, async (p, e) => {
+      if (!e.isFile()) return;
       try {
-        entries = await fsp.readdir(dir, { withFileTypes: true });
+        total += (await fsp.stat(p)).size;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw err;
+        // Removed meanwhile (e.g. a temp file renamed or discarded): it no longer counts.
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       }
-      for (const e of entries) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) {
-          try {
-            total += (await fsp.stat(p)).size;
-          } catch {
-            // removed meanwhile
-          }
-        }
-      }
-    };
-    await walk(this.dir);
+    });
     this.used = total + (this.used - before);
     this.measured = true;
     return this.used;
