@@ -11,10 +11,11 @@
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (checked in MiB: the stricter reading)
 //
 // usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]
-//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox]
+//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup]
 // ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
 // receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
-// (append cost, drain rate) unless --no-outbox.
+// (append cost, drain rate) unless --no-outbox, then bench/startup.ts (binary sizes, cold start, first
+// association, against DCMTK) unless --no-startup.
 // Inputs are generated once and cached under bench/.work/ (gitignored); received files go to
 // bench/.work/recv/ and are removed between runs.
 
@@ -34,6 +35,7 @@ import {
 } from "../test/helpers/dcmtk.ts";
 import { startMockBroker } from "../test/helpers/kafka.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
+import { printStartupBench, startupBench } from "./startup.ts";
 
 const MiB = 1024 * 1024;
 const WORK = join(repoRoot, "bench", ".work");
@@ -55,13 +57,14 @@ interface Options {
   logLevel: string;
   keep: boolean;
   outbox: boolean;
+  startup: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
   console.error(
     "usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]\n" +
-      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox]",
+      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup]",
   );
   process.exit(2);
 }
@@ -86,6 +89,7 @@ function parseArgs(argv: string[]): Options {
     logLevel: "info",
     keep: false,
     outbox: true,
+    startup: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -98,6 +102,7 @@ function parseArgs(argv: string[]): Options {
     } else if (a === "--log-level") o.logLevel = argv[++i] ?? usage("--log-level needs a value");
     else if (a === "--keep") o.keep = true;
     else if (a === "--no-outbox") o.outbox = false;
+    else if (a === "--no-startup") o.startup = false;
     else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument ${a}`);
   }
@@ -619,6 +624,10 @@ async function main(): Promise<void> {
   if (opts.outbox) {
     console.log("");
     printOutboxBench(await outboxBench(opts.quick ? 10_000 : 50_000));
+  }
+  if (opts.startup) {
+    console.log("");
+    printStartupBench(await startupBench(opts.quick ? 5 : 11));
   }
   const t = targets(rows);
   if (t.length > 0) {

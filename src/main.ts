@@ -1,12 +1,15 @@
 #!/usr/bin/env bun
+
 // Entry point: parse the command line and run the command. Exit codes (SPEC 1): 0 ok, 2 bad usage,
 // config or license, 1 unexpected failure.
 
+import { isMainThread } from "node:worker_threads";
 import { parseArgs, UsageError, versionText } from "./cli/args.ts";
 import { hashPassword, readStdin } from "./cli/hash-password.ts";
 import { licenseCommand } from "./cli/license.ts";
 import { OutboxCommandError, outboxCommand } from "./cli/outbox.ts";
 import { serve } from "./cli/serve.ts";
+import { transcodeCommand } from "./cli/transcode.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import { worldReadableSecretsWarning } from "./config/secrets.ts";
 import { hex4 } from "./dimse/status.ts";
@@ -15,6 +18,7 @@ import { LicenseError } from "./license/verify.ts";
 import { AssociationRejectedError, echo } from "./net/client.ts";
 import { event, logger, setupLogging } from "./ops/log.ts";
 import { OutboxLockedError } from "./outbox/log.ts";
+import "./transcode/worker.ts";
 
 async function main(argv: string[]): Promise<number> {
   const cmd = parseArgs(argv);
@@ -27,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "serve": {
       const config = loadConfig(cmd.configPath, cmd.overrides);
-      setupLogging(config.logging.level, config.logging.format);
+      setupLogging(config.logging.level, config.logging.format, config.logging.file);
       const secrets = worldReadableSecretsWarning(cmd.configPath, config);
       if (secrets !== null)
         event(logger("config"), "warning", "config-readable-by-others", { detail: secrets });
@@ -54,33 +58,35 @@ async function main(argv: string[]): Promise<number> {
     case "license":
       return licenseCommand(cmd.action, loadConfig(cmd.configPath), VENDOR_CA_PEM);
     case "transcode":
-      process.stderr.write(`storescp: '${cmd.kind}' is not available in this build yet\n`);
-      return 2;
+      return transcodeCommand(cmd.input, cmd.output, cmd.ts);
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      process.stderr.write(`storescp: ${err.message}\n`);
-      process.exit(2);
-    }
-    if (err instanceof LicenseError) {
-      process.stderr.write(`storescp: license: ${err.message}\n`);
-      process.exit(2);
-    }
-    if (
-      err instanceof AssociationRejectedError ||
-      err instanceof OutboxCommandError ||
-      err instanceof OutboxLockedError
-    ) {
-      process.stderr.write(`storescp: ${err.message}\n`);
+// In a compiled executable this same entry also runs the transcoding workers (src/transcode/worker.ts,
+// imported above, starts itself in a worker thread): only the main thread runs a command.
+if (isMainThread)
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError || err instanceof ConfigError) {
+        process.stderr.write(`storescp: ${err.message}\n`);
+        process.exit(2);
+      }
+      if (err instanceof LicenseError) {
+        process.stderr.write(`storescp: license: ${err.message}\n`);
+        process.exit(2);
+      }
+      if (
+        err instanceof AssociationRejectedError ||
+        err instanceof OutboxCommandError ||
+        err instanceof OutboxLockedError
+      ) {
+        process.stderr.write(`storescp: ${err.message}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(
+        `storescp: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
-    }
-    process.stderr.write(
-      `storescp: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  },
-);
+    },
+  );

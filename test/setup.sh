@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, pydicom/numpy, and what builds
-# the librdkafka mock cluster: librdkafka-dev, gcc, pkg-config (Debian).
+# the librdkafka mock cluster: librdkafka-dev, gcc, pkg-config, and chromium for the status page (Debian).
 # Installs what is missing when run as root (CI, the edge PC); otherwise says what to install.
 set -euo pipefail
-PACKAGES="dcmtk libgdcm-tools openjph-tools python3-pydicom python3-numpy librdkafka-dev gcc pkg-config"
+PACKAGES="dcmtk libgdcm-tools openjph-tools dicom3tools python3-pydicom python3-numpy librdkafka-dev gcc pkg-config chromium"
 missing=()
-for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv ojph_compress; do
+for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv gdcminfo ojph_compress ojph_expand dciodvfy; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 /usr/bin/python3 -c "import pydicom, numpy" >/dev/null 2>&1 || missing+=("python3-pydicom/numpy")
+# The status page is checked in headless Chromium (test/integration/ops.test.ts, playwright-core).
+[ -x /usr/bin/chromium ] || missing+=("chromium")
 # The librdkafka mock cluster (test/fixtures/kafka-mock) is built by the outbox tests with gcc.
 for tool in gcc pkg-config; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 pkg-config --exists rdkafka 2>/dev/null || missing+=("librdkafka-dev")

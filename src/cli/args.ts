@@ -7,6 +7,7 @@
 
 import { Command, CommanderError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
+import { BUILD_INFO } from "../build-info.ts";
 import { DEFAULTS } from "../config/defaults.ts";
 import type { PartialOverrides } from "../config/load.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
@@ -14,7 +15,9 @@ import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
 export const VERSION: string = pkg.version;
 
 export function versionText(): string {
-  return `storescp ${VERSION}`;
+  const { commit, built, target } = BUILD_INFO;
+  if (commit === null && built === null) return `storescp ${VERSION}`;
+  return `storescp ${VERSION} (${[commit ?? "no git", target, built].filter((s) => s !== null).join(", ")})`;
 }
 
 export const OUTBOX_ACTIONS = ["status", "drain", "export", "import"] as const;

@@ -6,16 +6,16 @@ import { DimseServices } from "../dimse/services.ts";
 import { startLicense } from "../license/runtime.ts";
 import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { StoreScpServer } from "../net/server.ts";
+import { OpsServer } from "../ops/http.ts";
 import { event, logger } from "../ops/log.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
+import { Transcoder } from "../transcode/service.ts";
+import { versionText } from "./args.ts";
 
 const log = logger("server");
-
-/** How long running associations may take to finish after a stop signal before they are aborted. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(config: Config): Promise<number> {
   // A promise nobody awaited failing is a bug of ours, not a reason to drop every association.
@@ -44,7 +44,9 @@ export async function serve(config: Config): Promise<number> {
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
   const outbox = await OutboxService.start(config);
   const services = new DimseServices(storage);
-  services.onStored = outbox.onStored;
+  // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
+  const transcoder = new Transcoder(config.transcode, { fsync: config.storage.fsync });
+  services.onStored = transcoder.wrap(outbox.onStored);
   if (config.tenant_tag !== null) services.tenantOf = tenantTagResolver(config.tenant_tag, tenants);
   services.refuseStore = () => outbox.refusal();
   const server = new StoreScpServer({
@@ -56,6 +58,22 @@ export async function serve(config: Config): Promise<number> {
     licenseProblem: () => license.problem(),
   });
   await server.listen();
+  // The ops endpoints (prom-client is loaded only here, see src/ops/http.ts).
+  let ops: OpsServer | null = null;
+  if (config.ops.http_port !== null) {
+    const opsServer = new OpsServer({
+      host: config.scp.host,
+      port: config.ops.http_port,
+      version: versionText(),
+      listening: () => server.listening,
+      roots: roots.length > 0 ? roots : [config.storage.root],
+      minFreeMb: config.storage.min_free_mb,
+      outbox,
+      license,
+    });
+    await opsServer.listen();
+    ops = opsServer;
+  }
 
   // What a crash left behind is removed in the background: a large archive must not delay the start.
   storage
@@ -71,9 +89,11 @@ export async function serve(config: Config): Promise<number> {
       if (stopping) return;
       stopping = true;
       event(log, "info", "stopping", { signal, associations: server.activeCount });
-      server.close(SHUTDOWN_GRACE_MS).then(async () => {
+      server.close(config.scp.shutdown_grace_s * 1000).then(async () => {
         stopWatching();
+        await ops?.close();
         license.stop();
+        await transcoder.close();
         await storage.close();
         await outbox.close();
         event(log, "info", "stopped", {});
@@ -82,5 +102,11 @@ export async function serve(config: Config): Promise<number> {
     };
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
+    // Windows: Ctrl+C arrives as SIGINT (also what nssm/WinSW send to stop a service), Ctrl+Break as
+    // SIGBREAK, closing the console window as SIGHUP (Windows then ends the process after ~10 s).
+    if (process.platform === "win32") {
+      process.once("SIGBREAK", () => stop("SIGBREAK"));
+      process.once("SIGHUP", () => stop("SIGHUP"));
+    }
   });
 }

@@ -46,6 +46,7 @@ export function defaultConfig(): Config {
       max_associations_per_address: 32,
       artim_timeout_s: 30,
       idle_timeout_s: 120,
+      shutdown_grace_s: 10,
       tls: null,
     },
     storage: {
@@ -73,7 +74,7 @@ export function defaultConfig(): Config {
       sasl: null,
     },
     license: { certificate: "./license.pem", client_id: "", license_key: "" },
-    logging: { level: "info", format: "text" },
+    logging: { level: "info", format: "text", file: null },
     ops: { http_port: null },
   };
 }

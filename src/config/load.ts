@@ -429,6 +429,7 @@ function resolvePaths(cfg: Config, base: string): void {
   cfg.storage.quarantine = r(cfg.storage.quarantine);
   cfg.outbox.dir = r(cfg.outbox.dir);
   cfg.license.certificate = r(cfg.license.certificate);
+  if (cfg.logging.file) cfg.logging.file.path = r(cfg.logging.file.path);
   const tls = cfg.scp.tls;
   if (tls) {
     tls.cert = r(tls.cert);

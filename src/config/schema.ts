@@ -151,6 +151,7 @@ export const ScpSchema = z.strictObject({
   max_associations_per_address: intRange(0, 100000, "an integer >= 0 (0 = only max_associations)"),
   artim_timeout_s: positiveSeconds,
   idle_timeout_s: positiveSeconds,
+  shutdown_grace_s: positiveSeconds.default(10),
   tls: TlsSchema.nullable(),
 });
 
@@ -282,9 +283,16 @@ export const LicenseSchema = z.strictObject({
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const LogFileSchema = z.strictObject({
+  path: filePath,
+  max_mb: intRange(1, 1_000_000, "an integer >= 1 (MB)").default(10),
+  keep: intRange(0, 1000, "an integer 0..1000 (rotated files kept)").default(5),
+});
+
 export const LoggingSchema = z.strictObject({
   level: enumOf(LOG_LEVELS),
   format: enumOf(["text", "json"]),
+  file: LogFileSchema.nullable().default(null),
 });
 
 export const OpsSchema = z.strictObject({
@@ -361,4 +369,5 @@ export type OutboxConfig = Config["outbox"];
 export type KafkaConfig = Config["kafka"];
 export type LicenseConfig = Config["license"];
 export type LoggingConfig = Config["logging"];
+export type LogFileConfig = NonNullable<LoggingConfig["file"]>;
 export type OpsConfig = Config["ops"];

@@ -6,6 +6,7 @@ import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
+import { opsSink } from "../ops/metrics.ts";
 import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
@@ -141,6 +142,19 @@ export class DimseServices {
         status: hex4(status),
         error: comment,
       });
+      opsSink?.instance({
+        assoc: ctx.id,
+        tenant: ctx.tenant.id,
+        status: hex4(status),
+        failed: true,
+        ts,
+        bytes: 0,
+        ms: performance.now() - started,
+        patientId: undefined,
+        modality: undefined,
+        sop: sopInstance,
+        calling: ctx.callingAe,
+      });
       return refused(cmd, abstractSyntax, new DimseError(status, comment));
     };
     if (!cmd.hasDataSet) return fail(Status.CannotUnderstand, "C-STORE-RQ without a data set");
@@ -204,6 +218,20 @@ export class DimseServices {
           stats.instances += 1;
           stats.bytes += stored?.fileSize ?? 0;
         }
+        const ms = performance.now() - started;
+        opsSink?.instance({
+          assoc: ctx.id,
+          tenant: ctx.tenant.id,
+          status: hex4(status),
+          failed: isFailure(status),
+          ts,
+          bytes: stored?.fileSize ?? 0,
+          ms,
+          patientId: stored?.attributes.patientId,
+          modality: stored?.attributes.modality,
+          sop: sopInstance,
+          calling: ctx.callingAe,
+        });
         event(log, isFailure(status) ? "warning" : "info", "instance", {
           assoc: ctx.id,
           tenant: ctx.tenant.id,
@@ -212,7 +240,7 @@ export class DimseServices {
           ts,
           size: stored?.fileSize,
           status: hex4(status),
-          ms: Math.round(performance.now() - started),
+          ms: Math.round(ms),
           outcome: stored?.outcome,
           path: stored?.path,
           error: comment,

@@ -5,6 +5,7 @@ import { MessageAssembler } from "../dimse/assembler.ts";
 import type { CommandSet } from "../dimse/command.ts";
 import type { AssociationStats, DimseServices, Operation } from "../dimse/services.ts";
 import { event, logger } from "../ops/log.ts";
+import { opsSink } from "../ops/metrics.ts";
 import type { Rejection, Tenant } from "../tenancy/tenants.ts";
 import type { NetContext } from "./context.ts";
 import { type Event, type ProviderPort, type State, transition } from "./fsm.ts";
@@ -358,6 +359,7 @@ export class Association implements ProviderPort {
         reason: admission.reason,
         why: admission.why,
       });
+      opsSink?.associationRejected(admission.result, admission.source, admission.reason);
       this.fire("Evt8");
       return;
     }
@@ -387,6 +389,13 @@ export class Association implements ProviderPort {
       contexts: `${accepted.size}/${rq.presentationContexts.length}`,
       peer_max_pdu: rq.userInformation.maxLength,
       impl: rq.userInformation.implementationVersionName ?? rq.userInformation.implementationClassUid,
+    });
+    opsSink?.associationAccepted({
+      id: this.id,
+      peer: `${remote}:${this.socket.remotePort}`,
+      calling: rq.callingAeTitle,
+      called: rq.calledAeTitle,
+      tenant: admission.tenant.id,
     });
     this.fire("Evt7");
   }
@@ -504,6 +513,7 @@ export class Association implements ProviderPort {
           ms: Math.round(performance.now() - this.started),
           ending,
         });
+        opsSink?.associationEnded(this.id, ending);
       }
       this.resolveDone();
     });

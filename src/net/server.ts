@@ -101,6 +101,11 @@ export class StoreScpServer {
     return this.tlsListener?.port ?? null;
   }
 
+  /** Accepting associations: listening and not stopping (for /healthz). */
+  get listening(): boolean {
+    return !this.stopping && (this.listener !== null || this.tlsListener !== null);
+  }
+
   get activeCount(): number {
     return this.active.size;
   }

@@ -1,6 +1,18 @@
 // Logging: logtape with one sink on stdout, as text (grep-able key=value lines, like DCMTK's) or as
-// JSON lines (for collectors). Categories: storescp.server, storescp.assoc, storescp.store, ...
+// JSON lines (for collectors), and optionally the same lines to a size-rotated file (logging.file).
+// Categories: storescp.server, storescp.assoc, storescp.store, ...
 
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  truncateSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
 import {
   configureSync,
   getLogger,
@@ -45,7 +57,75 @@ export function flushLogs(): void {
   pending = [];
   pendingBytes = 0;
   process.stdout.write(text);
+  logFile?.write(text);
 }
+
+export interface LogFileOptions {
+  path: string;
+  max_mb: number;
+  keep: number;
+}
+
+/**
+ * A log file rotated by size: before a write would take it past max_mb, FILE.(keep-1) becomes
+ * FILE.keep, ..., FILE becomes FILE.1, and a new FILE starts (keep 0: FILE is truncated). Written
+ * synchronously with the batched stdout text (a few writes a second). A failing write is reported once on
+ * stderr and retried at the next batch: the log file never stops the server.
+ */
+export class RotatingFile {
+  private fd = -1;
+  private size = 0;
+  private failed = false;
+  private readonly maxBytes: number;
+
+  constructor(private readonly o: LogFileOptions) {
+    this.maxBytes = o.max_mb * 1024 * 1024;
+    mkdirSync(dirname(o.path), { recursive: true });
+    this.open();
+  }
+
+  private open(): void {
+    this.fd = openSync(this.o.path, "a");
+    this.size = fstatSync(this.fd).size;
+  }
+
+  private rotate(): void {
+    closeSync(this.fd);
+    this.fd = -1;
+    if (this.o.keep === 0) {
+      truncateSync(this.o.path, 0);
+    } else {
+      for (let i = this.o.keep - 1; i >= 1; i--) {
+        if (existsSync(`${this.o.path}.${i}`)) renameSync(`${this.o.path}.${i}`, `${this.o.path}.${i + 1}`);
+      }
+      // Rename over an existing file works on Windows too (libuv uses MoveFileEx REPLACE_EXISTING).
+      renameSync(this.o.path, `${this.o.path}.1`);
+    }
+    this.open();
+  }
+
+  write(text: string): void {
+    try {
+      const bytes = Buffer.from(text, "utf8");
+      if (this.fd < 0) this.open();
+      if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
+      writeSync(this.fd, bytes);
+      this.size += bytes.length;
+      this.failed = false;
+    } catch (err) {
+      if (!this.failed)
+        process.stderr.write(`storescp: log file ${this.o.path}: ${(err as Error).message}\n`);
+      this.failed = true;
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+let logFile: RotatingFile | null = null;
 
 function bufferedStdout(line: string): void {
   pending.push(line);
@@ -59,8 +139,11 @@ function bufferedStdout(line: string): void {
 
 process.on("exit", flushLogs);
 
-export function setupLogging(level: LogLevel, format: LogFormat): void {
+export function setupLogging(level: LogLevel, format: LogFormat, file: LogFileOptions | null = null): void {
   const formatter = format === "json" ? jsonLinesFormatter : renderText;
+  flushLogs();
+  logFile?.close();
+  logFile = file === null ? null : new RotatingFile(file);
   resetSync();
   configureSync({
     reset: true,

@@ -105,6 +105,8 @@ export class OutboxService {
       // Hashed at publish time (Drainer), off the C-STORE path.
       sha256: null,
       transferSyntaxUid: instance.transferSyntaxUid,
+      targetTs: instance.targetTs ?? instance.transferSyntaxUid,
+      transferStatus: instance.transferStatus ?? "NoNeedTransfer",
       sourceIp: ctx.remoteAddress,
       sourceAe: ctx.callingAe,
       calledAe: ctx.calledAe,

@@ -35,6 +35,9 @@ export interface StoredInstance {
   outcome: CommitResult;
   /** As received (the presentation context's). */
   transferSyntaxUid: string;
+  /** As stored, when transcoding was attempted (src/transcode/service.ts); else as received. */
+  targetTs?: string;
+  transferStatus?: "NoNeedTransfer" | "Success" | "Failed";
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };

@@ -20,11 +20,19 @@ export function uidHash(uid: string): string {
   return createHash("sha256").update(uid).digest("hex").slice(0, 16);
 }
 
-/** Values that are not UIDs may hold anything: keep letters, digits, dot, dash, underscore. */
+/** Names Windows reserves for devices, whatever the extension (CON, CON.txt, ...). */
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$/i;
+
+/**
+ * Values that are not UIDs may hold anything: keep letters, digits, dot, dash, underscore. The same rules
+ * on every OS, so that a tree is the same on Linux and Windows: Windows device names get a leading "_",
+ * and a trailing dot (which Windows drops, merging "CT." into "CT") becomes "_".
+ */
 function safeSegment(value: string): string {
   const cleaned = value.trim().replace(/[^A-Za-z0-9._-]/g, "_");
   if (cleaned === "" || /^\.+$/.test(cleaned)) return "_";
-  return cleaned;
+  const noTrailingDot = cleaned.endsWith(".") ? `${cleaned.slice(0, -1)}_` : cleaned;
+  return WINDOWS_DEVICE.test(noTrailingDot) ? `_${noTrailingDot}` : noTrailingDot;
 }
 
 const PLACEHOLDER = /\{([a-z_]+)\}/g;

@@ -62,6 +62,7 @@ describe("defaults", () => {
         max_associations_per_address: 32, // addition (issue 5): hardening
         artim_timeout_s: 30,
         idle_timeout_s: 120,
+        shutdown_grace_s: 10, // addition (issue 6): the stop bound
         tls: null,
       },
       storage: {
@@ -104,7 +105,7 @@ describe("defaults", () => {
         sasl: null,
       },
       license: { certificate: "./license.pem", client_id: "", license_key: "" },
-      logging: { level: "info", format: "text" },
+      logging: { level: "info", format: "text", file: null },
       ops: { http_port: null },
     });
   });
@@ -140,7 +141,7 @@ describe("file over defaults", () => {
     expect(c.scp.port).toBe(104);
     expect(c.scp.ae_title).toBe("ARCHIVE");
     expect(c.scp.host).toBe("0.0.0.0");
-    expect(c.logging).toEqual({ level: "info", format: "json" });
+    expect(c.logging).toEqual({ level: "info", format: "json", file: null });
     expect(c.kafka.topics).toEqual({ storage: "storage_queue", log: "audit" });
   });
 

@@ -540,6 +540,8 @@ export interface StartServerOptions {
   workDir?: string;
   /** Default: src/main.ts. */
   entry?: string;
+  /** A built storescp executable to run instead of `bun src/main.ts` (entry is then ignored). */
+  executable?: string;
 }
 
 export interface OurServerHandle extends ServerHandle {
@@ -594,7 +596,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
   const extra = opts.args ?? [];
   const portFlag = extra.findIndex((a) => a === "--port" || a === "-p");
   let port: number;
-  const args = [resolve(repoRoot, opts.entry ?? "src/main.ts"), "--config", configPath];
+  const args = [
+    ...(opts.executable === undefined ? [resolve(repoRoot, opts.entry ?? "src/main.ts")] : []),
+    "--config",
+    configPath,
+  ];
   if (portFlag >= 0) {
     port = Number.parseInt(extra[portFlag + 1] ?? "", 10);
   } else {
@@ -606,7 +612,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
   const root = storageRoot(configText) ?? "./data";
   const dataDir = isAbsolute(root) ? root : resolve(workDir, root);
   const h = await spawnServer({
-    cmd: process.execPath,
+    cmd: opts.executable ?? process.execPath,
     args,
     port,
     env: { ...process.env, ...opts.env },

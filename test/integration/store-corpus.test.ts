@@ -4,7 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_SUPPORTED_TRANSFER_SYNTAXES } from "../../src/config/defaults.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../../src/dicom/implementation.ts";
+import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CommandField, Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/net/client.ts";
 import { dcmdump, echoscu, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
@@ -14,7 +16,19 @@ let server: OurServerHandle;
 
 beforeAll(async () => {
   corpus();
-  server = await startServer({ config: { storage: { fsync: true, min_free_mb: 1 } } });
+  // HTJ2K is outside the default supported list (it would be transcoded): here every syntax is kept as received.
+  const supported = [
+    ...DEFAULT_SUPPORTED_TRANSFER_SYNTAXES,
+    TS.HTJ2KLossless,
+    TS.HTJ2KLosslessRPCL,
+    TS.HTJ2K,
+  ];
+  server = await startServer({
+    config: {
+      storage: { fsync: true, min_free_mb: 1 },
+      transcode: { supported_transfer_syntaxes: supported },
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -22,6 +22,16 @@ describe("storage path template", () => {
     expect(p).toBe(`/data/hospital-a/20240101/${uidHash("1.2.3")}/1.2.3.4/CT-CT_01_.._x/1.2.3.4.5.dcm`);
   });
 
+  test("Windows path rules on every OS: device names and trailing dots", () => {
+    const r = (calling_ae: string) => renderPath("/data", "{calling_ae}/x.dcm", { ...v, calling_ae });
+    expect(r("CON")).toBe("/data/_CON/x.dcm");
+    expect(r("nul.txt")).toBe("/data/_nul.txt/x.dcm");
+    expect(r("COM1")).toBe("/data/_COM1/x.dcm");
+    expect(r("CONSOLE")).toBe("/data/CONSOLE/x.dcm");
+    expect(r("CT.")).toBe("/data/CT_/x.dcm");
+    expect(r("CT:1")).toBe("/data/CT_1/x.dcm");
+  });
+
   test("nothing a peer sends can leave the root", () => {
     expect(renderPath("/data", "{sop_uid}/x.dcm", { ...v, sop_uid: ".." })).toBe("/data/_/x.dcm");
     expect(renderPath("/data", "{calling_ae}/x.dcm", { ...v, calling_ae: "../../etc" })).toBe(

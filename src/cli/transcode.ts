@@ -1,0 +1,26 @@
+// `storescp transcode IN OUT [--ts UID]`: transcode one Part-10 file offline (default target: Explicit VR
+// Little Endian). Exit 0 on success, 1 with the reason when the file cannot be transcoded.
+
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { TS } from "../dicom/transfer-syntax.ts";
+import { loadCodecs } from "../transcode/codecs.ts";
+import { transcodePart10 } from "../transcode/transcode.ts";
+
+export async function transcodeCommand(input: string, output: string, ts?: string): Promise<number> {
+  const target = ts ?? TS.ExplicitVRLittleEndian;
+  await loadCodecs();
+  try {
+    const started = performance.now();
+    const r = transcodePart10(new Uint8Array(readFileSync(input)), target);
+    const tmp = `${output}.storescp-transcode.tmp`;
+    writeFileSync(tmp, r.bytes);
+    renameSync(tmp, output);
+    process.stderr.write(
+      `storescp: ${input} -> ${output} (${target}, ${r.frames} frame(s), ${Math.round(performance.now() - started)} ms)\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`storescp: transcode failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,232 @@
+// Transcoding of one Part-10 file in memory: parse, decode every frame to native pixels, re-encode to the
+// target, rebuild the pixel module and the file meta. Runs in a pool worker (or the CLI); synchronous once
+// the codecs are loaded.
+
+import { buildFileMeta } from "../dicom/part10.ts";
+import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
+import {
+  CodecError,
+  DECODABLE,
+  decodeFrame,
+  ENCODABLE,
+  encodeFrame,
+  type PixelInfo,
+  planarToInterleaved,
+} from "./codecs.ts";
+import {
+  type Element,
+  find,
+  getString,
+  getUs,
+  PIXEL_DATA,
+  parsePart10,
+  removeElement,
+  setElement,
+  stringElement,
+  usElement,
+  writeDataSet,
+} from "./dataset.ts";
+
+export const Tags = {
+  SamplesPerPixel: 0x00280002,
+  Photometric: 0x00280004,
+  PlanarConfiguration: 0x00280006,
+  NumberOfFrames: 0x00280008,
+  Rows: 0x00280010,
+  Columns: 0x00280011,
+  BitsAllocated: 0x00280100,
+  BitsStored: 0x00280101,
+  HighBit: 0x00280102,
+  PixelRepresentation: 0x00280103,
+  ExtendedOffsetTable: 0x7fe00001,
+  ExtendedOffsetTableLengths: 0x7fe00002,
+} as const;
+
+/** The transfer syntaxes we can write: native little endian and the lossless encapsulated ones. */
+export const TARGETS: ReadonlySet<string> = new Set([
+  TS.ExplicitVRLittleEndian,
+  TS.ImplicitVRLittleEndian,
+  ...ENCODABLE,
+]);
+
+/** Syntaxes we can read: native ones (incl. deflated and big endian) and the decodable encapsulated ones. */
+export function canRead(ts: string): boolean {
+  return isNativeTransferSyntax(ts) || DECODABLE.has(ts);
+}
+
+export interface TranscodeOutput {
+  bytes: Uint8Array;
+  frames: number;
+  /** Pixels decoded, for throughput figures. */
+  pixels: number;
+}
+
+export function pixelInfo(els: Element[]): PixelInfo & { frames: number; planar: number } {
+  const rows = getUs(els, Tags.Rows);
+  const columns = getUs(els, Tags.Columns);
+  const bitsAllocated = getUs(els, Tags.BitsAllocated);
+  if (rows === undefined || columns === undefined || bitsAllocated === undefined)
+    throw new CodecError("pixel module incomplete (Rows, Columns, Bits Allocated)");
+  const frames = Number.parseInt(getString(els, Tags.NumberOfFrames) ?? "1", 10);
+  return {
+    rows,
+    columns,
+    bitsAllocated,
+    samplesPerPixel: getUs(els, Tags.SamplesPerPixel) ?? 1,
+    bitsStored: getUs(els, Tags.BitsStored) ?? bitsAllocated,
+    pixelRepresentation: getUs(els, Tags.PixelRepresentation) ?? 0,
+    photometric: getString(els, Tags.Photometric) ?? "MONOCHROME2",
+    frames: Number.isFinite(frames) && frames > 0 ? frames : 1,
+    planar: getUs(els, Tags.PlanarConfiguration) ?? 0,
+  };
+}
+
+/** Split encapsulated fragments (Basic Offset Table first) into frames (PS3.5 A.4). */
+export function splitFrames(fragments: Uint8Array[], frames: number, eot?: number[]): Uint8Array[] {
+  const bot = fragments[0] ?? new Uint8Array(0);
+  const frags = fragments.slice(1);
+  if (frags.length === 0) throw new CodecError("encapsulated Pixel Data has no fragments");
+  if (frames === 1) return [concat(frags)];
+  if (frags.length === frames) return frags;
+  let offsets: number[] | undefined = eot;
+  if (!offsets && bot.length >= 4 * frames) {
+    const v = new DataView(bot.buffer, bot.byteOffset, bot.byteLength);
+    offsets = [];
+    for (let i = 0; i < bot.length / 4; i++) offsets.push(v.getUint32(4 * i, true));
+  }
+  const groups: Uint8Array[][] = [];
+  if (offsets && offsets.length === frames) {
+    let pos = 0;
+    let k = 0;
+    for (const f of frags) {
+      while (k < offsets.length && offsets[k] === pos) {
+        groups.push([]);
+        k++;
+      }
+      const g = groups[groups.length - 1];
+      if (!g) throw new CodecError("Basic Offset Table does not match the fragments");
+      g.push(f);
+      pos += 8 + f.length;
+    }
+  } else {
+    // No offsets: a frame starts with a fragment that starts with a codestream's start marker.
+    for (const f of frags) {
+      const starts =
+        (f[0] === 0xff && (f[1] === 0xd8 || f[1] === 0x4f)) ||
+        (f[0] === 0 && f[1] === 0 && f[2] === 0 && f[3] === 0x0c && f[4] === 0x6a);
+      if (starts || groups.length === 0) groups.push([f]);
+      else groups[groups.length - 1]?.push(f);
+    }
+  }
+  if (groups.length !== frames)
+    throw new CodecError(`found ${groups.length} frames in the fragments, Number of Frames is ${frames}`);
+  return groups.map(concat);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0]) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function readEot(els: Element[]): number[] | undefined {
+  const e = find(els, Tags.ExtendedOffsetTable);
+  if (!e || e.value.length < 8) return undefined;
+  const v = new DataView(e.value.buffer, e.value.byteOffset, e.value.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= e.value.length; i += 8) out.push(Number(v.getBigUint64(i, true)));
+  return out;
+}
+
+/** Transcode a Part-10 file to `target`. Throws CodecError (or DataSetError) when it cannot. */
+export function transcodePart10(input: Uint8Array, target: string): TranscodeOutput {
+  if (!TARGETS.has(target)) throw new CodecError(`cannot encode transfer syntax ${target}`);
+  const { meta, elements: els } = parsePart10(input);
+  const source = meta.transferSyntaxUid;
+  if (!canRead(source)) throw new CodecError(`cannot decode transfer syntax ${source}`);
+  const pixelEl = find(els, PIXEL_DATA);
+  const targetNative = isNativeTransferSyntax(target);
+  let framesOut = 0;
+  let pixelsOut = 0;
+  if (pixelEl) {
+    const p = pixelInfo(els);
+    framesOut = p.frames;
+    const frameSize = p.rows * p.columns * p.samplesPerPixel * (p.bitsAllocated >>> 3);
+    let photometric = p.photometric;
+    let native: Uint8Array[] | null = null;
+    let whole: Uint8Array | null = null; // native source to native target: the pixel bytes as they are
+    if (pixelEl.fragments) {
+      if (p.planar === 1 && p.samplesPerPixel > 1) p.planar = 0; // codecs produce colour-by-pixel
+      native = splitFrames(pixelEl.fragments, p.frames, readEot(els)).map((f) => {
+        const d = decodeFrame(source, f, p);
+        photometric = d.photometric;
+        return d.pixels;
+      });
+    } else if (targetNative) {
+      whole = pixelEl.value;
+    } else {
+      if (p.bitsAllocated % 8 !== 0)
+        throw new CodecError(`Bits Allocated ${p.bitsAllocated} cannot be encoded`);
+      if (p.photometric.endsWith("_422") || p.photometric.endsWith("_420"))
+        throw new CodecError(`${p.photometric} pixels cannot be encoded losslessly here`);
+      if (pixelEl.value.length < frameSize * p.frames)
+        throw new CodecError("Pixel Data shorter than the image");
+      native = [];
+      for (let i = 0; i < p.frames; i++) {
+        const f = pixelEl.value.subarray(i * frameSize, (i + 1) * frameSize);
+        native.push(p.planar === 1 && p.samplesPerPixel > 1 ? planarToInterleaved(f, p) : f);
+      }
+      p.planar = 0;
+    }
+    pixelsOut = p.rows * p.columns * p.frames;
+    removeElement(els, Tags.ExtendedOffsetTable);
+    removeElement(els, Tags.ExtendedOffsetTableLengths);
+    if (targetNative) {
+      const value = whole ?? concat(native ?? []);
+      setElement(els, { tag: PIXEL_DATA, vr: p.bitsAllocated > 8 ? "OW" : "OB", value });
+    } else {
+      const frames = (native ?? []).map((f) => {
+        const e = encodeFrame(target, f, p, photometric);
+        photometric = e.photometric;
+        return e.data;
+      });
+      const bot = new Uint8Array(4 * frames.length);
+      const bv = new DataView(bot.buffer);
+      let off = 0;
+      frames.forEach((f, i) => {
+        bv.setUint32(4 * i, off, true);
+        off += 8 + f.length + (f.length & 1);
+      });
+      // Past 4 GiB the Basic Offset Table cannot hold the offsets: leave it empty (PS3.5 A.4).
+      setElement(els, {
+        tag: PIXEL_DATA,
+        vr: "OB",
+        value: new Uint8Array(0),
+        fragments: [off > 0xffffffff ? new Uint8Array(0) : bot, ...frames],
+      });
+    }
+    if (photometric !== p.photometric) setElement(els, stringElement(Tags.Photometric, "CS", photometric));
+    if (p.samplesPerPixel > 1) setElement(els, usElement(Tags.PlanarConfiguration, p.planar));
+  }
+  const explicit = transferSyntaxInfo(target)?.explicitVr ?? true;
+  const body = writeDataSet(els, explicit);
+  const head = buildFileMeta({
+    sopClassUid: meta.mediaStorageSopClassUid ?? "",
+    sopInstanceUid: meta.mediaStorageSopInstanceUid ?? "",
+    transferSyntaxUid: target,
+    ...(meta.sourceAeTitle ? { sourceAeTitle: meta.sourceAeTitle } : {}),
+    ...(meta.sendingAeTitle ? { sendingAeTitle: meta.sendingAeTitle } : {}),
+    ...(meta.receivingAeTitle ? { receivingAeTitle: meta.receivingAeTitle } : {}),
+  });
+  const bytes = new Uint8Array(head.length + body.length);
+  bytes.set(head);
+  bytes.set(body, head.length);
+  return { bytes, frames: framesOut, pixels: pixelsOut };
+}

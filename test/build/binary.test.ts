@@ -1,0 +1,205 @@
+// Issue 6, the release build: built with a test vendor CA (made here), the Linux binary copied alone into an
+// empty directory outside the repository (no source, no node_modules in reach) starts from a site.yaml,
+// answers echoscu, stores an instance, writes its outbox record, and refuses a bad license with exit 2.
+// The arm64 and Windows binaries are built too and their sizes printed.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify as yaml } from "yaml";
+import { type BuiltFile, build, outputName, TARGETS } from "../../build/build.ts";
+import { echoscu, freePort, startServer, storescu } from "../helpers/dcmtk.ts";
+import { corpus, filesBelow, perfset, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { issue, licenseExtension, utf8StringDer } from "../helpers/pki.ts";
+
+const CLIENT = "edge-pc-7";
+const KEY = "K3Y-0f-7h3-l1c3n53";
+
+let work: string;
+let built: BuiltFile[] = [];
+let file = "";
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "storescp-build-"));
+  const dir = perfset(1000);
+  file = join(
+    dir,
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".dcm"))
+      .sort()[0] ?? "",
+  );
+  const ca = await issue({ subject: "CN=Test Vendor CA", ca: true });
+  const license = await issue({
+    subject: `CN=${CLIENT}`,
+    issuer: ca,
+    extensions: [licenseExtension(utf8StringDer(KEY))],
+  });
+  writeFileSync(join(work, "vendor-ca.pem"), ca.pem);
+  writeFileSync(join(work, "license.pem"), license.pem);
+  built = await build({
+    targets: [...TARGETS],
+    outdir: join(work, "dist"),
+    vendorCaPem: ca.pem,
+    bytecode: true,
+    quiet: true,
+  });
+  for (const b of built)
+    console.log(
+      `built ${outputName(b.target)}: ${(b.bytes / 1024 / 1024).toFixed(1)} MiB in ${b.seconds.toFixed(1)} s`,
+    );
+}, 300_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** An empty directory holding only the Linux binary, a site.yaml and the license. */
+function site(
+  name: string,
+  license: { client_id: string; license_key: string },
+  opsPort: number | null,
+): string {
+  const dir = join(work, name);
+  spawnSync("mkdir", ["-p", dir]);
+  copyFileSync(join(work, "dist", "storescp-linux-x64"), join(dir, "storescp"));
+  spawnSync("chmod", ["755", join(dir, "storescp")]);
+  copyFileSync(join(work, "license.pem"), join(dir, "license.pem"));
+  writeFileSync(
+    join(dir, "site.yaml"),
+    yaml({
+      storage: { root: "./data", min_free_mb: 1, fsync: true },
+      license: { certificate: "./license.pem", ...license },
+      ops: { http_port: opsPort },
+    }),
+  );
+  return dir;
+}
+
+describe("release build", () => {
+  test("three targets, SHA256SUMS, and the version names the commit", () => {
+    expect(built.map((b) => b.target)).toEqual(["linux-x64", "linux-arm64", "windows-x64"]);
+    for (const b of built) expect(statSync(b.path).size).toBeGreaterThan(20 * 1024 * 1024);
+    const sums = readFileSync(join(work, "dist", "SHA256SUMS"), "utf8");
+    expect(sums).toMatch(
+      /^[0-9a-f]{64} {2}storescp-linux-arm64\n[0-9a-f]{64} {2}storescp-linux-x64\n[0-9a-f]{64} {2}storescp-windows-x64\.exe\n$/,
+    );
+    const check = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: join(work, "dist"), encoding: "utf8" });
+    expect(check.status).toBe(0);
+    const v = spawnSync(join(work, "dist", "storescp-linux-x64"), ["--version"], {
+      cwd: work,
+      encoding: "utf8",
+    });
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(
+      /^storescp \d+\.\d+\.\d+ \(([0-9a-f]{7,}(-dirty)?|no git), bun-linux-x64, \d{4}-\d\d-\d\dT/,
+    );
+    // The Windows binary is a PE file.
+    expect(
+      readFileSync(join(work, "dist", "storescp-windows-x64.exe"))
+        .subarray(0, 2)
+        .toString(),
+    ).toBe("MZ");
+  });
+
+  test("alone in an empty directory: license verified, echoscu, a stored instance and its outbox record", async () => {
+    const opsPort = await freePort();
+    const dir = site("good", { client_id: CLIENT, license_key: KEY }, opsPort);
+    expect(readdirSync(dir).sort()).toEqual(["license.pem", "site.yaml", "storescp"]);
+    const verify = spawnSync("./storescp", ["license", "verify", "-c", "site.yaml"], {
+      cwd: dir,
+      encoding: "utf8",
+    });
+    expect(verify.status).toBe(0);
+
+    const server = await startServer({
+      workDir: dir,
+      executable: join(dir, "storescp"),
+      configYaml: readFileSync(join(dir, "site.yaml"), "utf8"),
+    });
+    try {
+      expect(server.output()).toContain("license-ok");
+      expect(server.output()).not.toContain("unlicensed-build");
+      const echo = await echoscu({ port: server.port, calledAe: "STORESCP" });
+      expect(echo.statuses).toEqual([0]);
+      const r = await storescu({ port: server.port, calledAe: "STORESCP", files: [file] });
+      expect(r.statuses).toEqual([0]);
+      const p10 = await readPart10(file);
+      const stored = filesBelow(join(dir, "data")).filter((f) => f.endsWith(`${p10.sopInstanceUid}.dcm`));
+      expect(stored.length).toBe(1);
+      // The outbox record, as the binary's own CLI sees it beside the running server...
+      const status = spawnSync("./storescp", ["outbox", "status", "-c", "site.yaml"], {
+        cwd: dir,
+        encoding: "utf8",
+      });
+      expect(status.status).toBe(0);
+      expect(status.stdout).toMatch(/records:\s+1\b/);
+      // ...and in the segment (JSON payload).
+      const segs = filesBelow(join(dir, "outbox")).filter((f) => f.endsWith(".seg") || /seg/.test(f));
+      expect(segs.some((s) => readFileSync(s, "latin1").includes(`"sop_uid":"${p10.sopInstanceUid}"`))).toBe(
+        true,
+      );
+      // The ops endpoints from the binary: healthy with the license, and the instance counted.
+      const health = await fetch(`http://127.0.0.1:${opsPort}/healthz`);
+      expect(health.status).toBe(200);
+      const checks = ((await health.json()) as { checks: { license: { detail: string } } }).checks;
+      expect(checks.license.detail).toMatch(/^valid until/);
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^storescp_instances_total\{tenant="default",status="0000",transfer_syntax="[0-9.]+"\} 1$/m,
+      );
+      expect(metrics).toMatch(/^storescp_license_days_left \d+$/m);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  test("alone: a JPEG-LS instance is stored transcoded to Explicit VR Little Endian, with its record", async () => {
+    const dir = site("jpegls", { client_id: CLIENT, license_key: KEY }, null);
+    // The viewer here takes only uncompressed data: JPEG-LS must be transcoded on arrival.
+    const siteYaml = `${readFileSync(join(dir, "site.yaml"), "utf8")}transcode:\n  supported_transfer_syntaxes: [1.2.840.10008.1.2, 1.2.840.10008.1.2.1]\n  target: 1.2.840.10008.1.2.1\n`;
+    writeFileSync(join(dir, "site.yaml"), siteYaml);
+    const jls = corpus().find((f) => f.includes("15_ct_s16_jpegLS_lossless")) ?? "";
+    const server = await startServer({
+      workDir: dir,
+      executable: join(dir, "storescp"),
+      configYaml: readFileSync(join(dir, "site.yaml"), "utf8"),
+    });
+    try {
+      const profile = await storescuProfile([jls], join(work, "jls.cfg"));
+      const r = await storescu({ port: server.port, files: [jls], extraArgs: ["-xf", profile, "Corpus"] });
+      expect(r.statuses).toEqual([0]);
+      const src = await readPart10(jls);
+      const stored = filesBelow(join(dir, "data")).filter((f) => f.endsWith(`${src.sopInstanceUid}.dcm`));
+      expect(stored).toHaveLength(1);
+      expect((await readPart10(stored[0] ?? "")).transferSyntaxUid).toBe("1.2.840.10008.1.2.1");
+      const segs = filesBelow(join(dir, "outbox")).map((f) => readFileSync(f, "latin1"));
+      const rec = segs.join("").match(/\{"schema_version"[^\n]*?"transfer_status":"(\w+)"/);
+      expect(rec?.[1]).toBe("Success");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  test("a bad license: exit 2 with a one-line reason, at start and from `license verify`", async () => {
+    const dir = site("bad", { client_id: CLIENT, license_key: "wrong-key" }, await freePort());
+    for (const args of [
+      ["--port", String(await freePort()), "-c", "site.yaml"],
+      ["license", "verify", "-c", "site.yaml"],
+    ]) {
+      const r = spawnSync("./storescp", args, { cwd: dir, encoding: "utf8", timeout: 20_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/license/i);
+    }
+    expect(readdirSync(dir).includes("data")).toBe(false);
+  }, 60_000);
+});
