@@ -27,7 +27,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "../outbox/frame.ts";
-import { OutboxLog } from "../outbox/log.ts";
+import { OutboxLog, syncDirSync } from "../outbox/log.ts";
 import { Drainer, KafkaPublisher, type Publisher, topicsResolver } from "../outbox/publisher.ts";
 import { uuidV7 } from "../outbox/record.ts";
 import { sha256OfFile } from "../store/hasher.ts";
@@ -230,7 +230,7 @@ async function exportBundle(config: Config, dir: string, out: Out): Promise<numb
       sha256: hash.digest("hex"),
     };
     writeDurable(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    syncDir(dir);
+    syncDirSync(dir);
     // Only now, with the bundle safe, do the records leave this outbox.
     log.ack(pos, records);
     out(`exported ${records} record(s) (${bytes} bytes) to ${dir}, bundle ${manifest.bundle_id}`);
@@ -371,14 +371,4 @@ function writeDurable(path: string, text: string): void {
     closeSync(fd);
   }
   renameSync(`${path}.tmp`, path);
-}
-
-function syncDir(dir: string): void {
-  if (process.platform === "win32") return;
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

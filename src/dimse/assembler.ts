@@ -4,6 +4,7 @@
 
 import { PduError } from "../net/pdu/errors.ts";
 import { AbortReason } from "../net/pdu/types.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { type CommandSet, decodeCommandSet, MAX_COMMAND_SET_LENGTH } from "./command.ts";
 import type { DataSink, Operation } from "./services.ts";
 import { DimseError } from "./status.ts";
@@ -74,10 +75,7 @@ export class MessageAssembler {
     if (chunk.length > 0) this.commandParts.push(chunk);
     if (!(isLast && pdvEnd)) return;
 
-    const bytes =
-      this.commandParts.length === 1
-        ? (this.commandParts[0] as Uint8Array)
-        : concat(this.commandParts, this.commandBytes);
+    const bytes = concatBytes(this.commandParts);
     this.commandParts = [];
     this.commandBytes = 0;
     let cmd: CommandSet;
@@ -108,14 +106,4 @@ export class MessageAssembler {
       this.port.ready(contextId, r.op);
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
 }

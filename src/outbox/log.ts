@@ -511,7 +511,8 @@ export class OutboxLog {
   }
 }
 
-function syncDirSync(dir: string): void {
+/** fsync a directory, synchronously (POSIX; nothing to do on Windows). */
+export function syncDirSync(dir: string): void {
   if (process.platform === "win32") return;
   const fd = openSync(dir, "r");
   try {

@@ -4,6 +4,7 @@
 
 import { buildFileMeta } from "../dicom/part10.ts";
 import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
+import { concatBytes } from "../util/bytes.ts";
 import {
   CodecError,
   DECODABLE,
@@ -86,7 +87,7 @@ export function splitFrames(fragments: Uint8Array[], frames: number, eot?: numbe
   const bot = fragments[0] ?? new Uint8Array(0);
   const frags = fragments.slice(1);
   if (frags.length === 0) throw new CodecError("encapsulated Pixel Data has no fragments");
-  if (frames === 1) return [concat(frags)];
+  if (frames === 1) return [concatBytes(frags)];
   if (frags.length === frames) return frags;
   let offsets: number[] | undefined = eot;
   if (!offsets && bot.length >= 4 * frames) {
@@ -120,20 +121,7 @@ export function splitFrames(fragments: Uint8Array[], frames: number, eot?: numbe
   }
   if (groups.length !== frames)
     throw new CodecError(`found ${groups.length} frames in the fragments, Number of Frames is ${frames}`);
-  return groups.map(concat);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1 && parts[0]) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return groups.map((g) => concatBytes(g));
 }
 
 function readEot(els: Element[]): number[] | undefined {
@@ -189,7 +177,7 @@ export function transcodePart10(input: Uint8Array, target: string): TranscodeOut
     removeElement(els, Tags.ExtendedOffsetTable);
     removeElement(els, Tags.ExtendedOffsetTableLengths);
     if (targetNative) {
-      const value = whole ?? concat(native ?? []);
+      const value = whole ?? concatBytes(native ?? []);
       setElement(els, { tag: PIXEL_DATA, vr: p.bitsAllocated > 8 ? "OW" : "OB", value });
     } else {
       const frames = (native ?? []).map((f) => {
