@@ -42,7 +42,8 @@ export async function serve(config: Config): Promise<number> {
   await storage.hasFreeSpace(roots[0] ?? config.storage.root);
 
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
-  const outbox = await OutboxService.start(config);
+  let receiving = (): boolean => false;
+  const outbox = await OutboxService.start(config, { busy: () => receiving() });
   const services = new DimseServices(storage);
   // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
   const transcoder = new Transcoder(config.transcode, { fsync: config.storage.fsync });
@@ -58,6 +59,7 @@ export async function serve(config: Config): Promise<number> {
     licenseProblem: () => license.problem(),
   });
   await server.listen();
+  receiving = () => server.activeCount > 0;
   // The ops endpoints (prom-client is loaded only here, see src/ops/http.ts).
   let ops: OpsServer | null = null;
   if (config.ops.http_port !== null) {

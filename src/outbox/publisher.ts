@@ -199,6 +199,13 @@ export interface DrainerOptions {
    * two-core edge PC would otherwise take from the modality's transfer (measured: W1 2.2 s vs 1.55 s).
    */
   hashFile?: (path: string, size: number) => Promise<string>;
+  /**
+   * Whether modalities are sending right now. Storage comes first on a two-core edge PC: while busy,
+   * publishing (and hashing) waits, for at most maxDeferMs, then goes ahead anyway (bounded lag).
+   */
+  busy?: () => boolean;
+  /** Longest deferral while busy (default 2000 ms). */
+  maxDeferMs?: number;
 }
 
 interface Parsed {
@@ -245,6 +252,10 @@ export class Drainer {
   private readonly maxBackoff: number;
   private readonly linger: number;
   private readonly hashFile: ((path: string, size: number) => Promise<string>) | null;
+  private readonly busy: () => boolean;
+  private readonly maxDefer: number;
+  /** When publishing was first held back for a busy receiver (0: not holding back). */
+  private deferringSince = 0;
 
   constructor(
     private readonly outbox: OutboxLog,
@@ -257,6 +268,8 @@ export class Drainer {
     this.maxBackoff = opts.maxBackoffMs ?? 10_000;
     this.linger = opts.lingerMs ?? 100;
     this.hashFile = opts.hashFile ?? null;
+    this.busy = opts.busy ?? (() => false);
+    this.maxDefer = opts.maxDeferMs ?? 2000;
     const note = outbox.publishNote;
     this.lastError = note.last_error;
     this.lastErrorAt = note.last_error_at;
@@ -304,6 +317,10 @@ export class Drainer {
 
   private async run(): Promise<void> {
     while (this.running) {
+      if (this.shouldDefer()) {
+        await sleep(50);
+        continue;
+      }
       let sent: number;
       try {
         sent = await this.publishOnce();
@@ -322,6 +339,19 @@ export class Drainer {
       // which would cost the receiving side CPU while instances arrive.
       if (sent < this.batch && this.running) await sleep(this.linger);
     }
+  }
+
+  /** Hold publishing back while the receiver is busy, for at most maxDefer at a time. */
+  private shouldDefer(): boolean {
+    if (!this.busy() || this.outbox.records === 0) {
+      this.deferringSince = 0;
+      return false;
+    }
+    const now = Date.now();
+    if (this.deferringSince === 0) this.deferringSince = now;
+    if (now - this.deferringSince < this.maxDefer) return true;
+    this.deferringSince = 0;
+    return false;
   }
 
   /** Publish one batch from the head of the outbox; resolves with the number of records delivered. */

@@ -28,6 +28,8 @@ export interface OutboxServiceOptions {
   publisher?: Publisher | null;
   drainer?: DrainerOptions;
   segmentBytes?: number;
+  /** Whether associations are receiving now (publishing then waits a little, see DrainerOptions.busy). */
+  busy?: () => boolean;
 }
 
 export class OutboxService {
@@ -58,6 +60,7 @@ export class OutboxService {
     const hasher = createHasher();
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
       hashFile: (path, size) => hasher.start(path).digest(size),
+      busy: () => opts.busy?.() ?? false,
       ...opts.drainer,
     });
     const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher);
