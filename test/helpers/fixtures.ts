@@ -47,6 +47,15 @@ export function perfset(n: number, source = "03_sc_mono8_explicitLE.dcm"): strin
   return once(`perfset-${n}-${source}`, (d) => sh("make-perfset.sh", [src, d, String(n)]));
 }
 
+/** The files of perfset(n), sorted. */
+export function perfsetFiles(n: number, source?: string): string[] {
+  const dir = perfset(n, source);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".dcm"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
 /** One multi-frame instance of about sizeMb MiB. */
 export function bigInstance(sizeMb: number): string {
   const dir = once(`big-${sizeMb}`, (d) => sh("make-big.sh", [join(d, "big.dcm"), String(sizeMb)]));

@@ -1,10 +1,17 @@
 // Concurrency and size: 10 parallel storescu associations, and a 1 GiB instance in bounded memory.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type OurServerHandle, peakRss, startServer, storescu } from "../helpers/dcmtk.ts";
-import { bigInstance, filesBelow, perfset, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import {
+  bigInstance,
+  filesBelow,
+  perfset,
+  perfsetFiles,
+  readPart10,
+  storedPathOf,
+} from "../helpers/fixtures.ts";
 
 let server: OurServerHandle;
 
@@ -22,11 +29,7 @@ afterAll(async () => {
 
 describe("load", () => {
   test("10 parallel storescu associations of 100 instances each: 1000 files, none mixed up or missing", async () => {
-    const dir = perfset(1000);
-    const all = readdirSync(dir)
-      .filter((f) => f.endsWith(".dcm"))
-      .sort()
-      .map((f) => join(dir, f));
+    const all = perfsetFiles(1000);
     expect(all).toHaveLength(1000);
     const groups = Array.from({ length: 10 }, (_, i) => all.slice(i * 100, i * 100 + 100));
     const results = await Promise.all(

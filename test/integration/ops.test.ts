@@ -4,7 +4,7 @@
 // answered 0000 (file and outbox record) and exits 0 within the bound.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
@@ -17,16 +17,12 @@ import {
   storescu,
   tagValue,
 } from "../helpers/dcmtk.ts";
-import { filesBelow, perfset, readPart10 } from "../helpers/fixtures.ts";
+import { filesBelow, perfsetFiles, readPart10 } from "../helpers/fixtures.ts";
 
 let files: string[] = [];
 
 beforeAll(() => {
-  const dir = perfset(1000);
-  files = readdirSync(dir)
-    .filter((f) => f.endsWith(".dcm"))
-    .sort()
-    .map((f) => join(dir, f));
+  files = perfsetFiles(1000);
 }, 300_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

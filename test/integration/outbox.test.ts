@@ -19,18 +19,14 @@ import {
   startServer,
   storescu,
 } from "../helpers/dcmtk.ts";
-import { perfset, readPart10 } from "../helpers/fixtures.ts";
+import { perfsetFiles, readPart10 } from "../helpers/fixtures.ts";
 import { type Consumed, consumeTopics, type MockBroker, startMockBroker } from "../helpers/kafka.ts";
 
 const TOPICS = ["storage_queue", "log_queue"];
 let files: string[] = [];
 
 beforeAll(() => {
-  const dir = perfset(1000);
-  files = readdirSync(dir)
-    .filter((f) => f.endsWith(".dcm"))
-    .sort()
-    .map((f) => join(dir, f));
+  files = perfsetFiles(1000);
 }, 300_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -168,14 +168,4 @@ export const anyPdu: fc.Arbitrary<Pdu> = fc.oneof(
 );
 
 /** Concatenation of byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes as concat } from "../../../src/util/bytes.ts";
