@@ -3,6 +3,9 @@
 //   W1  1000 x ~0.5 MB CT instances in one association
 //   W2  the same 1000 over 10 parallel associations (100 each)
 //   W3  one ~0.5 GiB 1000-frame instance
+//   W1T W1 as JPEG-LS lossless (storescu -xt), received by ours with transcoding to Explicit VR LE on
+//       (ours-transcode: the supported list narrowed to the native syntaxes) and off (ours-fsync: stored
+//       as received); issue 3's "instances/s with the worker pool against the same run without"
 //
 // Receivers: ours with storage.fsync true and false; DCMTK storescp single-process and --fork
 // (-pdu 131072). Every DCMTK tool runs with TCP_NODELAY=1. Prints wall seconds, instances/s, MiB/s,
@@ -10,12 +13,13 @@
 //   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (checked in MiB: the stricter reading)
 //
-// usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]
-//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup]
+// usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork]
+//                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]
 // ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
 // receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
 // (append cost, drain rate) unless --no-outbox, then bench/startup.ts (binary sizes, cold start, first
-// association, against DCMTK) unless --no-startup.
+// association, against DCMTK) unless --no-startup, then bench/transcode.ts (decode megapixels/s per codec
+// against the native tools) unless --no-codecs.
 // Inputs are generated once and cached under bench/.work/ (gitignored); received files go to
 // bench/.work/recv/ and are removed between runs.
 
@@ -36,6 +40,7 @@ import {
 import { startMockBroker } from "../test/helpers/kafka.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
 import { printStartupBench, startupBench } from "./startup.ts";
+import { codecBench } from "./transcode.ts";
 
 const MiB = 1024 * 1024;
 const WORK = join(repoRoot, "bench", ".work");
@@ -44,9 +49,23 @@ const FIXTURES = join(repoRoot, "test", "fixtures");
 // ---------------------------------------------------------------------------------------------------
 // Command line
 
-const WORKLOADS = ["W1", "W2", "W3"] as const;
+const WORKLOADS = ["W1", "W2", "W3", "W1T"] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
-const RECEIVERS = ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"] as const;
+const RECEIVERS = [
+  "ours-fsync",
+  "ours-kafka",
+  "ours-nofsync",
+  "ours-transcode",
+  "dcmtk",
+  "dcmtk-fork",
+] as const;
+/** Receivers that take part in a workload when asked for (W1T compares transcoding on and off). */
+const TAKES_PART: Record<WorkloadId, readonly ReceiverId[]> = {
+  W1: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
+  W2: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
+  W3: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
+  W1T: ["ours-fsync", "ours-transcode", "dcmtk"],
+};
 type ReceiverId = (typeof RECEIVERS)[number];
 
 interface Options {
@@ -58,13 +77,14 @@ interface Options {
   keep: boolean;
   outbox: boolean;
   startup: boolean;
+  codecs: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
   console.error(
-    "usage: bun bench/run.ts [--only W1,W2,W3] [--receivers ours-fsync,ours-kafka,ours-nofsync,dcmtk,dcmtk-fork]\n" +
-      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup]",
+    "usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork]\n" +
+      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]",
   );
   process.exit(2);
 }
@@ -90,6 +110,7 @@ function parseArgs(argv: string[]): Options {
     keep: false,
     outbox: true,
     startup: true,
+    codecs: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -103,6 +124,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--keep") o.keep = true;
     else if (a === "--no-outbox") o.outbox = false;
     else if (a === "--no-startup") o.startup = false;
+    else if (a === "--no-codecs") o.codecs = false;
     else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument ${a}`);
   }
@@ -147,6 +169,27 @@ function ensurePerfset(n: number): string[] {
     .map((f) => join(dir, f));
 }
 
+/** The perfset compressed to JPEG-LS lossless (dcmcjpls), cached beside it. */
+function ensurePerfsetJls(n: number): string[] {
+  const source = ensurePerfset(n);
+  const dir = join(WORK, `perfset-${n}-jls`);
+  const stamp = `${dir}.done`;
+  if (!existsSync(stamp)) {
+    console.error(`bench: compressing ${n} CT instances to JPEG-LS lossless (dcmcjpls) ...`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    for (const f of source) {
+      const r = spawnSync("dcmcjpls", [f, join(dir, f.split("/").pop() ?? "")], { env: dcmtkEnv() });
+      if (r.status !== 0) throw new Error(`dcmcjpls ${f} failed: ${r.stderr}`);
+    }
+    writeFileSync(stamp, "");
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".dcm"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
 function ensureBig(frames: number): string {
   const file = join(WORK, `big-${frames}fr.dcm`);
   if (!existsSync(file)) {
@@ -168,6 +211,8 @@ interface Workload {
   senders: string[][];
   /** Directories to give storescu (+sd) instead of files, per sender, when set. */
   dirs?: string[];
+  /** storescu's transfer syntax proposal. */
+  propose: string;
   instances: number;
   bytes: number;
 }
@@ -180,11 +225,25 @@ function makeWorkload(id: WorkloadId, quick: boolean): Workload {
       id,
       title: `1 x ${(statSync(file).size / MiB).toFixed(0)} MiB ${frames}-frame instance`,
       senders: [[file]],
+      propose: "-xe",
       instances: 1,
       bytes: statSync(file).size,
     };
   }
   const n = quick ? 100 : 1000;
+  if (id === "W1T") {
+    const files = ensurePerfsetJls(n);
+    const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
+    return {
+      id,
+      title: `${n} x ${(bytes / files.length / MiB).toFixed(2)} MiB CT as JPEG-LS lossless, 1 association`,
+      senders: [files],
+      dirs: [join(WORK, `perfset-${n}-jls`)],
+      propose: "-xt",
+      instances: n,
+      bytes,
+    };
+  }
   const files = ensurePerfset(n);
   const bytes = files.reduce((s, f) => s + statSync(f).size, 0);
   const each = (bytes / files.length / MiB).toFixed(2);
@@ -194,6 +253,7 @@ function makeWorkload(id: WorkloadId, quick: boolean): Workload {
       title: `${n} x ${each} MiB CT, 1 association`,
       senders: [files],
       dirs: [join(WORK, `perfset-${n}`)],
+      propose: "-xe",
       instances: n,
       bytes,
     };
@@ -201,7 +261,14 @@ function makeWorkload(id: WorkloadId, quick: boolean): Workload {
   const per = n / 10;
   const senders: string[][] = [];
   for (let i = 0; i < 10; i++) senders.push(files.slice(i * per, (i + 1) * per));
-  return { id, title: `${n} x ${each} MiB CT, 10 associations x ${per}`, senders, instances: n, bytes };
+  return {
+    id,
+    title: `${n} x ${each} MiB CT, 10 associations x ${per}`,
+    senders,
+    propose: "-xe",
+    instances: n,
+    bytes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -294,7 +361,7 @@ function countFiles(dir: string, accept: (name: string) => boolean, skip: (name:
   return n;
 }
 
-async function startReceiver(id: ReceiverId, opts: Options): Promise<Receiver> {
+async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promise<Receiver> {
   const recv = join(WORK, "recv", id);
   rmSync(recv, { recursive: true, force: true });
   mkdirSync(recv, { recursive: true });
@@ -303,6 +370,8 @@ async function startReceiver(id: ReceiverId, opts: Options): Promise<Receiver> {
       outDir: join(recv, "out"),
       fork: id === "dcmtk-fork",
       maxPdu: 131072,
+      // JPEG-LS is accepted only when asked for (+xa: every syntax it supports)
+      extraArgs: w.propose === "-xe" ? [] : ["+xa"],
     });
     return {
       handle,
@@ -325,6 +394,15 @@ async function startReceiver(id: ReceiverId, opts: Options): Promise<Receiver> {
     outbox: { dir: join(recv, "outbox") },
     kafka: mock ? { enabled: true, brokers: mock.bootstrap.split(",") } : { enabled: false },
     logging: { level: opts.logLevel, format: "text" },
+    // ours-transcode: everything compressed is decoded and stored as Explicit VR LE (default workers).
+    ...(id === "ours-transcode"
+      ? {
+          transcode: {
+            supported_transfer_syntaxes: ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"],
+            target: "1.2.840.10008.1.2.1",
+          },
+        }
+      : {}),
   };
   const handle = await startServer({ workDir: recv, config, readyTimeoutMs: 15_000 });
   return {
@@ -368,7 +446,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
   // One retry: a start that fails once (e.g. a stray signal from a parallel test run) should not void a row.
   for (let attempt = 1; attempt <= 2 && receiver === undefined; attempt++) {
     try {
-      receiver = await startReceiver(id, opts);
+      receiver = await startReceiver(id, opts, w);
     } catch (e) {
       startError = firstLine(e instanceof Error ? e.message : String(e));
       if (attempt === 1) console.error(`bench: ${id} did not start (${startError}); retrying once`);
@@ -384,7 +462,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
     const senders = w.senders.map((files, i) => {
       const dir = w.dirs?.[i];
       const inputs = dir !== undefined ? ["+sd", dir] : files;
-      const args = ["-xe", "-aec", receiver.calledAe, "127.0.0.1", String(handle.port), ...inputs];
+      const args = [w.propose, "-aec", receiver.calledAe, "127.0.0.1", String(handle.port), ...inputs];
       return run("storescu", args, { timeoutMs: 900_000 });
     });
     const results = await Promise.all(senders);
@@ -479,6 +557,7 @@ const LABEL: Record<ReceiverId, string> = {
   "ours-fsync": "ours fsync=on",
   "ours-kafka": "ours fsync=on +kafka",
   "ours-nofsync": "ours fsync=off",
+  "ours-transcode": "ours fsync=on transcode",
   dcmtk: "DCMTK storescp",
   "dcmtk-fork": "DCMTK storescp --fork",
 };
@@ -492,7 +571,7 @@ function rateOf(row: Row): number | undefined {
 }
 
 function printRow(row: Row, baseline: Row | undefined): void {
-  const head = `${pad(row.workload.id, 4)}${pad(LABEL[row.receiver], 23)}`;
+  const head = `${pad(row.workload.id, 5)}${pad(LABEL[row.receiver], 25)}`;
   if (!row.outcome.ok) {
     console.log(`${head}failed: ${row.outcome.reason}`);
     return;
@@ -560,6 +639,15 @@ function targets(rows: Row[]): string[] {
       `${w} Kafka enabled vs disabled (fsync on) < 5% slower: ${slower.toFixed(1)}% ${slower < 5 ? "PASS" : "FAIL"}`,
     );
   }
+  const plain = find("W1T", "ours-fsync");
+  const transcoding = find("W1T", "ours-transcode");
+  if (plain?.outcome.ok && transcoding?.outcome.ok) {
+    const ips = (row: Row) => (row.outcome.ok ? row.workload.instances / row.outcome.m.wallS : 0);
+    out.push(
+      `W1T JPEG-LS transcoded to Explicit VR LE (worker pool): ${ips(transcoding).toFixed(0)} inst/s, ` +
+        `stored as received: ${ips(plain).toFixed(0)} inst/s (${(ips(transcoding) / ips(plain)).toFixed(2)}x)`,
+    );
+  }
   for (const r of ["ours-fsync", "ours-nofsync"] as const) {
     const row = find("W3", r);
     if (!row) continue;
@@ -589,13 +677,13 @@ async function main(): Promise<void> {
     `host: ${spawnSync("uname", ["-srm"], { encoding: "utf8" }).stdout.trim()}, ` +
       `${spawnSync("nproc", [], { encoding: "utf8" }).stdout.trim()} cores; ` +
       `${versionOf("storescu", ["--version"])}; bun ${process.versions.bun ?? "?"}; ` +
-      `sender: storescu -xe (TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
+      `sender: storescu -xe (W1T: -xt; TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
       `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}`,
   );
   console.log("MiB = 2^20 bytes. 'vs DCMTK' = our throughput / single-process DCMTK storescp's.\n");
   console.log(
-    pad("", 4) +
-      pad("receiver", 23) +
+    pad("", 5) +
+      pad("receiver", 25) +
       pad("wall s", 8, true) +
       pad("inst/s", 10, true) +
       pad("MiB/s", 9, true) +
@@ -609,7 +697,11 @@ async function main(): Promise<void> {
   for (const w of workloads) {
     console.log(`${w.id}: ${w.title} (${(w.bytes / MiB).toFixed(0)} MiB)`);
     warm(w.senders.flat());
-    const outcomes = await measureInterleaved(w, order, opts);
+    const outcomes = await measureInterleaved(
+      w,
+      order.filter((id) => TAKES_PART[w.id].includes(id)),
+      opts,
+    );
     for (const id of order) {
       const outcome = outcomes.get(id);
       if (!outcome) continue;
@@ -628,6 +720,10 @@ async function main(): Promise<void> {
   if (opts.startup) {
     console.log("");
     printStartupBench(await startupBench(opts.quick ? 5 : 11));
+  }
+  if (opts.codecs) {
+    console.log("");
+    console.log(await codecBench(opts.quick ? 2 : 5));
   }
   const t = targets(rows);
   if (t.length > 0) {

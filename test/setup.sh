@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, pydicom/numpy, and what builds
+# The real peers and fixture tools the tests drive: DCMTK, GDCM, OpenJPH, PVRG-JPEG (JPEG with restart
+# intervals and 4:2:0, test/transcode/jpeg-dct.test.ts), pydicom/numpy, and what builds
 # the librdkafka mock cluster: librdkafka-dev, gcc, pkg-config, and chromium for the status page (Debian).
 # Installs what is missing when run as root (CI, the edge PC); otherwise says what to install.
 set -euo pipefail
-PACKAGES="dcmtk libgdcm-tools openjph-tools dicom3tools python3-pydicom python3-numpy librdkafka-dev gcc pkg-config chromium"
+PACKAGES="dcmtk libgdcm-tools openjph-tools pvrg-jpeg dicom3tools python3-pydicom python3-numpy librdkafka-dev gcc pkg-config chromium"
 missing=()
-for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv gdcminfo ojph_compress ojph_expand dciodvfy; do
+for tool in storescu echoscu dcmsend dcmdump dcmodify dump2dcm dcmcjpeg dcmcjpls dcmcrle gdcmconv gdcminfo ojph_compress ojph_expand pvrg-jpeg dciodvfy; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 /usr/bin/python3 -c "import pydicom, numpy" >/dev/null 2>&1 || missing+=("python3-pydicom/numpy")

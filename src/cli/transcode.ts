@@ -15,8 +15,10 @@ export async function transcodeCommand(input: string, output: string, ts?: strin
     const tmp = `${output}.storescp-transcode.tmp`;
     writeFileSync(tmp, r.bytes);
     renameSync(tmp, output);
+    // Named because a lossy target makes a new instance: the output then has another UID than the input.
+    const uid = r.sopInstanceUid ? `, SOP Instance UID ${r.sopInstanceUid}` : "";
     process.stderr.write(
-      `storescp: ${input} -> ${output} (${target}, ${r.frames} frame(s), ${Math.round(performance.now() - started)} ms)\n`,
+      `storescp: ${input} -> ${output} (${target}, ${r.frames} frame(s)${uid}, ${Math.round(performance.now() - started)} ms)\n`,
     );
     return 0;
   } catch (err) {

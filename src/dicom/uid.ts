@@ -1,5 +1,7 @@
 // DICOM UID syntax (PS3.5 9.1) and generation (PS3.5 B.2, UUID-derived "2.25" UIDs).
 
+import { createHash } from "node:crypto";
+
 export interface UidCheckOptions {
   /** Also reject leading zeros in multi-digit components (forbidden by PS3.5 9.1, but common in the wild). */
   strict?: boolean;
@@ -38,4 +40,18 @@ export function uuidToUid(uuid: string): string {
 /** A new random UID: "2.25." + the decimal value of a random (v4) UUID; at most 44 characters. */
 export function newUid(): string {
   return uuidToUid(crypto.randomUUID());
+}
+
+/**
+ * A name-based UID: "2.25." + the decimal value of the RFC 9562 version 5 UUID (SHA-1) of `name` in the
+ * namespace `namespaceUuid`. The same name gives the same UID, so work that is repeated on the same input
+ * (a modality resending an instance after a lost response) yields the same instance, not a second one.
+ */
+export function nameBasedUid(namespaceUuid: string, name: string): string {
+  const ns = Buffer.from(namespaceUuid.replace(/-/g, ""), "hex");
+  if (ns.length !== 16) throw new RangeError(`not a UUID: ${namespaceUuid}`);
+  const b = createHash("sha1").update(ns).update(name, "utf8").digest().subarray(0, 16);
+  b[6] = 0x50 | ((b[6] ?? 0) & 0x0f);
+  b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
+  return uuidToUid(b.toString("hex"));
 }

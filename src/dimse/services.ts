@@ -203,6 +203,8 @@ export class DimseServices {
           stored = await sink.finish();
           if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
           await this.onStored?.(stored, ctx, cmd);
+          const notDurable = await stored.nameDurable;
+          if (notDurable) throw notDurable;
         } catch (err) {
           if (err instanceof DimseError) {
             status = err.status;
@@ -219,31 +221,34 @@ export class DimseServices {
           stats.bytes += stored?.fileSize ?? 0;
         }
         const ms = performance.now() - started;
-        opsSink?.instance({
-          assoc: ctx.id,
-          tenant: ctx.tenant.id,
-          status: hex4(status),
-          failed: isFailure(status),
-          ts,
-          bytes: stored?.fileSize ?? 0,
-          ms,
-          patientId: stored?.attributes.patientId,
-          modality: stored?.attributes.modality,
-          sop: sopInstance,
-          calling: ctx.callingAe,
-        });
-        event(log, isFailure(status) ? "warning" : "info", "instance", {
-          assoc: ctx.id,
-          tenant: ctx.tenant.id,
-          calling: ctx.callingAe,
-          sop: sopInstance,
-          ts,
-          size: stored?.fileSize,
-          status: hex4(status),
-          ms: Math.round(ms),
-          outcome: stored?.outcome,
-          path: stored?.path,
-          error: comment,
+        // Logged once the response is on its way: the modality waits for nothing that is not storage.
+        setImmediate(() => {
+          opsSink?.instance({
+            assoc: ctx.id,
+            tenant: ctx.tenant.id,
+            status: hex4(status),
+            failed: isFailure(status),
+            ts,
+            bytes: stored?.fileSize ?? 0,
+            ms,
+            patientId: stored?.attributes.patientId,
+            modality: stored?.attributes.modality,
+            sop: sopInstance,
+            calling: ctx.callingAe,
+          });
+          event(log, isFailure(status) ? "warning" : "info", "instance", {
+            assoc: ctx.id,
+            tenant: ctx.tenant.id,
+            calling: ctx.callingAe,
+            sop: sopInstance,
+            ts,
+            size: stored?.fileSize,
+            status: hex4(status),
+            ms: Math.round(ms),
+            outcome: stored?.outcome,
+            path: stored?.path,
+            error: comment,
+          });
         });
         return response(cmd, abstractSyntax, status, comment);
       },

@@ -21,6 +21,12 @@ export interface OutboxRecord {
   series_uid: string;
   sop_uid: string;
   sop_class_uid: string;
+  /**
+   * Only when a lossy transcode (transcode.target JPEG Baseline) stored a new instance: the SOP Instance
+   * UID the modality sent, whose file the new one (sop_uid) replaced. New field; absent otherwise, so
+   * records of instances stored as sent are unchanged.
+   */
+  source_sop_uid?: string;
   file_path: string;
   file_size: number;
   /** null until the drainer hashes the stored file, just before publishing. */
@@ -51,6 +57,8 @@ export interface RecordSource {
   /** As stored; equal to transferSyntaxUid until transcoding exists. */
   targetTs?: string;
   transferStatus?: TransferStatus;
+  /** SOP Instance UID as received, when the instance stored is a new (lossy) one derived from it. */
+  sourceSopUid?: string;
   sourceIp: string;
   sourceAe: string;
   calledAe: string;
@@ -72,6 +80,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
     series_uid: series,
     sop_uid: a.sopInstanceUid ?? "",
     sop_class_uid: a.sopClassUid ?? "",
+    ...(s.sourceSopUid ? { source_sop_uid: s.sourceSopUid } : {}),
     file_path: s.path,
     file_size: s.fileSize,
     sha256: s.sha256,

@@ -110,6 +110,7 @@ export class OutboxService {
       transferSyntaxUid: instance.transferSyntaxUid,
       targetTs: instance.targetTs ?? instance.transferSyntaxUid,
       transferStatus: instance.transferStatus ?? "NoNeedTransfer",
+      ...(instance.sourceSopInstanceUid ? { sourceSopUid: instance.sourceSopInstanceUid } : {}),
       sourceIp: ctx.remoteAddress,
       sourceAe: ctx.callingAe,
       calledAe: ctx.calledAe,

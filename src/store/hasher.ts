@@ -30,8 +30,16 @@ const STEP = 128 * 1024;
 // Plain JavaScript, evaluated in the worker: runs the same from source and from a compiled executable.
 // The worker opens the file itself and reads what was written (a page-cache copy, in its own thread):
 // the event loop only posts small messages, no data.
+//
+// The thread runs at the lowest priority (nice 19, Linux): hashing happens at publish time, and on a
+// 2-core edge PC it must take only CPU that receiving does not want. Where a thread cannot be reniced
+// (no /proc/thread-self: Windows) it runs at normal priority, which is only slower to yield.
 const WORKER_CODE = `
 const { parentPort } = require("node:worker_threads");
+try {
+  const tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop());
+  require("node:os").setPriority(tid, 19);
+} catch (e) { /* normal priority: see the comment above WORKER_CODE */ }
 const { createHash } = require("node:crypto");
 const { openSync, readSync, closeSync } = require("node:fs");
 const files = new Map();

@@ -35,9 +35,17 @@ export interface StoredInstance {
   outcome: CommitResult;
   /** As received (the presentation context's). */
   transferSyntaxUid: string;
+  /**
+   * Resolves to null once the file's name is durable (storage.fsync), or to the failure that prevents
+   * it; never rejects. The outbox record may be appended meanwhile (see Commit); the peer is answered
+   * after both. Absent: durable already.
+   */
+  nameDurable?: Promise<DimseError | null>;
   /** As stored, when transcoding was attempted (src/transcode/service.ts); else as received. */
   targetTs?: string;
   transferStatus?: "NoNeedTransfer" | "Success" | "Failed";
+  /** As received, when a lossy transcode made a new instance of it (`attributes` has the new UID). */
+  sourceSopInstanceUid?: string;
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -49,6 +57,7 @@ export class InstanceSink {
   private file: StreamingFile | null = null;
   private opening: Promise<void> | null = null;
   private destination: Destination | null = null;
+  private existedBefore: boolean | undefined;
   private ioError: Error | null = null;
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
   onProgress: (() => void) | null = null;
@@ -109,6 +118,8 @@ export class InstanceSink {
   private open(): void {
     const destination = this.decide();
     this.destination = destination;
+    if (destination.kind === "store")
+      this.existedBefore = this.storage.lookBeforeCommit(destination.finalPath);
     this.opening = (async () => {
       const file =
         destination.kind === "store"
@@ -156,8 +167,14 @@ export class InstanceSink {
       throw new DimseError(destination.problem.status, destination.problem.reason);
     }
     let outcome: CommitResult;
+    let nameDurable: Promise<DimseError | null>;
     try {
-      outcome = await this.storage.commit(file.path, destination.finalPath);
+      const commit = this.storage.commit(file.path, destination.finalPath, this.existedBefore);
+      outcome = commit.outcome;
+      nameDurable = commit.durable.then(
+        () => null,
+        (err: Error) => storageFailure(err),
+      );
     } catch (err) {
       await file.discard();
       throw storageFailure(err as Error);
@@ -176,6 +193,7 @@ export class InstanceSink {
       attributes,
       outcome,
       transferSyntaxUid: this.ctx.transferSyntaxUid,
+      nameDurable,
     };
   }
 

@@ -26,6 +26,12 @@ const DIR_FD_CACHE = 64;
 
 export type OnDuplicate = "overwrite" | "keep" | "reject";
 
+/** One directory's fsync group commit: whether an fsync runs, and who waits for the next one. */
+interface DirRound {
+  running: boolean;
+  next: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+}
+
 export interface StorageOptions {
   fsync: boolean;
   onDuplicate: OnDuplicate;
@@ -53,12 +59,28 @@ const TEMP_SUFFIX = ".tmp";
 
 export type CommitResult = "stored" | "replaced" | "kept-existing" | "duplicate";
 
+/**
+ * A file given its final name. `durable` resolves once the name survives power loss (the directory's
+ * fsync, with storage.fsync). The caller may append the outbox record meanwhile: on a journaling file
+ * system (ext4, XFS, NTFS) the record's own sync commits the earlier rename too, so the record can never
+ * be durable without its file; elsewhere a power cut in that window leaves a record whose file is
+ * missing, which the publisher sends without a hash and logs (outbox-hash-failed). The peer is answered
+ * only after both.
+ */
+export interface Commit {
+  outcome: CommitResult;
+  durable: Promise<void>;
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
 export class Storage {
   /** Distinguishes our temp files from those a previous (crashed) process left. */
   readonly bootId = randomBytes(4).toString("hex");
   private seq = 0;
   private readonly knownDirs = new Set<string>();
   private readonly dirFds = new Map<string, number>();
+  private readonly dirRounds = new Map<string, DirRound>();
   private readonly spares = new SpareFiles();
   private freeCheck: { at: number; ok: boolean; freeMb: number } | null = null;
 
@@ -139,18 +161,68 @@ export class Storage {
    * "duplicate" means the caller must answer the peer with a failure (on_duplicate: reject) and the
    * temp file is still there for the caller to quarantine.
    */
-  async commit(tempPath: string, finalPath: string): Promise<CommitResult> {
+  commit(tempPath: string, finalPath: string, existedBefore?: boolean): Commit {
     // Metadata calls on a local disk take microseconds; made synchronously they save the thread-pool
-    // round trips that would otherwise sit between every instance and its C-STORE-RSP.
-    const exists = existsSync(finalPath);
+    // round trips that would otherwise sit between every instance and its C-STORE-RSP. With overwrite
+    // the answer does not depend on what is there: the look taken while the data arrived (see
+    // lookBeforeCommit) only labels the outcome, and the path lookup leaves the response's way.
+    const exists =
+      this.options.onDuplicate === "overwrite" && existedBefore !== undefined
+        ? existedBefore
+        : existsSync(finalPath);
     if (exists && this.options.onDuplicate === "keep") {
       unlinkSync(tempPath);
-      return "kept-existing";
+      return { outcome: "kept-existing", durable: DONE };
     }
-    if (exists && this.options.onDuplicate === "reject") return "duplicate";
+    if (exists && this.options.onDuplicate === "reject") return { outcome: "duplicate", durable: DONE };
     renameSync(tempPath, finalPath);
-    if (this.options.fsync) await this.syncDirCached(dirname(finalPath));
-    return exists ? "replaced" : "stored";
+    return {
+      outcome: exists ? "replaced" : "stored",
+      durable: this.options.fsync ? this.syncDirGrouped(dirname(finalPath)) : DONE,
+    };
+  }
+
+  /** For on_duplicate overwrite: whether `finalPath` exists now, to pass to commit(); else undefined. */
+  lookBeforeCommit(finalPath: string): boolean | undefined {
+    return this.options.onDuplicate === "overwrite" ? existsSync(finalPath) : undefined;
+  }
+
+  /**
+   * Make the renames done so far in `dir` durable. Renames that arrive while an fsync of the directory
+   * runs share the next one (group commit): parallel associations into one series pay one fsync per
+   * round, not one each.
+   */
+  private syncDirGrouped(dir: string): Promise<void> {
+    let round = this.dirRounds.get(dir);
+    if (!round) {
+      round = { running: false, next: [] };
+      this.dirRounds.set(dir, round);
+    }
+    const r = round;
+    return new Promise<void>((resolve, reject) => {
+      r.next.push({ resolve, reject });
+      if (!r.running) this.startDirRound(dir, r);
+    });
+  }
+
+  private startDirRound(dir: string, round: DirRound): void {
+    round.running = true;
+    const waiters = round.next;
+    round.next = [];
+    this.syncDirCached(dir)
+      .then(
+        () => {
+          for (const w of waiters) w.resolve();
+        },
+        (err: Error) => {
+          for (const w of waiters) w.reject(err);
+        },
+      )
+      .finally(() => {
+        round.running = false;
+        if (round.next.length > 0) this.startDirRound(dir, round);
+        else this.dirRounds.delete(dir);
+      });
   }
 
   /**

@@ -2,10 +2,9 @@
 // straight to the page cache while the disk keeps up; when it does not, they are queued in slabs and
 // written off the event loop with writev, batched while a write is in flight.
 
-import { closeSync, fdatasync, fsync, open, openSync, unlink, writeSync, writev } from "node:fs";
+import { closeSync, fdatasync, open, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
 
-const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const fdatasyncAsync = promisify(fdatasync);
 const unlinkAsync = promisify(unlink);
@@ -22,7 +21,7 @@ const POOL_MAX = 16;
 /** A direct write slower than this means the disk is congested: queue writes for QUEUED_FOR_MS. */
 const SLOW_WRITE_MS = 20;
 /** Durable files start writeback every this many bytes. */
-const EARLY_SYNC = 256 * 1024;
+const EARLY_SYNC = 128 * 1024;
 const QUEUED_FOR_MS = 5000;
 let queuedUntil = 0;
 /** An idle writer does not wait for a full slab once this much is there. */
@@ -61,7 +60,10 @@ export class StreamingFile {
 
   /** With `durable`, writeback is started while data still arrives (see startWriteback). */
   private writeback: Promise<void> | null = null;
+  /** Bytes known to be on stable storage (an early writeback covered them). */
   private writebackFrom = 0;
+  /** complete() runs: no new early writeback starts. */
+  private finishing = false;
 
   private constructor(
     readonly path: string,
@@ -125,7 +127,8 @@ export class StreamingFile {
    * sync_file_range, which node:fs lacks).
    */
   private startWriteback(): void {
-    if (!this.durable || this.writeback || this.size - this.writebackFrom < EARLY_SYNC) return;
+    if (!this.durable || this.finishing || this.writeback || this.size - this.writebackFrom < EARLY_SYNC)
+      return;
     const upTo = this.size;
     this.writeback = fdatasyncAsync(this.fd).then(
       () => {
@@ -235,9 +238,12 @@ export class StreamingFile {
   async complete(sync: boolean): Promise<void> {
     try {
       await this.flush();
-      await this.writeback;
+      this.finishing = true;
+      while (this.writeback) await this.writeback;
       if (this.failure) throw this.failure;
-      if (sync) await fsyncAsync(this.fd);
+      // fdatasync: the data and the size, which is all a reader needs; timestamps may lag. Skipped when
+      // the last early writeback started after the last byte was written.
+      if (sync && this.writebackFrom < this.size) await fdatasyncAsync(this.fd);
     } finally {
       await this.closeOnce();
     }

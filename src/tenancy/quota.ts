@@ -1,5 +1,6 @@
 // Per-tenant storage quota (tenants[].storage.max_gb). Cheap accounting: the tenant's tree is measured
-// once in the background at start, then every stored instance adds its size; nothing walks the tree per
+// once in the background at start, then every stored instance adds its size, and a transcode that
+// replaces a stored file adds the difference (src/transcode/service.ts); nothing walks the tree per
 // instance. Files replaced or removed by others are not subtracted: the count errs on the full side
 // (refusing early, never filling past the quota by much), and a restart measures afresh.
 
@@ -27,7 +28,7 @@ export class Quota {
     return this.used >= this.limitBytes;
   }
 
-  /** A file of `bytes` was stored in this tenant's tree. */
+  /** A file of `bytes` was stored in this tenant's tree; negative when a replacement is smaller. */
   add(bytes: number): void {
     this.used += bytes;
   }

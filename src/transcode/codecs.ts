@@ -1,6 +1,7 @@
 // The codec registry: which transfer syntax is decoded and encoded by what. WASM codecs (cornerstone's
-// builds of CharLS, OpenJPEG, OpenJPH and libjpeg-turbo) are embedded as files and instantiated from
-// their bytes, so they load the same from source and from a compiled executable; RLE is our own code.
+// builds of CharLS, OpenJPEG, OpenJPH and libjpeg-turbo; jSquash's build of the MozJPEG encoder) are
+// embedded as files and instantiated from their bytes, so they load the same from source and from a
+// compiled executable; RLE and sequential DCT JPEG of 12 bits (jpeg-dct.ts) are our own code.
 // Everything here is synchronous once `loadCodecs()` resolved: it runs inside a pool worker.
 
 import { readFileSync } from "node:fs";
@@ -12,8 +13,12 @@ import openjpegWasm from "@cornerstonejs/codec-openjpeg/wasm" with { type: "file
 import openjpegFactory from "@cornerstonejs/codec-openjpeg/wasmjs";
 import openjphWasm from "@cornerstonejs/codec-openjph/wasm" with { type: "file" };
 import openjphFactory from "@cornerstonejs/codec-openjph/wasmjs";
+import mozjpegUntyped from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
+import mozjpegWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm" with { type: "file" };
 import { Decoder as LosslessJpegDecoder } from "jpeg-lossless-decoder-js";
 import { TS } from "../dicom/transfer-syntax.ts";
+import type { MozJpegModule } from "./jpeg-baseline.ts";
+import { decodeJpegDct } from "./jpeg-dct.ts";
 import { rleDecode, rleEncode } from "./rle.ts";
 
 /** The pixel module of an image, as far as codecs care. */
@@ -67,7 +72,16 @@ interface Codecs {
   openjpeg: { J2KDecoder: Ctor<WasmDecoder>; J2KEncoder: Ctor<WasmEncoder> };
   openjph: { HTJ2KDecoder: Ctor<WasmDecoder>; HTJ2KEncoder: Ctor<WasmEncoder> };
   jpeg: { JPEGDecoder: Ctor<WasmDecoder> };
+  mozjpeg: MozJpegModule;
 }
+
+// The package's .d.ts types the factory with a global namespace it never declares (so: any): typed here.
+const mozjpegFactory: (moduleArg: {
+  wasmBinary: Uint8Array;
+  noInitialRun: boolean;
+  print: () => void;
+  printErr: () => void;
+}) => Promise<MozJpegModule> = mozjpegUntyped;
 
 let codecs: Codecs | null = null;
 let loading: Promise<Codecs> | null = null;
@@ -79,13 +93,14 @@ export function loadCodecs(): Promise<Codecs> {
     // The codecs' own chatter (OpenJPEG's [INFO] lines) would go to stdout: errors come back as exceptions.
     const quiet = { print: () => {}, printErr: () => {} };
     const bin = (p: string) => ({ ...quiet, wasmBinary: new Uint8Array(readFileSync(p)) });
-    const [charls, openjpeg, openjph, jpeg] = await Promise.all([
+    const [charls, openjpeg, openjph, jpeg, mozjpeg] = await Promise.all([
       charlsFactory(bin(charlsWasm)),
       openjpegFactory(bin(openjpegWasm)),
       openjphFactory(bin(openjphWasm)),
       jpegFactory(bin(jpegWasm)),
+      mozjpegFactory({ ...bin(mozjpegWasm), noInitialRun: true }),
     ]);
-    codecs = { charls, openjpeg, openjph, jpeg } as Codecs;
+    codecs = { charls, openjpeg, openjph, jpeg, mozjpeg } as Codecs;
     return codecs;
   })();
   return loading;
@@ -94,6 +109,11 @@ export function loadCodecs(): Promise<Codecs> {
 function loaded(): Codecs {
   if (!codecs) throw new CodecError("codecs not loaded");
   return codecs;
+}
+
+/** The JPEG Baseline encoder (src/transcode/jpeg-baseline.ts), once `loadCodecs()` resolved. */
+export function mozjpegEncoder(): MozJpegModule {
+  return loaded().mozjpeg;
 }
 
 /** Transfer syntaxes whose pixel data we can decode. */
@@ -140,8 +160,22 @@ export function decodeFrame(ts: string, frame: Uint8Array, p: PixelInfo): Decode
       return { pixels: rleDecode(frame, p), photometric: p.photometric };
     case TS.JPEGBaseline8Bit:
     case TS.JPEGExtended12Bit: {
-      const r = wasmDecode(new (loaded().jpeg.JPEGDecoder)(), frame, p);
-      // libjpeg converts YCbCr to RGB (PS3.5 8.2.1: the decoded image is RGB).
+      let r: Uint8Array;
+      // libjpeg-turbo's WASM build is 8-bit only: 12-bit JPEG Extended is our own decoder's, and so is any
+      // JPEG Baseline frame libjpeg-turbo refuses (a 12-bit codestream under the wrong transfer syntax).
+      if (ts === TS.JPEGExtended12Bit) r = jpegDct(frame, p);
+      else
+        try {
+          r = wasmDecode(new (loaded().jpeg.JPEGDecoder)(), frame, p);
+        } catch (err) {
+          if (!(err instanceof CodecError)) throw err;
+          try {
+            r = jpegDct(frame, p);
+          } catch {
+            throw err;
+          }
+        }
+      // Both convert YCbCr to RGB (PS3.5 8.2.1: the decoded image is RGB).
       return { pixels: r, photometric: p.samplesPerPixel === 3 ? "RGB" : p.photometric };
     }
     case TS.JPEGLossless:
@@ -184,6 +218,13 @@ export function decodeFrame(ts: string, frame: Uint8Array, p: PixelInfo): Decode
     default:
       throw new CodecError(`no decoder for transfer syntax ${ts}`);
   }
+}
+
+function jpegDct(frame: Uint8Array, p: PixelInfo): Uint8Array {
+  return decodeJpegDct(frame, {
+    bytesPerSample: p.bitsAllocated === 16 ? 2 : 1,
+    expect: { width: p.columns, height: p.rows, components: p.samplesPerPixel },
+  }).pixels;
 }
 
 /** JPEG 2000 decoders undo the component transform: the pixels are RGB. */

@@ -6,16 +6,26 @@
 // sent: the record is durable and right before 0000, as for every other instance. Any failure (corrupt
 // codestream, unsupported parameters, worker crash, time limit) leaves the original in place, records
 // Failed, logs a warning and still answers 0000: the instance is safely stored.
+//
+// A lossy target (JPEG Baseline) makes a new instance (PS3.3 C.7.6.1.1.5): the file is written under the
+// path its new SOP Instance UID renders to and the one received is removed, so the archive holds one
+// image, not two. The outbox record then describes what is stored: sop_uid and file_path of the new
+// instance, transfer_syntax_uid as received, target_ts as stored, and `source_sop_uid` (a field only
+// such records have) naming the instance the modality sent, which no longer exists under its own UID;
+// a consumer that is asked for that UID can follow it. The tenant's quota (tenants[].storage.max_gb) is
+// moved by the difference in size whenever a transcoded file replaces the one received.
 
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { TranscodeConfig } from "../config/schema.ts";
 import type { StoredHook } from "../dimse/services.ts";
+import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
+import { renderPath } from "../store/layout.ts";
 import { TranscodePool } from "./pool.ts";
 import { canRead, TARGETS } from "./transcode.ts";
 
@@ -28,6 +38,9 @@ export interface TranscoderOptions {
 }
 
 const defaultLimit = (bytes: number) => 60_000 + Math.ceil(bytes / 1048576) * 1_000;
+
+/** What of the association a transcode needs: its id for the log, the tenant's tree and quota. */
+export type TranscodeContext = Pick<NetContext, "id" | "tenant" | "callingAe">;
 
 export class Transcoder {
   readonly pool: TranscodePool;
@@ -58,16 +71,17 @@ export class Transcoder {
     return async (instance, ctx, cmd) => {
       const result =
         instance.outcome !== "kept-existing" && this.needs(instance.transferSyntaxUid)
-          ? await this.transcodeStored(instance, ctx.id)
+          ? await this.transcodeStored(instance, ctx)
           : instance;
       await next?.(result, ctx, cmd);
     };
   }
 
   /** Replace the stored file by its transcoded form; on any failure keep it as received. */
-  async transcodeStored(instance: StoredInstance, assoc?: string | number): Promise<StoredInstance> {
+  async transcodeStored(instance: StoredInstance, ctx: TranscodeContext): Promise<StoredInstance> {
     const target = this.config.target;
-    const sop = instance.attributes.sopInstanceUid;
+    const assoc = ctx.id;
+    const sop = instance.attributes.sopInstanceUid ?? "";
     const from = instance.transferSyntaxUid;
     const failed = (error: string): StoredInstance => {
       event(log, "warning", "transcode-failed", {
@@ -92,21 +106,75 @@ export class Transcoder {
         { input: instance.path, output: tmp, target, fsync: this.opts.fsync },
         this.limit(instance.fileSize),
       );
-      await rename(tmp, instance.path);
-      if (this.opts.fsync) syncDir(dirname(instance.path));
+      const derived = r.sopInstanceUid !== "" && r.sopInstanceUid !== sop;
+      const path = derived ? this.pathOf(instance, ctx, r.sopInstanceUid) : instance.path;
+      if (path !== instance.path) await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+      if (this.opts.fsync) syncDir(dirname(path));
+      // The new instance is durable under its own name before the one it replaces goes.
+      const replaced = path === instance.path || (await this.removeReceived(instance, assoc));
+      ctx.tenant.quota?.add(r.size - (replaced ? instance.fileSize : 0));
       event(log, "info", "transcoded", {
         assoc,
         sop,
+        derived_sop: derived ? r.sopInstanceUid : undefined,
         ts: from,
         target,
         frames: r.frames,
+        size_received: instance.fileSize,
         size: r.size,
+        path: derived ? path : undefined,
         ms: Math.round(performance.now() - started),
       });
-      return { ...instance, fileSize: r.size, targetTs: target, transferStatus: "Success" };
+      const done: StoredInstance = {
+        ...instance,
+        fileSize: r.size,
+        targetTs: target,
+        transferStatus: "Success",
+      };
+      if (!derived) return done;
+      return {
+        ...done,
+        path,
+        attributes: { ...instance.attributes, sopInstanceUid: r.sopInstanceUid },
+        sourceSopInstanceUid: sop,
+      };
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
       return failed((err as Error).message);
+    }
+  }
+
+  /** Where the tenant's storage.path puts the derived instance (its SOP Instance UID is new). */
+  private pathOf(instance: StoredInstance, ctx: TranscodeContext, sopUid: string): string {
+    const a = instance.attributes;
+    return renderPath(ctx.tenant.storageRoot, ctx.tenant.pathTemplate, {
+      tenant: ctx.tenant.id,
+      study_date: a.studyDate ?? "",
+      study_uid: a.studyInstanceUid ?? "",
+      series_uid: a.seriesInstanceUid ?? "",
+      sop_uid: sopUid,
+      sop_class_uid: a.sopClassUid ?? "",
+      modality: a.modality ?? "",
+      calling_ae: ctx.callingAe,
+    });
+  }
+
+  /** Remove the file received once its derived instance is stored; false (and a warning) if it stays. */
+  private async removeReceived(instance: StoredInstance, assoc: string): Promise<boolean> {
+    try {
+      await rm(instance.path);
+      if (this.opts.fsync) syncDir(dirname(instance.path));
+      return true;
+    } catch (err) {
+      event(log, "warning", "transcode-original-kept", {
+        assoc,
+        sop: instance.attributes.sopInstanceUid,
+        path: instance.path,
+        error: (err as Error).message,
+        action: "both the received and the derived instance stay on disk",
+      });
+      return false;
     }
   }
 

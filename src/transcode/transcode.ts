@@ -1,6 +1,7 @@
 // Transcoding of one Part-10 file in memory: parse, decode every frame to native pixels, re-encode to the
 // target, rebuild the pixel module and the file meta. Runs in a pool worker (or the CLI); synchronous once
-// the codecs are loaded.
+// the codecs are loaded. A lossy target (JPEG Baseline) makes a new instance with its own SOP Instance UID
+// (derived.ts).
 
 import { buildFileMeta } from "../dicom/part10.ts";
 import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
@@ -27,6 +28,14 @@ import {
   usElement,
   writeDataSet,
 } from "./dataset.ts";
+import { makeLossyDerived, ratioText } from "./derived.ts";
+import {
+  baselineProblem,
+  encodeJpegBaseline,
+  JPEG_BASELINE_PROFILE,
+  JPEG_LOSSY_METHOD,
+  JPEG_QUALITY,
+} from "./jpeg-baseline.ts";
 
 export const Tags = {
   SamplesPerPixel: 0x00280002,
@@ -39,20 +48,34 @@ export const Tags = {
   BitsStored: 0x00280101,
   HighBit: 0x00280102,
   PixelRepresentation: 0x00280103,
+  SmallestImagePixelValue: 0x00280106,
+  LargestImagePixelValue: 0x00280107,
   ExtendedOffsetTable: 0x7fe00001,
   ExtendedOffsetTableLengths: 0x7fe00002,
 } as const;
 
-/** The transfer syntaxes we can write: native little endian and the lossless encapsulated ones. */
+/** The transfer syntaxes we can write: native little endian, the lossless encapsulated ones, JPEG Baseline. */
 export const TARGETS: ReadonlySet<string> = new Set([
   TS.ExplicitVRLittleEndian,
   TS.ImplicitVRLittleEndian,
   ...ENCODABLE,
+  TS.JPEGBaseline8Bit,
 ]);
+
+/** The largest offset a Basic Offset Table can hold (32 bits, PS3.5 A.4). */
+export const MAX_BASIC_OFFSET = 0xffffffff;
 
 /** Syntaxes we can read: native ones (incl. deflated and big endian) and the decodable encapsulated ones. */
 export function canRead(ts: string): boolean {
   return isNativeTransferSyntax(ts) || DECODABLE.has(ts);
+}
+
+export interface TranscodeOptions {
+  /**
+   * Frames whose encapsulated items reach past this many bytes get an empty Basic Offset Table and the
+   * Extended Offset Table instead; 4 GiB - 1 unless a test wants to see that with small data.
+   */
+  maxBasicOffset?: number;
 }
 
 export interface TranscodeOutput {
@@ -60,6 +83,8 @@ export interface TranscodeOutput {
   frames: number;
   /** Pixels decoded, for throughput figures. */
   pixels: number;
+  /** SOP Instance UID of what was written: the input's, or a new one when the target is lossy. */
+  sopInstanceUid: string;
 }
 
 export function pixelInfo(els: Element[]): PixelInfo & { frames: number; planar: number } {
@@ -124,6 +149,51 @@ export function splitFrames(fragments: Uint8Array[], frames: number, eot?: numbe
   return groups.map((g) => concatBytes(g));
 }
 
+/** The offset tables of encapsulated frames, one fragment each (PS3.5 A.4; PS3.3 C.7.6.3 for the EOT). */
+export interface OffsetTables {
+  /** Basic Offset Table item value: 32-bit offsets, or empty when they do not fit. */
+  bot: Uint8Array;
+  /** Extended Offset Table (7FE0,0001) and Lengths (7FE0,0002), OV, when the BOT is empty for size. */
+  extended: { offsets: Uint8Array; lengths: Uint8Array } | null;
+}
+
+/**
+ * Offsets count from the first byte of the first fragment's item tag; each frame's item is 8 bytes of
+ * tag and length plus its value padded to even length. The Extended Offset Table's lengths are those
+ * item value lengths, as pydicom's encapsulate_extended writes them.
+ */
+export function offsetTables(
+  frames: ReadonlyArray<{ readonly length: number }>,
+  maxBasicOffset = MAX_BASIC_OFFSET,
+): OffsetTables {
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let off = 0;
+  for (const f of frames) {
+    const len = f.length + (f.length & 1);
+    offsets.push(off);
+    lengths.push(len);
+    off += 8 + len;
+  }
+  if (off <= maxBasicOffset) {
+    const bot = new Uint8Array(4 * frames.length);
+    const bv = new DataView(bot.buffer);
+    offsets.forEach((o, i) => {
+      bv.setUint32(4 * i, o, true);
+    });
+    return { bot, extended: null };
+  }
+  const u64 = (values: number[]) => {
+    const b = new Uint8Array(8 * values.length);
+    const v = new DataView(b.buffer);
+    values.forEach((x, i) => {
+      v.setBigUint64(8 * i, BigInt(x), true);
+    });
+    return b;
+  };
+  return { bot: new Uint8Array(0), extended: { offsets: u64(offsets), lengths: u64(lengths) } };
+}
+
 function readEot(els: Element[]): number[] | undefined {
   const e = find(els, Tags.ExtendedOffsetTable);
   if (!e || e.value.length < 8) return undefined;
@@ -134,19 +204,29 @@ function readEot(els: Element[]): number[] | undefined {
 }
 
 /** Transcode a Part-10 file to `target`. Throws CodecError (or DataSetError) when it cannot. */
-export function transcodePart10(input: Uint8Array, target: string): TranscodeOutput {
+export function transcodePart10(
+  input: Uint8Array,
+  target: string,
+  opts: TranscodeOptions = {},
+): TranscodeOutput {
   if (!TARGETS.has(target)) throw new CodecError(`cannot encode transfer syntax ${target}`);
   const { meta, elements: els } = parsePart10(input);
   const source = meta.transferSyntaxUid;
   if (!canRead(source)) throw new CodecError(`cannot decode transfer syntax ${source}`);
   const pixelEl = find(els, PIXEL_DATA);
   const targetNative = isNativeTransferSyntax(target);
+  const lossy = target === TS.JPEGBaseline8Bit;
   let framesOut = 0;
   let pixelsOut = 0;
+  let sopInstanceUid = meta.mediaStorageSopInstanceUid ?? "";
+  if (lossy && !pixelEl) throw new CodecError("no Pixel Data to compress lossy");
   if (pixelEl) {
     const p = pixelInfo(els);
     framesOut = p.frames;
     const frameSize = p.rows * p.columns * p.samplesPerPixel * (p.bitsAllocated >>> 3);
+    // Refused before anything is decoded: the log then says why, and the original stays as received.
+    const lossyProblem = lossy ? baselineProblem(p) : undefined;
+    if (lossyProblem) throw new CodecError(lossyProblem);
     let photometric = p.photometric;
     let native: Uint8Array[] | null = null;
     let whole: Uint8Array | null = null; // native source to native target: the pixel bytes as they are
@@ -181,24 +261,42 @@ export function transcodePart10(input: Uint8Array, target: string): TranscodeOut
       setElement(els, { tag: PIXEL_DATA, vr: p.bitsAllocated > 8 ? "OW" : "OB", value });
     } else {
       const frames = (native ?? []).map((f) => {
-        const e = encodeFrame(target, f, p, photometric);
+        const e = lossy ? encodeJpegBaseline(f, p, photometric) : encodeFrame(target, f, p, photometric);
         photometric = e.photometric;
         return e.data;
       });
-      const bot = new Uint8Array(4 * frames.length);
-      const bv = new DataView(bot.buffer);
-      let off = 0;
-      frames.forEach((f, i) => {
-        bv.setUint32(4 * i, off, true);
-        off += 8 + f.length + (f.length & 1);
-      });
-      // Past 4 GiB the Basic Offset Table cannot hold the offsets: leave it empty (PS3.5 A.4).
+      // Past 4 GiB the Basic Offset Table cannot hold the offsets: it stays empty and the Extended Offset
+      // Table (PS3.5 A.4, one fragment per frame as here) says where each frame is.
+      const tables = offsetTables(frames, opts.maxBasicOffset);
+      if (tables.extended) {
+        setElement(els, { tag: Tags.ExtendedOffsetTable, vr: "OV", value: tables.extended.offsets });
+        setElement(els, { tag: Tags.ExtendedOffsetTableLengths, vr: "OV", value: tables.extended.lengths });
+      }
       setElement(els, {
         tag: PIXEL_DATA,
         vr: "OB",
         value: new Uint8Array(0),
-        fragments: [off > 0xffffffff ? new Uint8Array(0) : bot, ...frames],
+        fragments: [tables.bot, ...frames],
       });
+      if (lossy) {
+        let compressed = 0;
+        for (const f of frames) compressed += f.length;
+        const ratio = (frameSize * p.frames) / Math.max(1, compressed);
+        sopInstanceUid = makeLossyDerived(els, {
+          target,
+          profile: JPEG_BASELINE_PROFILE,
+          method: JPEG_LOSSY_METHOD,
+          ratio,
+          description: `Lossy compression with JPEG baseline, quality ${JPEG_QUALITY}, compression ratio ${ratioText(ratio)}`,
+          sourceLossy: transferSyntaxInfo(source)?.lossy ?? false,
+        });
+        // JPEG Baseline samples are 8 bits, unsigned; extremes of the source no longer hold after the DCT.
+        setElement(els, usElement(Tags.BitsAllocated, 8));
+        setElement(els, usElement(Tags.BitsStored, 8));
+        setElement(els, usElement(Tags.HighBit, 7));
+        removeElement(els, Tags.SmallestImagePixelValue);
+        removeElement(els, Tags.LargestImagePixelValue);
+      }
     }
     if (photometric !== p.photometric) setElement(els, stringElement(Tags.Photometric, "CS", photometric));
     if (p.samplesPerPixel > 1) setElement(els, usElement(Tags.PlanarConfiguration, p.planar));
@@ -207,7 +305,7 @@ export function transcodePart10(input: Uint8Array, target: string): TranscodeOut
   const body = writeDataSet(els, explicit);
   const head = buildFileMeta({
     sopClassUid: meta.mediaStorageSopClassUid ?? "",
-    sopInstanceUid: meta.mediaStorageSopInstanceUid ?? "",
+    sopInstanceUid,
     transferSyntaxUid: target,
     ...(meta.sourceAeTitle ? { sourceAeTitle: meta.sourceAeTitle } : {}),
     ...(meta.sendingAeTitle ? { sendingAeTitle: meta.sendingAeTitle } : {}),
@@ -216,5 +314,5 @@ export function transcodePart10(input: Uint8Array, target: string): TranscodeOut
   const bytes = new Uint8Array(head.length + body.length);
   bytes.set(head);
   bytes.set(body, head.length);
-  return { bytes, frames: framesOut, pixels: pixelsOut };
+  return { bytes, frames: framesOut, pixels: pixelsOut, sopInstanceUid };
 }

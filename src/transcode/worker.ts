@@ -19,7 +19,16 @@ export interface TranscodeJob {
 }
 
 export type TranscodeReply =
-  | { id: number; ok: true; size: number; frames: number; pixels: number; ms: number }
+  | {
+      id: number;
+      ok: true;
+      size: number;
+      frames: number;
+      pixels: number;
+      ms: number;
+      /** Of the file written: new when the target is lossy (a new instance). */
+      sopInstanceUid: string;
+    }
   | { id: number; ok: false; error: string };
 
 export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: true }>, "id" | "ok"> {
@@ -33,7 +42,13 @@ export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: tr
   } finally {
     closeSync(fd);
   }
-  return { size: r.bytes.length, frames: r.frames, pixels: r.pixels, ms: performance.now() - started };
+  return {
+    size: r.bytes.length,
+    frames: r.frames,
+    pixels: r.pixels,
+    ms: performance.now() - started,
+    sopInstanceUid: r.sopInstanceUid,
+  };
 }
 
 function startWorker(): void {

@@ -1,0 +1,40 @@
+// Running the DICOM tools the tests compare against (dcmdump, gdcminfo, dciodvfy...) and reading an
+// outbox directory's records straight from its segment files, without our OutboxLog.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { OutboxRecord } from "../../src/outbox/record.ts";
+import { dcmtkEnv } from "./dcmtk.ts";
+
+/** Run a tool to completion: its exit code and everything it printed. */
+export function tool(cmd: string, args: string[]): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { env: dcmtkEnv(), encoding: "utf8", maxBuffer: 64 << 20 });
+  return { code: r.status ?? -1, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** dciodvfy's errors about a file, without their "Error - " prefix, sorted. */
+export function dciodvfyErrors(file: string): string[] {
+  return tool("dciodvfy", [file])
+    .out.split("\n")
+    .filter((l) => l.startsWith("Error"))
+    .map((l) => l.replace(/^Error - /, "").trim())
+    .sort();
+}
+
+/** Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). */
+export function outboxRecords(outboxDir: string): OutboxRecord[] {
+  const out: OutboxRecord[] = [];
+  if (!existsSync(outboxDir)) return out;
+  for (const f of readdirSync(outboxDir)
+    .filter((n) => n.endsWith(".seg"))
+    .sort()) {
+    const b = readFileSync(join(outboxDir, f));
+    for (let o = 0; o + 12 <= b.length; ) {
+      const len = b.readUInt32LE(o + 4);
+      out.push(JSON.parse(b.subarray(o + 12, o + 12 + len).toString("utf8")) as OutboxRecord);
+      o += 12 + len;
+    }
+  }
+  return out;
+}
