@@ -201,11 +201,12 @@ export interface DrainerOptions {
   hashFile?: (path: string, size: number) => Promise<string>;
   /**
    * Whether modalities are sending right now. Storage comes first on a two-core edge PC: while busy,
-   * publishing (and hashing) waits, for at most maxDeferMs, then goes ahead anyway (bounded lag).
+   * only records older than busyLagMs are published (and their files hashed), so a transfer shorter
+   * than that pays nothing for Kafka and a long one sees its events about busyLagMs late.
    */
   busy?: () => boolean;
-  /** Longest deferral while busy (default 2000 ms). */
-  maxDeferMs?: number;
+  /** The lag allowed while busy (default 5000 ms). */
+  busyLagMs?: number;
 }
 
 interface Parsed {
@@ -253,9 +254,9 @@ export class Drainer {
   private readonly linger: number;
   private readonly hashFile: ((path: string, size: number) => Promise<string>) | null;
   private readonly busy: () => boolean;
-  private readonly maxDefer: number;
-  /** When publishing was first held back for a busy receiver (0: not holding back). */
-  private deferringSince = 0;
+  private readonly busyLag: number;
+  /** While busy, the head record is too young to publish until then (ms since the epoch). */
+  private youngUntil = 0;
 
   constructor(
     private readonly outbox: OutboxLog,
@@ -269,7 +270,7 @@ export class Drainer {
     this.linger = opts.lingerMs ?? 100;
     this.hashFile = opts.hashFile ?? null;
     this.busy = opts.busy ?? (() => false);
-    this.maxDefer = opts.maxDeferMs ?? 2000;
+    this.busyLag = opts.busyLagMs ?? 5000;
     const note = outbox.publishNote;
     this.lastError = note.last_error;
     this.lastErrorAt = note.last_error_at;
@@ -317,15 +318,17 @@ export class Drainer {
 
   private async run(): Promise<void> {
     while (this.running) {
-      if (this.shouldDefer()) {
-        await sleep(50);
-        continue;
-      }
       let sent: number;
       try {
-        sent = await this.publishOnce();
+        sent = await this.publishOnce(this.busy() ? this.busyLag : 0);
       } catch (err) {
         await this.failed(err as Error);
+        continue;
+      }
+      const waitYoung = this.youngUntil - Date.now();
+      this.youngUntil = 0;
+      if (sent === 0 && this.running && waitYoung > 0) {
+        await sleep(Math.min(waitYoung, 1000));
         continue;
       }
       if (sent === 0 && this.running) {
@@ -341,21 +344,11 @@ export class Drainer {
     }
   }
 
-  /** Hold publishing back while the receiver is busy, for at most maxDefer at a time. */
-  private shouldDefer(): boolean {
-    if (!this.busy() || this.outbox.records === 0) {
-      this.deferringSince = 0;
-      return false;
-    }
-    const now = Date.now();
-    if (this.deferringSince === 0) this.deferringSince = now;
-    if (now - this.deferringSince < this.maxDefer) return true;
-    this.deferringSince = 0;
-    return false;
-  }
-
-  /** Publish one batch from the head of the outbox; resolves with the number of records delivered. */
-  async publishOnce(): Promise<number> {
+  /**
+   * Publish one batch from the head of the outbox, only records created at least `minAgeMs` ago;
+   * resolves with the number of records delivered.
+   */
+  async publishOnce(minAgeMs = 0): Promise<number> {
     if (!this.publisher) throw new Error("kafka.enabled is false");
     const r = await this.outbox.read(this.batch);
     const head = this.outbox.head;
@@ -364,10 +357,25 @@ export class Drainer {
       if (r.next.segment !== head.segment || r.next.offset !== head.offset) this.outbox.ack(r.next, 0);
       return 0;
     }
+    const parsed = r.entries.map((e) => ({ e, p: parseRecord(e.payload) }));
+    let take = parsed.length;
+    if (minAgeMs > 0) {
+      const newest = Date.now() - minAgeMs;
+      const young = parsed.findIndex(
+        ({ p }) => p !== null && Date.parse(String(p.record.created_time)) > newest,
+      );
+      if (young === 0) {
+        // The head is too young: look again once it is old enough, not at every append.
+        const created = Date.parse(String(parsed[0]?.p?.record.created_time));
+        this.youngUntil = Number.isFinite(created) ? created + minAgeMs : Date.now() + 250;
+        return 0;
+      }
+      if (young > 0) take = young;
+    }
+    const batch = parsed.slice(0, take);
     const messages: OutMessage[] = [];
     let unusable = 0;
-    for (const e of r.entries) {
-      const p = parseRecord(e.payload);
+    for (const { e, p } of batch) {
       if (!p) {
         unusable += 1;
         event(log, "error", "outbox-record-unusable", {
@@ -389,11 +397,12 @@ export class Drainer {
     }
     this.failures = 0;
     this.lastPublishAt = now;
-    this.published += r.entries.length - unusable;
-    this.window.push({ at: Date.now(), n: r.entries.length - unusable });
-    const to: Position = r.next;
-    this.outbox.ack(to, r.entries.length, { last_publish_at: now });
-    return r.entries.length;
+    this.published += batch.length - unusable;
+    this.window.push({ at: Date.now(), n: batch.length - unusable });
+    // The whole read (bad ranges after the last record included), or up to the last record taken.
+    const to: Position = take === parsed.length ? r.next : (batch.at(-1)?.e.end ?? head);
+    this.outbox.ack(to, batch.length, { last_publish_at: now });
+    return batch.length;
   }
 
   /** The record as published: with the stored file's SHA-256 when it was written without one. */

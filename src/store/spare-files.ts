@@ -15,17 +15,24 @@ interface Spare {
 export class SpareFiles {
   private readonly byDir = new Map<string, Spare>();
 
-  /** A ready spare for `dir`, or null (none, not ready yet, or its directory entry vanished). */
-  take(dir: string): StreamingFile | null {
+  /**
+   * The spare for `dir`, once ready (it may still be being created: waiting for it beats creating
+   * another, which would queue behind it on the directory's lock), or null (none, its creation failed,
+   * or its directory entry vanished).
+   */
+  async take(dir: string): Promise<StreamingFile | null> {
     const spare = this.byDir.get(dir);
-    if (!spare?.file) return null;
+    if (!spare) return null;
     this.byDir.delete(dir);
+    if (!spare.file) await spare.pending;
+    const file = spare.file;
+    if (!file) return null;
     // An operator may have removed the directory: a spare without its entry would lose the instance.
-    if (!existsSync(spare.file.path)) {
-      spare.file.discard();
+    if (!existsSync(file.path)) {
+      file.discard();
       return null;
     }
-    return spare.file;
+    return file;
   }
 
   /** Make sure a spare for `dir` is on its way. Failures only mean there is no spare. */
@@ -34,8 +41,8 @@ export class SpareFiles {
     const spare: Spare = { file: null, pending: Promise.resolve() };
     spare.pending = create().then(
       (file) => {
-        if (this.byDir.get(dir) === spare) spare.file = file;
-        else file.discard();
+        // Taken, dropped or still in the map: whoever holds it now uses or discards it.
+        spare.file = file;
       },
       () => {
         if (this.byDir.get(dir) === spare) this.byDir.delete(dir);

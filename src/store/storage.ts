@@ -176,6 +176,7 @@ export class Storage {
     }
     if (exists && this.options.onDuplicate === "reject") return { outcome: "duplicate", durable: DONE };
     renameSync(tempPath, finalPath);
+    this.prepareSpare(dirname(finalPath));
     return {
       outcome: exists ? "replaced" : "stored",
       durable: this.options.fsync ? this.syncDirGrouped(dirname(finalPath)) : DONE,
@@ -267,11 +268,8 @@ export class Storage {
    * page cache), so a spare is prepared in the background for the next instance of the same series.
    */
   async createTemp(dir: string): Promise<StreamingFile> {
-    const spare = this.spares.take(dir);
-    if (spare) {
-      this.spares.prepare(dir, () => this.newTemp(dir, true));
-      return spare;
-    }
+    const spare = await this.spares.take(dir);
+    if (spare) return spare;
     await this.ensureDir(dir);
     let file: StreamingFile;
     try {
@@ -284,7 +282,6 @@ export class Storage {
       await this.ensureDir(dir);
       file = await this.newTemp(dir, false);
     }
-    this.spares.prepare(dir, () => this.newTemp(dir, true));
     return file;
   }
 
@@ -293,6 +290,16 @@ export class Storage {
     return background
       ? StreamingFile.createAsync(path, this.options.fsync)
       : Promise.resolve(StreamingFile.create(path, this.options.fsync));
+  }
+
+  /**
+   * Have a temp file ready for the next instance of this directory. Made after a rename, not when the
+   * previous spare is taken: creating a file holds the directory's lock for as long as ext4 searches a
+   * free inode (up to ~0.5 ms after many deletions), and a rename into that directory at the end of the
+   * instance being received would wait for it. After the rename it overlaps the peer's next request.
+   */
+  private prepareSpare(dir: string): void {
+    this.spares.prepare(dir, () => this.newTemp(dir, true));
   }
 
   /** Remove the spare temp files (when no association runs, and at shutdown). */

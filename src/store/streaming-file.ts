@@ -4,6 +4,7 @@
 
 import { closeSync, fdatasync, open, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
+import { startWriteback } from "./writeback.ts";
 
 const openAsync = promisify(open);
 const fdatasyncAsync = promisify(fdatasync);
@@ -23,6 +24,7 @@ const SLOW_WRITE_MS = 20;
 /** Durable files start writeback every this many bytes. */
 const EARLY_SYNC = 128 * 1024;
 const QUEUED_FOR_MS = 5000;
+const PAGE = 4096;
 let queuedUntil = 0;
 /** An idle writer does not wait for a full slab once this much is there. */
 const EAGER_WRITE = 128 * 1024;
@@ -58,10 +60,12 @@ export class StreamingFile {
   /** Called whenever pendingBytes falls (a write completed). */
   onProgress: (() => void) | null = null;
 
-  /** With `durable`, writeback is started while data still arrives (see startWriteback). */
+  /** With `durable`, the disk starts writing while data still arrives (startWriteback or startEarlySync). */
   private writeback: Promise<void> | null = null;
   /** Bytes known to be on stable storage (an early writeback covered them). */
   private writebackFrom = 0;
+  /** Bytes handed to startWriteback so far (whole pages). */
+  private submitted = 0;
   /** complete() runs: no new early writeback starts. */
   private finishing = false;
 
@@ -117,24 +121,33 @@ export class StreamingFile {
       this.fail(err as Error);
       return;
     }
+    if (this.durable && startWriteback) {
+      // Whole pages only: a write into a page under writeback waits for the disk (stable pages), so
+      // the partial last page goes with the next chunk.
+      const upTo = this.size - (this.size % PAGE);
+      if (upTo > this.submitted) {
+        startWriteback(this.fd, this.submitted, upTo - this.submitted);
+        this.submitted = upTo;
+      }
+    }
     if (performance.now() - started > SLOW_WRITE_MS) queuedUntil = performance.now() + QUEUED_FOR_MS;
-    this.startWriteback();
+    this.startEarlySync();
   }
 
   /**
-   * For durable files, an fdatasync in the background every EARLY_SYNC bytes: the disk writes the data
-   * while the rest arrives, so the fsync before the answer has little left to do (the effect of
-   * sync_file_range, which node:fs lacks).
+   * For durable files where sync_file_range cannot be called (writeback.ts), or for the writes queued
+   * off the event loop: an fdatasync in the background every EARLY_SYNC bytes, so the disk writes the
+   * data while the rest arrives and the fdatasync before the answer has little left to do.
    */
-  private startWriteback(): void {
-    if (!this.durable || this.finishing || this.writeback || this.size - this.writebackFrom < EARLY_SYNC)
-      return;
+  private startEarlySync(direct = true): void {
+    if (!this.durable || (direct && startWriteback)) return;
+    if (this.finishing || this.writeback || this.size - this.writebackFrom < EARLY_SYNC) return;
     const upTo = this.size;
     this.writeback = fdatasyncAsync(this.fd).then(
       () => {
         this.writeback = null;
         this.writebackFrom = upTo;
-        if (!this.closed) this.startWriteback();
+        if (!this.closed) this.startEarlySync(false);
       },
       (err: Error) => {
         this.writeback = null;
@@ -210,7 +223,7 @@ export class StreamingFile {
         }
         if (written < total) this.queue.unshift(...rest);
         this.onProgress?.();
-        this.startWriteback();
+        this.startEarlySync(false);
         this.pump();
       },
     );

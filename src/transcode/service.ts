@@ -24,6 +24,7 @@ import type { TranscodeConfig } from "../config/schema.ts";
 import type { StoredHook } from "../dimse/services.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
+import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { renderPath } from "../store/layout.ts";
 import { TranscodePool } from "./pool.ts";
@@ -83,7 +84,9 @@ export class Transcoder {
     const assoc = ctx.id;
     const sop = instance.attributes.sopInstanceUid ?? "";
     const from = instance.transferSyntaxUid;
+    const started = performance.now();
     const failed = (error: string): StoredInstance => {
+      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: false });
       event(log, "warning", "transcode-failed", {
         assoc,
         sop,
@@ -100,7 +103,6 @@ export class Transcoder {
       dirname(instance.path),
       `.storescp-${basename(instance.path)}-${randomBytes(4).toString("hex")}.tmp`,
     );
-    const started = performance.now();
     try {
       const r = await this.pool.run(
         { input: instance.path, output: tmp, target, fsync: this.opts.fsync },
@@ -114,6 +116,7 @@ export class Transcoder {
       // The new instance is durable under its own name before the one it replaces goes.
       const replaced = path === instance.path || (await this.removeReceived(instance, assoc));
       ctx.tenant.quota?.add(r.size - (replaced ? instance.fileSize : 0));
+      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: true });
       event(log, "info", "transcoded", {
         assoc,
         sop,

@@ -164,7 +164,8 @@ describe("release build", () => {
   }, 60_000);
 
   test("alone: a JPEG-LS instance is stored transcoded to Explicit VR Little Endian, with its record", async () => {
-    const dir = site("jpegls", { client_id: CLIENT, license_key: KEY }, null);
+    const opsPort = await freePort();
+    const dir = site("jpegls", { client_id: CLIENT, license_key: KEY }, opsPort);
     // The viewer here takes only uncompressed data: JPEG-LS must be transcoded on arrival.
     const siteYaml = `${readFileSync(join(dir, "site.yaml"), "utf8")}transcode:\n  supported_transfer_syntaxes: [1.2.840.10008.1.2, 1.2.840.10008.1.2.1]\n  target: 1.2.840.10008.1.2.1\n`;
     writeFileSync(join(dir, "site.yaml"), siteYaml);
@@ -185,6 +186,11 @@ describe("release build", () => {
       const segs = filesBelow(join(dir, "outbox")).map((f) => readFileSync(f, "latin1"));
       const rec = segs.join("").match(/\{"schema_version"[^\n]*?"transfer_status":"(\w+)"/);
       expect(rec?.[1]).toBe("Success");
+      // Timed once in the binary's worker pool, as /metrics shows.
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        /^storescp_transcode_duration_seconds_count\{target="1\.2\.840\.10008\.1\.2\.1",result="ok"\} 1$/m,
+      );
     } finally {
       expect(await server.stop()).toBe(0);
     }

@@ -141,6 +141,37 @@ describe("Drainer", () => {
     await log.close();
   });
 
+  test("while receivers are busy only records older than the allowed lag go out; all of them once idle", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "drainer-"));
+    dirs.push(dir);
+    const log = await OutboxLog.open({ dir, maxBytes: 1 << 30, fsync: false });
+    const now = Date.now();
+    // 3 records made 10 s ago, then 4 made now
+    for (let i = 0; i < 7; i++) {
+      const r = { ...record(i), created_time: new Date(i < 3 ? now - 10_000 : now).toISOString() };
+      await log.append(enc.encode(JSON.stringify(r)));
+    }
+    const pub = new FakePublisher();
+    let busy = true;
+    const d = new Drainer(log, pub, () => ({ storage: "s", log: "l" }), {
+      busy: () => busy,
+      busyLagMs: 5000,
+    });
+    expect(await d.publishOnce(5000)).toBe(3);
+    expect(log.records).toBe(4);
+    expect(await d.publishOnce(5000)).toBe(0);
+    expect(log.records).toBe(4);
+    busy = false;
+    d.start();
+    const deadline = Date.now() + 5000;
+    while (log.records > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await d.stop();
+    expect(pub.sent.flat().map((m) => JSON.parse(new TextDecoder().decode(m.value)).sop_uid)).toEqual(
+      ["1.4.0", "1.4.1", "1.4.2", "1.4.3", "1.4.4", "1.4.5", "1.4.6"].flatMap((u) => [u, u]),
+    );
+    await log.close();
+  });
+
   test("the loop retries with backoff and delivers after failures; the state reports it", async () => {
     const log = await setup(5);
     const pub = new FakePublisher();
