@@ -1,7 +1,6 @@
 // Temp files created ahead of need, one per recently used directory: file creation is slow enough to
 // matter per instance, and the next instance of a series almost always goes to the same directory.
 
-import { existsSync } from "node:fs";
 import type { StreamingFile } from "./streaming-file.ts";
 
 /** Directories with a spare at most; the oldest spare is removed beyond this. */
@@ -28,7 +27,7 @@ export class SpareFiles {
     const file = spare.file;
     if (!file) return null;
     // An operator may have removed the directory: a spare without its entry would lose the instance.
-    if (!existsSync(file.path)) {
+    if (!file.linked()) {
       file.discard();
       return null;
     }

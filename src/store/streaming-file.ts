@@ -2,7 +2,7 @@
 // straight to the page cache while the disk keeps up; when it does not, they are queued in slabs and
 // written off the event loop with writev, batched while a write is in flight.
 
-import { closeSync, fdatasync, open, openSync, unlink, writeSync, writev } from "node:fs";
+import { closeSync, fdatasync, fstatSync, open, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
 import { startWriteback } from "./writeback.ts";
 
@@ -259,6 +259,19 @@ export class StreamingFile {
       if (sync && this.writebackFrom < this.size) await fdatasyncAsync(this.fd);
     } finally {
       await this.closeOnce();
+    }
+  }
+
+  /**
+   * Whether the file still has a name (its directory was not removed meanwhile): fstat of the open
+   * descriptor, no path lookup.
+   */
+  linked(): boolean {
+    try {
+      return fstatSync(this.fd).nlink > 0;
+    } catch {
+      // A descriptor that cannot be inspected cannot be trusted with an instance either.
+      return false;
     }
   }
 

@@ -1,10 +1,10 @@
 // storage.on_duplicate and JSON logs, end to end with DCMTK storescu.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, perfsetFiles, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 
 const file = (): string => corpus().find((f) => f.includes("03_sc_mono8")) ?? "";
 
@@ -45,6 +45,22 @@ describe("on_duplicate", () => {
     expect((await storescu({ port: s.port, files: [file()] })).statuses).toEqual([0]);
     expect(statSync(path).ino).not.toBe(firstIno);
     await s.waitForOutput(/outcome=replaced/);
+    await s.stop();
+  });
+});
+
+describe("the tree under storage.root", () => {
+  test("an operator removes a series directory between two instances: the next one is stored all the same", async () => {
+    const s = await startServer({ config: { storage: { min_free_mb: 1 } } });
+    const [first, second] = perfsetFiles(20);
+    expect((await storescu({ port: s.port, files: [first ?? ""] })).statuses).toEqual([0]);
+    const firstPath = storedPathOf(s.dataDir, (await readPart10(first ?? "")).attributes);
+    // The series directory goes, with the spare temp file made for its next instance.
+    rmSync(dirname(firstPath), { recursive: true });
+    expect((await storescu({ port: s.port, files: [second ?? ""] })).statuses).toEqual([0]);
+    const secondPath = storedPathOf(s.dataDir, (await readPart10(second ?? "")).attributes);
+    expect(dirname(secondPath)).toBe(dirname(firstPath));
+    expect(statSync(secondPath).size).toBeGreaterThan(0);
     await s.stop();
   });
 });
