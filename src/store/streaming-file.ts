@@ -4,7 +4,7 @@
 
 import { closeSync, fdatasync, fstatSync, open, openSync, unlink, writeSync, writev } from "node:fs";
 import { promisify } from "node:util";
-import { startWriteback } from "./writeback.ts";
+import { writeback } from "./writeback.ts";
 
 const openAsync = promisify(open);
 const fdatasyncAsync = promisify(fdatasync);
@@ -60,7 +60,7 @@ export class StreamingFile {
   /** Called whenever pendingBytes falls (a write completed). */
   onProgress: (() => void) | null = null;
 
-  /** With `durable`, the disk starts writing while data still arrives (startWriteback or startEarlySync). */
+  /** With `durable`, the disk starts writing while data still arrives (writeback() or startEarlySync). */
   private writeback: Promise<void> | null = null;
   /** Bytes known to be on stable storage (an early writeback covered them). */
   private writebackFrom = 0;
@@ -121,7 +121,8 @@ export class StreamingFile {
       this.fail(err as Error);
       return;
     }
-    if (this.durable && startWriteback) {
+    const startWriteback = this.durable ? writeback() : null;
+    if (startWriteback) {
       // Whole pages only: a write into a page under writeback waits for the disk (stable pages), so
       // the partial last page goes with the next chunk.
       const upTo = this.size - (this.size % PAGE);
@@ -140,7 +141,7 @@ export class StreamingFile {
    * data while the rest arrives and the fdatasync before the answer has little left to do.
    */
   private startEarlySync(direct = true): void {
-    if (!this.durable || (direct && startWriteback)) return;
+    if (!this.durable || (direct && writeback())) return;
     if (this.finishing || this.writeback || this.size - this.writebackFrom < EARLY_SYNC) return;
     const upTo = this.size;
     this.writeback = fdatasyncAsync(this.fd).then(

@@ -10,7 +10,7 @@
 // final fdatasync writes it anyway. A descriptor closed and reused before its turn only gets another
 // file's range written early, which is harmless.
 //
-// Elsewhere (Windows, macOS, Node, a libc that cannot be opened, no worker) `startWriteback` is null and
+// Elsewhere (Windows, macOS, Node, a libc that cannot be opened, no worker) `writeback()` is null and
 // StreamingFile falls back to background fdatasync rounds.
 
 import { Worker } from "node:worker_threads";
@@ -75,4 +75,10 @@ function load(): StartWriteback | null {
   };
 }
 
-export const startWriteback: StartWriteback | null = load();
+let loaded: StartWriteback | null | undefined;
+
+/** The writeback starter, made on first use (so CLI commands start no thread); null where unavailable. */
+export function writeback(): StartWriteback | null {
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}
