@@ -1,7 +1,8 @@
 // The codec registry: which transfer syntax is decoded and encoded by what. WASM codecs (cornerstone's
 // builds of CharLS, OpenJPEG, OpenJPH and libjpeg-turbo; jSquash's build of the MozJPEG encoder) are
 // embedded as files and instantiated from their bytes, so they load the same from source and from a
-// compiled executable; RLE and sequential DCT JPEG of 12 bits (jpeg-dct.ts) are our own code.
+// compiled executable; RLE, sequential DCT JPEG of 12 bits (jpeg-dct.ts) and lossless JPEG
+// (jpeg-lossless.ts) are our own code.
 // Everything here is synchronous once `loadCodecs()` resolved: it runs inside a pool worker.
 
 import { readFileSync } from "node:fs";
@@ -15,10 +16,11 @@ import openjphWasm from "@cornerstonejs/codec-openjph/wasm" with { type: "file" 
 import openjphFactory from "@cornerstonejs/codec-openjph/wasmjs";
 import mozjpegUntyped from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
 import mozjpegWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm" with { type: "file" };
-import { Decoder as LosslessJpegDecoder } from "jpeg-lossless-decoder-js";
 import { TS } from "../dicom/transfer-syntax.ts";
 import type { MozJpegModule } from "./jpeg-baseline.ts";
+import { frameMarker } from "./jpeg-common.ts";
 import { decodeJpegDct } from "./jpeg-dct.ts";
+import { decodeJpegLossless } from "./jpeg-lossless.ts";
 import { rleDecode, rleEncode } from "./rle.ts";
 
 /** The pixel module of an image, as far as codecs care. */
@@ -149,8 +151,6 @@ export interface DecodedFrame {
   photometric: string;
 }
 
-const frameBytes = (p: PixelInfo) => p.rows * p.columns * p.samplesPerPixel * (p.bitsAllocated >>> 3);
-
 /** Decode one frame of an encapsulated transfer syntax. */
 export function decodeFrame(ts: string, frame: Uint8Array, p: PixelInfo): DecodedFrame {
   if (p.bitsAllocated !== 8 && p.bitsAllocated !== 16)
@@ -179,23 +179,21 @@ export function decodeFrame(ts: string, frame: Uint8Array, p: PixelInfo): Decode
       return { pixels: r, photometric: p.samplesPerPixel === 3 ? "RGB" : p.photometric };
     }
     case TS.JPEGLossless:
-    case TS.JPEGLosslessSV1: {
-      const bytesPer = p.bitsAllocated >>> 3;
-      let out: Uint8Array | Uint16Array;
-      try {
-        out = new LosslessJpegDecoder().decode(
-          frame.buffer as ArrayBuffer,
-          frame.byteOffset,
-          frame.byteLength,
-          bytesPer,
-        );
-      } catch (err) {
-        throw new CodecError(`JPEG Lossless: ${(err as Error).message}`);
+    case TS.JPEGLosslessSV1:
+      // Some modalities label DCT (lossy) streams as lossless: decoded by what the stream is, as DCMTK
+      // and GDCM do, rather than refused.
+      if (isDctFrame(frame)) {
+        const r = jpegDct(frame, p);
+        return { pixels: r, photometric: p.samplesPerPixel === 3 ? "RGB" : p.photometric };
       }
-      const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      if (bytes.length < frameBytes(p)) throw new CodecError("JPEG Lossless frame decodes to too few pixels");
-      return { pixels: bytes.slice(0, frameBytes(p)), photometric: p.photometric };
-    }
+      // Lossless JPEG has no colour transform: the samples are what the Photometric Interpretation says.
+      return {
+        pixels: decodeJpegLossless(frame, {
+          bytesPerSample: p.bitsAllocated === 16 ? 2 : 1,
+          expect: { width: p.columns, height: p.rows, components: p.samplesPerPixel },
+        }).pixels,
+        photometric: p.photometric,
+      };
     case TS.JPEGLSLossless:
     case TS.JPEGLSNearLossless:
       return {
@@ -218,6 +216,11 @@ export function decodeFrame(ts: string, frame: Uint8Array, p: PixelInfo): Decode
     default:
       throw new CodecError(`no decoder for transfer syntax ${ts}`);
   }
+}
+
+function isDctFrame(frame: Uint8Array): boolean {
+  const m = frameMarker(frame);
+  return m === 0xc0 || m === 0xc1;
 }
 
 function jpegDct(frame: Uint8Array, p: PixelInfo): Uint8Array {

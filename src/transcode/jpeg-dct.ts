@@ -6,6 +6,7 @@
 // transcoder should rather keep the original than store made-up pixels.
 
 import { CodecError } from "./codecs.ts";
+import { findMarker, hex, huffmanCodes, readDht, SOF_NAMES } from "./jpeg-common.ts";
 
 export interface JpegDctImage {
   width: number;
@@ -84,20 +85,6 @@ interface Frame {
 export function decodeJpegDct(data: Uint8Array, opts: JpegDctOptions = {}): JpegDctImage {
   return new JpegDctDecoder(data, opts).decode();
 }
-
-const SOF_NAMES = new Map<number, string>([
-  [0xc2, "progressive DCT (SOF2)"],
-  [0xc3, "lossless (SOF3)"],
-  [0xc5, "differential sequential DCT (SOF5)"],
-  [0xc6, "differential progressive DCT (SOF6)"],
-  [0xc7, "differential lossless (SOF7)"],
-  [0xc9, "arithmetic-coded sequential DCT (SOF9)"],
-  [0xca, "arithmetic-coded progressive DCT (SOF10)"],
-  [0xcb, "arithmetic-coded lossless (SOF11)"],
-  [0xcd, "arithmetic-coded differential sequential DCT (SOF13)"],
-  [0xce, "arithmetic-coded differential progressive DCT (SOF14)"],
-  [0xcf, "arithmetic-coded differential lossless (SOF15)"],
-]);
 
 class JpegDctDecoder {
   private readonly data: Uint8Array;
@@ -183,19 +170,10 @@ class JpegDctDecoder {
 
   /** The next marker at or after `pos` (bytes before it are skipped); `pos` moves past it. */
   private nextMarker(): number {
-    const d = this.data;
-    let p = this.pos;
-    for (;;) {
-      while (p < this.end && d[p] !== 0xff) p++;
-      while (p < this.end && d[p] === 0xff) p++;
-      if (p >= this.end) throw new CodecError("JPEG: data ends before the EOI marker");
-      const m = d[p] ?? 0;
-      p++;
-      if (m !== 0) {
-        this.pos = p;
-        return m;
-      }
-    }
+    const p = findMarker(this.data, this.pos, this.end);
+    if (p < 0) throw new CodecError("JPEG: data ends before the EOI marker");
+    this.pos = p;
+    return this.data[p - 1] ?? 0;
   }
 
   private readSof(p: number, end: number): void {
@@ -281,23 +259,11 @@ class JpegDctDecoder {
   }
 
   private readDht(p: number, end: number): void {
-    const d = this.data;
-    while (p < end) {
-      if (p + 17 > end) throw new CodecError("JPEG: short DHT segment");
-      const tc = (d[p] ?? 0) >> 4;
-      const th = (d[p] ?? 0) & 15;
-      if (tc > 1 || th > 3) throw new CodecError("JPEG: bad DHT segment");
-      const counts = d.subarray(p + 1, p + 17);
-      let total = 0;
-      for (let i = 0; i < 16; i++) total += counts[i] ?? 0;
-      p += 17;
-      if (total > 256 || p + total > end) throw new CodecError("JPEG: bad DHT segment");
-      const huffval = d.slice(p, p + total);
-      p += total;
+    readDht(this.data, p, end, (tc, th, counts, huffval) => {
       // DC categories above 15 only exist in lossless JPEG (and would overflow the coefficients).
       if (tc === 0 && huffval.some((s) => s > 15)) throw new CodecError("JPEG: bad DC Huffman table");
       (tc === 0 ? this.dcTables : this.acTables)[th] = buildHuffTable(counts, huffval);
-    }
+    });
   }
 
   private readSos(p: number, end: number): void {
@@ -596,33 +562,17 @@ class JpegDctDecoder {
   }
 }
 
-function hex(m: number): string {
-  return m.toString(16).toUpperCase().padStart(2, "0");
-}
-
 /** Decoding tables of a DHT definition (T.81 C and F.2.2.3), refusing over-full code spaces as IJG does. */
 function buildHuffTable(counts: Uint8Array, huffval: Uint8Array): HuffTable {
+  // A length's codes must leave its all-ones code unused (T.81 C); IJG 6b rejects tables that do not.
+  const { code, size, maxcode, valoffset } = huffmanCodes(counts, huffval, false);
   const lut = new Uint16Array(1 << LOOKAHEAD);
-  const maxcode = new Int32Array(18).fill(-1);
-  const valoffset = new Int32Array(18);
-  let code = 0;
-  let k = 0;
-  for (let l = 1; l <= 16; l++) {
-    const n = counts[l - 1] ?? 0;
-    if (n > 0) {
-      valoffset[l] = k - code;
-      for (let i = 0; i < n; i++, k++, code++) {
-        if (l <= LOOKAHEAD) {
-          const shift = LOOKAHEAD - l;
-          const e = (l << 8) | (huffval[k] ?? 0);
-          lut.fill(e, code << shift, (code + 1) << shift);
-        }
-      }
-      maxcode[l] = code - 1;
-    }
-    // A length's codes must leave its all-ones code unused (T.81 C); IJG rejects tables that do not.
-    if (n > 0 && code >= 1 << l) throw new CodecError("JPEG: bad Huffman table");
-    code <<= 1;
+  for (let k = 0; k < huffval.length; k++) {
+    const l = size[k] ?? 0;
+    if (l > LOOKAHEAD) break;
+    const shift = LOOKAHEAD - l;
+    const c = code[k] ?? 0;
+    lut.fill((l << 8) | (huffval[k] ?? 0), c << shift, (c + 1) << shift);
   }
   const fastAc = new Int32Array(1 << LOOKAHEAD);
   for (let i = 0; i < fastAc.length; i++) {

@@ -32,11 +32,6 @@ declare module "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs" {
   const factory: EmscriptenFactory;
   export default factory;
 }
-declare module "jpeg-lossless-decoder-js" {
-  export class Decoder {
-    decode(buffer: ArrayBuffer, offset: number, length: number, numBytes?: number): Uint8Array | Uint16Array;
-  }
-}
 declare module "@cornerstonejs/codec-charls/wasm" {
   const path: string;
   export default path;

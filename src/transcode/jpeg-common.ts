@@ -1,0 +1,131 @@
+// What our two JPEG decoders (jpeg-dct.ts: sequential DCT; jpeg-lossless.ts: lossless) share: finding
+// markers, reading DHT segments and deriving canonical Huffman codes from them (ITU T.81 Annex C). Each
+// decoder builds its own lookup tables from the codes, shaped for its own hot loop.
+
+import { CodecError } from "./codecs.ts";
+
+/** Names of the frame types, for refusing the ones a decoder does not implement. */
+export const SOF_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
+  [0xc0, "baseline DCT (SOF0)"],
+  [0xc1, "extended sequential DCT (SOF1)"],
+  [0xc2, "progressive DCT (SOF2)"],
+  [0xc3, "lossless (SOF3)"],
+  [0xc5, "differential sequential DCT (SOF5)"],
+  [0xc6, "differential progressive DCT (SOF6)"],
+  [0xc7, "differential lossless (SOF7)"],
+  [0xc9, "arithmetic-coded sequential DCT (SOF9)"],
+  [0xca, "arithmetic-coded progressive DCT (SOF10)"],
+  [0xcb, "arithmetic-coded lossless (SOF11)"],
+  [0xcd, "arithmetic-coded differential sequential DCT (SOF13)"],
+  [0xce, "arithmetic-coded differential progressive DCT (SOF14)"],
+  [0xcf, "arithmetic-coded differential lossless (SOF15)"],
+]);
+
+export function hex(m: number): string {
+  return m.toString(16).toUpperCase().padStart(2, "0");
+}
+
+/** Big-endian 16 bits at `at`, which must lie before `end`. */
+export function u16(d: Uint8Array, at: number, end: number): number {
+  if (at + 2 > end) throw new CodecError("JPEG: data ends inside a segment");
+  return ((d[at] ?? 0) << 8) | (d[at + 1] ?? 0);
+}
+
+/**
+ * The position just past the next marker at or after `p` (the marker code is the byte before it), or -1
+ * when the data ends first. Bytes that are not a marker are skipped, and so are fill bytes (0xFF runs).
+ */
+export function findMarker(d: Uint8Array, p: number, end: number): number {
+  for (;;) {
+    while (p < end && d[p] !== 0xff) p++;
+    while (p < end && d[p] === 0xff) p++;
+    if (p >= end) return -1;
+    if (d[p++] !== 0) return p;
+  }
+}
+
+/**
+ * The frame type of a codestream: the code of its first SOFn marker (0xC0-0xCF but DHT, JPG, DAC), or
+ * null when there is none before the first scan. Segments are stepped over by their lengths.
+ */
+export function frameMarker(d: Uint8Array): number | null {
+  const end = d.length;
+  let p = findMarker(d, 0, end);
+  while (p > 0) {
+    const m = d[p - 1] ?? 0;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return m;
+    if (m === 0xda || m === 0xd9) return null;
+    // SOI, RSTn and TEM have no length; every other segment does.
+    const standalone = m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7);
+    if (!standalone) {
+      if (p + 2 > end) return null;
+      p += ((d[p] ?? 0) << 8) | (d[p + 1] ?? 0);
+    }
+    p = findMarker(d, p, end);
+  }
+  return null;
+}
+
+/** The canonical Huffman code of a DHT table definition, per symbol and as F.2.2.3's decoding tables. */
+export interface HuffCodes {
+  /** Symbols in code order (HUFFVAL). */
+  huffval: Uint8Array;
+  /** Code of each symbol of `huffval` (HUFFCODE), and its length in bits (HUFFSIZE), shortest first. */
+  code: Int32Array;
+  size: Uint8Array;
+  /** Largest code of each length (index 1..16), -1 when none. */
+  maxcode: Int32Array;
+  /** huffval index minus the first code, per length. */
+  valoffset: Int32Array;
+}
+
+/**
+ * Derive the codes of a table (T.81 C.2), refusing over-full code spaces. Whether a length's all-ones code
+ * may be used differs between references: IJG 6b refuses it (sequential DCT), DCMTK's 16-bit IJG accepts
+ * it (lossless encoders use it), hence `allowAllOnes`.
+ */
+export function huffmanCodes(counts: Uint8Array, huffval: Uint8Array, allowAllOnes: boolean): HuffCodes {
+  const n = huffval.length;
+  const code = new Int32Array(n);
+  const size = new Uint8Array(n);
+  const maxcode = new Int32Array(18).fill(-1);
+  const valoffset = new Int32Array(18);
+  let c = 0;
+  let k = 0;
+  for (let l = 1; l <= 16; l++) {
+    const count = counts[l - 1] ?? 0;
+    if (count > 0) {
+      valoffset[l] = k - c;
+      for (let i = 0; i < count; i++, k++, c++) {
+        code[k] = c;
+        size[k] = l;
+      }
+      maxcode[l] = c - 1;
+      if (allowAllOnes ? c > 1 << l : c >= 1 << l) throw new CodecError("JPEG: bad Huffman table");
+    }
+    c <<= 1;
+  }
+  return { huffval, code, size, maxcode, valoffset };
+}
+
+/** Read the table definitions of a DHT segment [p, end) and hand each to `define` (class 0: DC, 1: AC). */
+export function readDht(
+  d: Uint8Array,
+  p: number,
+  end: number,
+  define: (tc: number, th: number, counts: Uint8Array, huffval: Uint8Array) => void,
+): void {
+  while (p < end) {
+    if (p + 17 > end) throw new CodecError("JPEG: short DHT segment");
+    const tc = (d[p] ?? 0) >> 4;
+    const th = (d[p] ?? 0) & 15;
+    if (tc > 1 || th > 3) throw new CodecError("JPEG: bad DHT segment");
+    const counts = d.subarray(p + 1, p + 17);
+    let total = 0;
+    for (let i = 0; i < 16; i++) total += counts[i] ?? 0;
+    p += 17;
+    if (total > 256 || p + total > end) throw new CodecError("JPEG: bad DHT segment");
+    define(tc, th, counts, d.slice(p, p + total));
+    p += total;
+  }
+}
