@@ -18,6 +18,7 @@ import {
   type SASLOptions,
 } from "kafkajs";
 import type { Config } from "../config/schema.ts";
+import "./kafkajs-fix.ts";
 import { event, logger } from "../ops/log.ts";
 import type { OutboxLog, Position } from "./log.ts";
 import { recordKey } from "./record.ts";
@@ -350,6 +351,7 @@ export class Drainer {
    */
   async publishOnce(minAgeMs = 0): Promise<number> {
     if (!this.publisher) throw new Error("kafka.enabled is false");
+    if (minAgeMs > 0 && (await this.headTooYoung(minAgeMs))) return 0;
     const r = await this.outbox.read(this.batch);
     const head = this.outbox.head;
     if (r.entries.length === 0) {
@@ -403,6 +405,18 @@ export class Drainer {
     const to: Position = take === parsed.length ? r.next : (batch.at(-1)?.e.end ?? head);
     this.outbox.ack(to, batch.length, { last_publish_at: now });
     return batch.length;
+  }
+
+  /**
+   * While busy the head is checked alone (one record read and parsed), not a whole batch: the check
+   * recurs while a transfer runs, and must cost the receiving side nothing worth measuring.
+   */
+  private async headTooYoung(minAgeMs: number): Promise<boolean> {
+    const first = (await this.outbox.read(1)).entries[0];
+    const created = first ? Date.parse(String(parseRecord(first.payload)?.record.created_time)) : Number.NaN;
+    if (!Number.isFinite(created) || created <= Date.now() - minAgeMs) return false;
+    this.youngUntil = created + minAgeMs;
+    return true;
   }
 
   /** The record as published: with the stored file's SHA-256 when it was written without one. */
