@@ -8,6 +8,8 @@ import { type Element, find, getString, setElement, stringElement } from "./data
 
 const T = {
   ImageType: 0x00080008,
+  InstanceCreationDate: 0x00080012,
+  InstanceCreationTime: 0x00080013,
   SopClassUid: 0x00080016,
   SopInstanceUid: 0x00080018,
   CodeValue: 0x00080100,
@@ -63,14 +65,32 @@ export function ratioText(ratio: number): string {
 
 /**
  * Rewrite the data set as the new, lossy-compressed instance derived from it. Returns the new SOP
- * Instance UID; the pixel module itself is the caller's.
+ * Instance UID; the pixel module itself is the caller's. `now` is when the new instance was made.
  */
-export function makeLossyDerived(els: Element[], step: LossyStep): string {
+export function makeLossyDerived(els: Element[], step: LossyStep, now: Date = new Date()): string {
   const sourceClass = getString(els, T.SopClassUid) ?? "";
   const sourceUid = getString(els, T.SopInstanceUid) ?? "";
   const uid = derivedUid(sourceUid, step);
   const wasLossy = step.sourceLossy || getString(els, T.LossyImageCompression) === "01";
   setElement(els, stringElement(T.SopInstanceUid, "UI", uid));
+  // SOP Common: this instance is created now (local time, as modalities and DCMTK write it).
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  setElement(
+    els,
+    stringElement(
+      T.InstanceCreationDate,
+      "DA",
+      `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}`,
+    ),
+  );
+  setElement(
+    els,
+    stringElement(
+      T.InstanceCreationTime,
+      "TM",
+      `${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`,
+    ),
+  );
 
   // PS3.3 C.7.6.1.1.2: lossy compression makes the image DERIVED; the other values stay.
   const imageType = getString(els, T.ImageType);

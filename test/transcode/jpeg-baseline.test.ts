@@ -110,6 +110,11 @@ describe("8-bit sources to JPEG Baseline", () => {
       expect(values(T.Method).at(-1)).toBe("ISO_10918_1");
       expect(getString(els, T.DerivationDescription)).toMatch(/JPEG baseline, quality 90, compression ratio/);
       expect(getString(els, T.ImageType)?.split("\\")[0]).toBe("DERIVED");
+      // created today (local date), HHMMSS
+      const today = new Date();
+      const date = `${today.getFullYear()}${String(today.getMonth() + 1).padStart(2, "0")}${String(today.getDate()).padStart(2, "0")}`;
+      expect(getString(els, 0x00080012)).toBe(date);
+      expect(getString(els, 0x00080013)).toMatch(/^\d{6}$/);
       expect(getString(els, T.ImageType)?.split("\\").slice(1)).toEqual(
         getString(before, T.ImageType)?.split("\\").slice(1) ?? [],
       );
