@@ -61,11 +61,11 @@ export type CommitResult = "stored" | "replaced" | "kept-existing" | "duplicate"
 
 /**
  * A file given its final name. `durable` resolves once the name survives power loss (the directory's
- * fsync, with storage.fsync). The caller may append the outbox record meanwhile: on a journaling file
- * system (ext4, XFS, NTFS) the record's own sync commits the earlier rename too, so the record can never
- * be durable without its file; elsewhere a power cut in that window leaves a record whose file is
- * missing, which the publisher sends without a hash and logs (outbox-hash-failed). The peer is answered
- * only after both.
+ * fsync, with storage.fsync). The caller may append the outbox record meanwhile: on ext4 and XFS (one
+ * journal, committed in order) the record's own sync commits the earlier rename too, so the record can
+ * never be durable without its file; elsewhere a power cut in that window can leave a record whose file
+ * is missing, which the publisher sends without a hash and logs (outbox-hash-failed). The peer is
+ * answered only after both.
  */
 export interface Commit {
   outcome: CommitResult;
