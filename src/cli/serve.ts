@@ -46,7 +46,11 @@ export async function serve(config: Config): Promise<number> {
   const outbox = await OutboxService.start(config, { busy: () => receiving() });
   const services = new DimseServices(storage);
   // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
-  const transcoder = new Transcoder(config.transcode, { fsync: config.storage.fsync });
+  const transcoder = new Transcoder(config.transcode, {
+    fsync: config.storage.fsync,
+    onDuplicate: config.storage.on_duplicate,
+    quarantine: (path, reason) => storage.quarantine(path, reason),
+  });
   services.onStored = transcoder.wrap(outbox.onStored);
   if (config.tenant_tag !== null) services.tenantOf = tenantTagResolver(config.tenant_tag, tenants);
   services.refuseStore = () => outbox.refusal();

@@ -16,17 +16,23 @@
 // moved by the difference in size whenever a transcoded file replaces the one received.
 
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { TranscodeConfig } from "../config/schema.ts";
+import { TS } from "../dicom/transfer-syntax.ts";
+import type { CommandSet } from "../dimse/command.ts";
 import type { StoredHook } from "../dimse/services.ts";
+import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { renderPath } from "../store/layout.ts";
+import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
+import { derivedUid } from "./derived.ts";
+import { JPEG_BASELINE_PROFILE } from "./jpeg-baseline.ts";
 import { TranscodePool } from "./pool.ts";
 import { canRead, TARGETS } from "./transcode.ts";
 
@@ -36,6 +42,13 @@ export interface TranscoderOptions {
   fsync: boolean;
   /** Time limit of one job: base plus per MiB of the stored file. */
   timeLimitMs?: (bytes: number) => number;
+  /**
+   * storage.on_duplicate, applied to the derived instance of a lossy target (its UID and path are
+   * known before transcoding: name-based): the received path was free, the derived one may not be.
+   */
+  onDuplicate?: OnDuplicate;
+  /** Sets a received file aside (storage.quarantine) when on_duplicate is reject. */
+  quarantine?: (path: string, reason: QuarantineReason) => Promise<unknown>;
 }
 
 const defaultLimit = (bytes: number) => 60_000 + Math.ceil(bytes / 1048576) * 1_000;
@@ -70,12 +83,63 @@ export class Transcoder {
   /** The StoredHook: transcode when needed, then hand the (updated) instance to `next` (the outbox). */
   wrap(next: StoredHook | null): StoredHook {
     return async (instance, ctx, cmd) => {
-      const result =
-        instance.outcome !== "kept-existing" && this.needs(instance.transferSyntaxUid)
-          ? await this.transcodeStored(instance, ctx)
-          : instance;
+      const transcode = instance.outcome !== "kept-existing" && this.needs(instance.transferSyntaxUid);
+      const result = transcode
+        ? ((await this.derivedDuplicate(instance, ctx, cmd)) ?? (await this.transcodeStored(instance, ctx)))
+        : instance;
       await next?.(result, ctx, cmd);
     };
+  }
+
+  /**
+   * With a lossy target and on_duplicate keep or reject: the derived instance of this one is already
+   * stored (a resend). keep: the received file goes, the stored one stays, no new record (returns the
+   * instance as kept-existing). reject: the received file goes to quarantine and 0111 is answered.
+   * Otherwise (nothing there, overwrite, a lossless target) null: transcode as usual.
+   */
+  private async derivedDuplicate(
+    instance: StoredInstance,
+    ctx: NetContext,
+    cmd: CommandSet,
+  ): Promise<StoredInstance | null> {
+    const onDuplicate = this.opts.onDuplicate ?? "overwrite";
+    if (onDuplicate === "overwrite" || this.config.target !== TS.JPEGBaseline8Bit) return null;
+    const sop = instance.attributes.sopInstanceUid ?? "";
+    const uid = derivedUid(sop, { target: this.config.target, profile: JPEG_BASELINE_PROFILE });
+    const path = this.pathOf(instance, ctx, uid);
+    if (!existsSync(path)) return null;
+    ctx.tenant.quota?.add(-instance.fileSize);
+    if (onDuplicate === "keep") {
+      await rm(instance.path, { force: true });
+      event(log, "info", "transcode-duplicate-kept", { assoc: ctx.id, sop, derived_sop: uid, path });
+      return {
+        ...instance,
+        path,
+        outcome: "kept-existing",
+        attributes: { ...instance.attributes, sopInstanceUid: uid },
+        sourceSopInstanceUid: sop,
+      };
+    }
+    const reason = `SOP Instance already stored, as its derived (lossy) instance ${uid} (on_duplicate: reject)`;
+    try {
+      await this.opts.quarantine?.(instance.path, {
+        reason,
+        status: hex4(Status.DuplicateSopInstance),
+        tenant_id: ctx.tenant.id,
+        calling_ae: ctx.callingAe,
+        called_ae: ctx.calledAe,
+        source_ip: ctx.remoteAddress,
+        transfer_syntax_uid: instance.transferSyntaxUid,
+        command_sop_class_uid: cmd.affectedSopClassUid ?? "",
+        command_sop_instance_uid: cmd.affectedSopInstanceUid ?? "",
+        attributes: { ...instance.attributes },
+        received_at: new Date().toISOString(),
+      });
+    } catch (err) {
+      // Not set aside: the answer is a failure all the same, and the modality keeps its copy.
+      event(log, "error", "quarantine-failed", { assoc: ctx.id, sop, error: (err as Error).message });
+    }
+    throw new DimseError(Status.DuplicateSopInstance, reason);
   }
 
   /** Replace the stored file by its transcoded form; on any failure keep it as received. */

@@ -5,12 +5,12 @@
 // to baseline: stored as received, Failed, with the reason in the log.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { isValidUid } from "../../src/dicom/uid.ts";
 import { makeWorkDir, type OurServerHandle, startServer, storescu, tagValue } from "../helpers/dcmtk.ts";
-import { corpus, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 import { diff, nativePixels } from "../helpers/pixels.ts";
 import { dciodvfyErrors, outboxRecords, tool } from "../helpers/tools.ts";
 
@@ -118,4 +118,50 @@ describe("transcode on arrival to JPEG Baseline", () => {
     ]);
     await server.waitForOutput(/transcode-failed.*Bits Stored is 12/);
   }, 120_000);
+});
+
+describe("on_duplicate with a lossy target: applied to the derived instance", () => {
+  for (const mode of ["keep", "reject"] as const) {
+    test(`${mode}: the image sent again finds its derived instance stored`, async () => {
+      const work = makeWorkDir(`transcode-lossy-${mode}`);
+      const s = await startServer({
+        workDir: work,
+        config: {
+          storage: { fsync: false, min_free_mb: 1, on_duplicate: mode },
+          transcode: {
+            supported_transfer_syntaxes: [TS.JPEGBaseline8Bit],
+            target: TS.JPEGBaseline8Bit,
+            workers: 1,
+          },
+        },
+      });
+      try {
+        const src = corpus().find((f) => f.includes("03_sc_mono8_explicitLE")) ?? "";
+        const p = await readPart10(src);
+        expect((await storescu({ port: s.port, files: [src] })).statuses).toEqual([0]);
+        const first = outboxRecords(join(work, "outbox"));
+        expect(first.length).toBe(1);
+        const derived = storedPathOf(s.dataDir, { ...p.attributes, sopInstanceUid: first[0]?.sop_uid ?? "" });
+        const ino = statSync(derived).ino;
+
+        const again = await storescu({ port: s.port, files: [src], noHalt: true });
+        if (mode === "keep") expect(again.statuses).toEqual([0]);
+        else {
+          expect(again.statuses).toEqual([0x0111]);
+          expect(again.responses[0]?.errorComment).toMatch(/already stored, as its derived/);
+          const reasons = filesBelow(join(s.dataDir, "_quarantine")).filter((f) =>
+            f.endsWith(".reason.json"),
+          );
+          expect(reasons).toHaveLength(1);
+          expect(JSON.parse(readFileSync(reasons[0] ?? "", "utf8")).status).toBe("0111");
+        }
+        // the derived instance untouched, the received one not left beside it, no second record
+        expect(statSync(derived).ino).toBe(ino);
+        expect(existsSync(storedPathOf(s.dataDir, p.attributes))).toBe(false);
+        expect(outboxRecords(join(work, "outbox")).length).toBe(1);
+      } finally {
+        await s.stop();
+      }
+    }, 120_000);
+  }
 });
