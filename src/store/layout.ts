@@ -15,9 +15,18 @@ export interface PathVariables {
   calling_ae: string;
 }
 
+/** Every record hashes its study and series UIDs, which repeat for hundreds of instances in a row. */
+const recentHashes = new Map<string, string>();
+
 /** Short, stable, path-safe digest of a UID, for sharding trees and for the Kafka record. */
 export function uidHash(uid: string): string {
-  return createHash("sha256").update(uid).digest("hex").slice(0, 16);
+  let h = recentHashes.get(uid);
+  if (h === undefined) {
+    h = createHash("sha256").update(uid).digest("hex").slice(0, 16);
+    if (recentHashes.size >= 1024) recentHashes.clear();
+    recentHashes.set(uid, h);
+  }
+  return h;
 }
 
 /** Names Windows reserves for devices, whatever the extension (CON, CON.txt, ...). */
