@@ -44,26 +44,82 @@ export function findMarker(d: Uint8Array, p: number, end: number): number {
   }
 }
 
+/** What walkSegments reports each marker segment to. */
+export interface SegmentVisitor {
+  /**
+   * A marker segment (not SOI, EOI, TEM or RSTn): its marker and content [seg, segEnd), after the
+   * length. Returns where the walk goes on (segEnd, or past a scan's entropy-coded data), or STOP.
+   */
+  segment(marker: number, seg: number, segEnd: number): number;
+  /** An RSTn between segments: some encoders leave one after a scan's last interval. */
+  strayRestart: "skip" | "error";
+  /** Whether the image is whole: then a codestream that ends without EOI is no error. */
+  complete(): boolean;
+}
+
+/** Returned by SegmentVisitor.segment to end the walk. */
+export const STOP = -1;
+
+/** The marker segments of a codestream, from SOI to EOI (T.81 B.2), in order. */
+export function walkSegments(d: Uint8Array, v: SegmentVisitor): void {
+  const end = d.length;
+  if (end < 4 || d[0] !== 0xff || d[1] !== 0xd8) throw new CodecError("JPEG: no SOI marker");
+  let pos = 2;
+  for (;;) {
+    const p = findMarker(d, pos, end);
+    if (p < 0) {
+      if (v.complete()) return;
+      throw new CodecError("JPEG: data ends before the EOI marker");
+    }
+    pos = p;
+    const m = d[p - 1] ?? 0;
+    if (m === 0xd9) return; // EOI
+    if (m === 0xd8) throw new CodecError("JPEG: SOI inside the codestream");
+    if (m >= 0xd0 && m <= 0xd7) {
+      if (v.strayRestart === "error") throw new CodecError("JPEG: restart marker outside a scan");
+      continue;
+    }
+    if (m === 0x01) continue; // TEM: no segment
+    const len = u16(d, p, end);
+    if (len < 2 || p + len > end) throw new CodecError(`JPEG: segment 0xFF${hex(m)} overruns the data`);
+    pos = v.segment(m, p + 2, p + len);
+    if (pos === STOP) return;
+  }
+}
+
+/** Whether a marker starts a frame header (SOFn: 0xC0-0xCF but DHT, JPG and DAC). */
+export function isSof(m: number): boolean {
+  return m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+}
+
+/** A frame type a decoder does not implement (other SOFn, arithmetic coding, DNL): the reason. */
+export function unsupportedMarker(m: number, decoder: string): CodecError | null {
+  if (m === 0xcc) return new CodecError("JPEG: arithmetic coding is not supported");
+  if (m === 0xdc) return new CodecError("JPEG: DNL marker (height defined after the scan) is not supported");
+  if (isSof(m))
+    return new CodecError(`JPEG: ${SOF_NAMES.get(m) ?? `SOF 0x${hex(m)}`} is not supported by ${decoder}`);
+  return null;
+}
+
 /**
- * The frame type of a codestream: the code of its first SOFn marker (0xC0-0xCF but DHT, JPG, DAC), or
- * null when there is none before the first scan. Segments are stepped over by their lengths.
+ * The frame type of a codestream: the code of its first SOFn marker, or null when there is none before
+ * the first scan or the codestream cannot be walked.
  */
 export function frameMarker(d: Uint8Array): number | null {
-  const end = d.length;
-  let p = findMarker(d, 0, end);
-  while (p > 0) {
-    const m = d[p - 1] ?? 0;
-    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return m;
-    if (m === 0xda || m === 0xd9) return null;
-    // SOI, RSTn and TEM have no length; every other segment does.
-    const standalone = m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7);
-    if (!standalone) {
-      if (p + 2 > end) return null;
-      p += ((d[p] ?? 0) << 8) | (d[p + 1] ?? 0);
-    }
-    p = findMarker(d, p, end);
+  let found: number | null = null;
+  try {
+    walkSegments(d, {
+      strayRestart: "skip",
+      complete: () => false,
+      segment: (m, _seg, segEnd) => {
+        if (isSof(m)) found = m;
+        return found !== null || m === 0xda ? STOP : segEnd;
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof CodecError)) throw err;
   }
-  return null;
+  return found;
 }
 
 /** The canonical Huffman code of a DHT table definition, per symbol and as F.2.2.3's decoding tables. */

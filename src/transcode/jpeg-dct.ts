@@ -6,7 +6,16 @@
 // transcoder should rather keep the original than store made-up pixels.
 
 import { CodecError } from "./codecs.ts";
-import { findMarker, hex, huffmanCodes, readDht, SOF_NAMES } from "./jpeg-common.ts";
+import {
+  findMarker,
+  hex,
+  huffmanCodes,
+  readDht,
+  STOP,
+  u16,
+  unsupportedMarker,
+  walkSegments,
+} from "./jpeg-common.ts";
 
 export interface JpegDctImage {
   width: number;
@@ -119,53 +128,52 @@ class JpegDctDecoder {
 
   decode(): JpegDctImage {
     const d = this.data;
-    if (this.end < 4 || d[0] !== 0xff || d[1] !== 0xd8) throw new CodecError("JPEG: no SOI marker");
-    this.pos = 2;
-    for (;;) {
-      const m = this.nextMarker();
-      if (m === 0xd9) break; // EOI
-      if (m === 0xd8) throw new CodecError("JPEG: SOI inside the codestream");
-      if (m >= 0xd0 && m <= 0xd7) throw new CodecError("JPEG: restart marker outside a scan");
-      if (m === 0x01) continue; // TEM: no segment
-      const len = this.u16(this.pos);
-      if (len < 2 || this.pos + len > this.end)
-        throw new CodecError(`JPEG: segment 0xFF${hex(m)} overruns the data`);
-      const seg = this.pos + 2;
-      const segEnd = this.pos + len;
-      this.pos = segEnd;
-      if (m === 0xc0 || m === 0xc1) this.readSof(seg, segEnd);
-      else if (m === 0xc4) this.readDht(seg, segEnd);
-      else if (m === 0xdb) this.readDqt(seg, segEnd);
-      else if (m === 0xdd) {
-        if (len !== 4) throw new CodecError("JPEG: bad DRI length");
-        this.restartInterval = this.u16(seg);
-      } else if (m === 0xda) {
-        this.readSos(seg, segEnd);
-        if (this.frame?.comps.every((c) => c.decoded)) break; // EOI may be missing: the image is complete
-      } else if (m === 0xe0) {
-        if (len >= 7 && d[seg] === 0x4a && d[seg + 1] === 0x46 && d[seg + 2] === 0x49 && d[seg + 3] === 0x46)
-          this.jfif = true;
-      } else if (m === 0xee) {
-        if (len >= 14 && d[seg] === 0x41 && d[seg + 1] === 0x64 && d[seg + 2] === 0x6f && d[seg + 3] === 0x62)
-          this.adobeTransform = d[seg + 11] ?? 0;
-      } else if (m === 0xcc) throw new CodecError("JPEG: arithmetic coding is not supported");
-      else if (m === 0xdc)
-        throw new CodecError("JPEG: DNL marker (height defined after the scan) is not supported");
-      else if (m >= 0xc0 && m <= 0xcf && m !== 0xc8)
-        throw new CodecError(
-          `JPEG: ${SOF_NAMES.get(m) ?? `SOF 0x${hex(m)}`} is not supported by this decoder`,
-        );
-      // APPn, COM and other segments: skipped
-    }
+    walkSegments(d, {
+      strayRestart: "error",
+      complete: () => this.frame?.comps.every((c) => c.decoded) ?? false,
+      segment: (m, seg, segEnd) => {
+        this.pos = segEnd;
+        const len = segEnd - seg + 2;
+        if (m === 0xc0 || m === 0xc1) this.readSof(seg, segEnd);
+        else if (m === 0xc4) this.readDht(seg, segEnd);
+        else if (m === 0xdb) this.readDqt(seg, segEnd);
+        else if (m === 0xdd) {
+          if (len !== 4) throw new CodecError("JPEG: bad DRI length");
+          this.restartInterval = u16(d, seg, segEnd);
+        } else if (m === 0xda) {
+          this.readSos(seg, segEnd);
+          // EOI may be missing: the image is complete
+          if (this.frame?.comps.every((c) => c.decoded)) return STOP;
+        } else if (m === 0xe0) {
+          if (
+            len >= 7 &&
+            d[seg] === 0x4a &&
+            d[seg + 1] === 0x46 &&
+            d[seg + 2] === 0x49 &&
+            d[seg + 3] === 0x46
+          )
+            this.jfif = true;
+        } else if (m === 0xee) {
+          if (
+            len >= 14 &&
+            d[seg] === 0x41 &&
+            d[seg + 1] === 0x64 &&
+            d[seg + 2] === 0x6f &&
+            d[seg + 3] === 0x62
+          )
+            this.adobeTransform = d[seg + 11] ?? 0;
+        } else {
+          const unsupported = unsupportedMarker(m, "this decoder");
+          if (unsupported) throw unsupported;
+        }
+        // APPn, COM and other segments: skipped
+        return this.pos;
+      },
+    });
     const f = this.frame;
     if (!f) throw new CodecError("JPEG: no frame header (SOF0/SOF1)");
     if (!f.comps.every((c) => c.decoded)) throw new CodecError("JPEG: a component has no scan");
     return this.output(f);
-  }
-
-  private u16(at: number): number {
-    if (at + 2 > this.end) throw new CodecError("JPEG: data ends inside a segment");
-    return ((this.data[at] ?? 0) << 8) | (this.data[at + 1] ?? 0);
   }
 
   /** The next marker at or after `pos` (bytes before it are skipped); `pos` moves past it. */
@@ -181,8 +189,8 @@ class JpegDctDecoder {
     const d = this.data;
     if (end - p < 6) throw new CodecError("JPEG: short SOF segment");
     const precision = d[p] ?? 0;
-    const height = this.u16(p + 1);
-    const width = this.u16(p + 3);
+    const height = u16(d, p + 1, end);
+    const width = u16(d, p + 3, end);
     const n = d[p + 5] ?? 0;
     if (precision !== 8 && precision !== 12)
       throw new CodecError(`JPEG: ${precision}-bit DCT samples (only 8 and 12 are defined)`);

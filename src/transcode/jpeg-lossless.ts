@@ -11,7 +11,7 @@
 // differences, then undifferenced by a loop per predictor.
 
 import { CodecError } from "./codecs.ts";
-import { findMarker, hex, huffmanCodes, readDht, SOF_NAMES, u16 } from "./jpeg-common.ts";
+import { huffmanCodes, readDht, STOP, u16, unsupportedMarker, walkSegments } from "./jpeg-common.ts";
 
 export interface JpegLosslessImage {
   width: number;
@@ -407,47 +407,32 @@ class JpegLosslessDecoder {
 
   decode(): JpegLosslessImage {
     const d = this.data;
-    if (this.end < 4 || d[0] !== 0xff || d[1] !== 0xd8) throw new CodecError("JPEG: no SOI marker");
-    this.pos = 2;
-    for (;;) {
-      const p = findMarker(d, this.pos, this.end);
-      if (p < 0) {
-        if (this.complete()) break; // EOI missing after the last scan: the image is whole anyway
-        throw new CodecError("JPEG: data ends before the EOI marker");
-      }
-      this.pos = p;
-      const m = d[p - 1] ?? 0;
-      if (m === 0xd9) break; // EOI
-      if (m === 0xd8) throw new CodecError("JPEG: SOI inside the codestream");
-      // Segments without a length: TEM, and RSTn that some encoders leave after a scan's last interval.
-      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
-      const len = u16(d, p, this.end);
-      if (len < 2 || p + len > this.end)
-        throw new CodecError(`JPEG: segment 0xFF${hex(m)} overruns the data`);
-      const seg = p + 2;
-      const segEnd = p + len;
-      this.pos = segEnd;
-      if (m === 0xc3) this.readSof(seg, segEnd);
-      else if (m === 0xc4)
-        readDht(d, seg, segEnd, (tc, th, counts, huffval) => {
-          // A lossless scan uses DC tables only (IJG does not even derive the others).
-          if (tc === 0) this.tables[th] = buildTable(counts, huffval);
-        });
-      else if (m === 0xdd) {
-        if (len !== 4) throw new CodecError("JPEG: bad DRI length");
-        this.restartInterval = u16(d, seg, segEnd);
-      } else if (m === 0xda) {
-        this.readSos(seg, segEnd);
-        if (this.complete()) break; // EOI may be missing: the image is complete
-      } else if (m === 0xcc) throw new CodecError("JPEG: arithmetic coding is not supported");
-      else if (m === 0xdc)
-        throw new CodecError("JPEG: DNL marker (height defined after the scan) is not supported");
-      else if (m >= 0xc0 && m <= 0xcf && m !== 0xc8)
-        throw new CodecError(
-          `JPEG: ${SOF_NAMES.get(m) ?? `SOF 0x${hex(m)}`} is not supported by the lossless decoder`,
-        );
-      // APPn, COM, DQT and other segments: skipped
-    }
+    walkSegments(d, {
+      // Some encoders leave an RSTn after a scan's last interval.
+      strayRestart: "skip",
+      complete: () => this.complete(),
+      segment: (m, seg, segEnd) => {
+        this.pos = segEnd;
+        if (m === 0xc3) this.readSof(seg, segEnd);
+        else if (m === 0xc4)
+          readDht(d, seg, segEnd, (tc, th, counts, huffval) => {
+            // A lossless scan uses DC tables only (IJG does not even derive the others).
+            if (tc === 0) this.tables[th] = buildTable(counts, huffval);
+          });
+        else if (m === 0xdd) {
+          if (segEnd - seg !== 2) throw new CodecError("JPEG: bad DRI length");
+          this.restartInterval = u16(d, seg, segEnd);
+        } else if (m === 0xda) {
+          this.readSos(seg, segEnd);
+          if (this.complete()) return STOP; // EOI may be missing: the image is complete
+        } else {
+          const unsupported = unsupportedMarker(m, "the lossless decoder");
+          if (unsupported) throw unsupported;
+        }
+        // APPn, COM, DQT and other segments: skipped
+        return this.pos;
+      },
+    });
     const f = this.frame;
     if (!f) throw new CodecError("JPEG: no lossless frame header (SOF3)");
     if (!f.comps.every((c) => c.decoded)) throw new CodecError("JPEG: a component has no scan");

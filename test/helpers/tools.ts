@@ -38,3 +38,9 @@ export function outboxRecords(outboxDir: string): OutboxRecord[] {
   }
   return out;
 }
+
+/** Run a tool that must succeed (a fixture maker): throws with its output when it does not. */
+export function mustRun(cmd: string, args: string[]): void {
+  const r = tool(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.code}\n${r.out}`);
+}

@@ -8,88 +8,25 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { buildFileMeta } from "../../src/dicom/part10.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CodecError, decodeFrame, loadCodecs } from "../../src/transcode/codecs.ts";
-import {
-  type Element,
-  PIXEL_DATA,
-  parsePart10,
-  removeElement,
-  setElement,
-  stringElement,
-  usElement,
-  writeDataSet,
-} from "../../src/transcode/dataset.ts";
 import { decodeJpegDct } from "../../src/transcode/jpeg-dct.ts";
 import { transcodePart10 } from "../../src/transcode/transcode.ts";
-import { dcmtkEnv, repoRoot } from "../helpers/dcmtk.ts";
+import { repoRoot } from "../helpers/dcmtk.ts";
 import { corpus } from "../helpers/fixtures.ts";
+import { cropImage, type Geometry, writeImage } from "../helpers/images.ts";
 import { codestreams, diff, type NativePixels, nativePixels, referenceDecode } from "../helpers/pixels.ts";
+import { mustRun } from "../helpers/tools.ts";
 
 let work = "";
 const source = (name: string) => corpus().find((f) => f.includes(name)) ?? "";
-
-function tool(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { env: dcmtkEnv(), encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.status}\n${r.stdout}\n${r.stderr}`);
-}
-
-interface Geometry {
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bits: number;
-  photometric: string;
-}
-
-/** A Part-10 file from `template` with its pixel module and Pixel Data (native or one JPEG frame) replaced. */
-function writeImage(template: string, out: string, g: Geometry, pixels: Uint8Array, ts?: string): string {
-  const { meta, elements } = parsePart10(new Uint8Array(readFileSync(template)));
-  const set = (tag: number, v: number) => setElement(elements, usElement(tag, v));
-  set(0x00280002, g.samplesPerPixel);
-  set(0x00280010, g.rows);
-  set(0x00280011, g.columns);
-  set(0x00280100, g.bits > 8 ? 16 : 8);
-  set(0x00280101, g.bits);
-  set(0x00280102, g.bits - 1);
-  set(0x00280103, 0);
-  setElement(elements, stringElement(0x00280004, "CS", g.photometric));
-  if (g.samplesPerPixel > 1) set(0x00280006, 0);
-  else removeElement(elements, 0x00280006);
-  removeElement(elements, 0x00280008);
-  const px: Element = ts
-    ? { tag: PIXEL_DATA, vr: "OB", value: new Uint8Array(0), fragments: [new Uint8Array(0), pixels] }
-    : { tag: PIXEL_DATA, vr: g.bits > 8 ? "OW" : "OB", value: pixels };
-  setElement(elements, px);
-  const head = buildFileMeta({
-    sopClassUid: meta.mediaStorageSopClassUid ?? "",
-    sopInstanceUid: meta.mediaStorageSopInstanceUid ?? "",
-    transferSyntaxUid: ts ?? TS.ExplicitVRLittleEndian,
-  });
-  writeFileSync(out, Buffer.concat([head, writeDataSet(elements, true)]));
-  return out;
-}
-
-/** A window of a native corpus image (colour-by-pixel), as a new native file. */
-function crop(src: string, name: string, x0: number, y0: number, w: number, h: number): string {
-  const n = nativePixels(src);
-  const bpp = n.samplesPerPixel * (n.bitsAllocated >>> 3);
-  const out = new Uint8Array(w * h * bpp);
-  for (let y = 0; y < h; y++)
-    out.set(
-      n.data.subarray(((y0 + y) * n.columns + x0) * bpp, ((y0 + y) * n.columns + x0 + w) * bpp),
-      y * w * bpp,
-    );
-  const bits = n.bitsAllocated === 8 ? 8 : 12;
-  const g = { rows: h, columns: w, samplesPerPixel: n.samplesPerPixel, bits, photometric: n.photometric };
-  return writeImage(src, join(work, name), g, out);
-}
+const crop = (src: string, name: string, x0: number, y0: number, w: number, h: number) =>
+  cropImage(src, join(work, name), x0, y0, w, h);
 
 /** dcmcjpeg with `args` on a native file. */
 function dcmcjpeg(src: string, name: string, args: string[]): string {
   const out = join(work, name);
-  tool("dcmcjpeg", [...args, src, out]);
+  mustRun("dcmcjpeg", [...args, src, out]);
   return out;
 }
 

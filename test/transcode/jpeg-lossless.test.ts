@@ -10,105 +10,33 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { buildFileMeta } from "../../src/dicom/part10.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CodecError, decodeFrame, type PixelInfo } from "../../src/transcode/codecs.ts";
-import {
-  type Element,
-  PIXEL_DATA,
-  parsePart10,
-  removeElement,
-  setElement,
-  stringElement,
-  usElement,
-  writeDataSet,
-} from "../../src/transcode/dataset.ts";
+import { parsePart10 } from "../../src/transcode/dataset.ts";
 import { frameMarker } from "../../src/transcode/jpeg-common.ts";
 import { decodeJpegDct } from "../../src/transcode/jpeg-dct.ts";
 import { decodeJpegLossless } from "../../src/transcode/jpeg-lossless.ts";
 import { pixelInfo, transcodePart10 } from "../../src/transcode/transcode.ts";
-import { dcmtkEnv, repoRoot } from "../helpers/dcmtk.ts";
+import { repoRoot } from "../helpers/dcmtk.ts";
 import { corpus } from "../helpers/fixtures.ts";
+import { cropImage, type Geometry, writeImage } from "../helpers/images.ts";
 import { encodeLosslessJpeg, type LosslessJpegInput } from "../helpers/lossless-jpeg.ts";
 import { codestreams, nativePixels, referenceDecode } from "../helpers/pixels.ts";
+import { mustRun } from "../helpers/tools.ts";
 
 let work = "";
 const source = (name: string) => corpus().find((f) => f.includes(name)) ?? "";
+const crop = (src: string, name: string, x0: number, y0: number, w: number, h: number) =>
+  cropImage(src, join(work, name), x0, y0, w, h);
 const ct = () => source("01_ct_s16_explicitLE");
 const mr = () => source("02_mr_u12_explicitLE");
 const mono8 = () => source("03_sc_mono8_explicitLE");
 const rgb8 = () => source("04_sc_rgb8_explicitLE");
 
-function tool(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { env: dcmtkEnv(), encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.status}\n${r.stdout}\n${r.stderr}`);
-}
-
-interface Geometry {
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bits: number;
-  signed?: boolean;
-  photometric: string;
-}
-
-/** A Part-10 file from `template` with its pixel module and Pixel Data (native or one JPEG frame) replaced. */
-function writeImage(template: string, name: string, g: Geometry, pixels: Uint8Array, ts?: string): string {
-  const { meta, elements } = parsePart10(new Uint8Array(readFileSync(template)));
-  const set = (tag: number, v: number) => setElement(elements, usElement(tag, v));
-  set(0x00280002, g.samplesPerPixel);
-  set(0x00280010, g.rows);
-  set(0x00280011, g.columns);
-  set(0x00280100, g.bits > 8 ? 16 : 8);
-  set(0x00280101, g.bits);
-  set(0x00280102, g.bits - 1);
-  set(0x00280103, g.signed ? 1 : 0);
-  setElement(elements, stringElement(0x00280004, "CS", g.photometric));
-  if (g.samplesPerPixel > 1) set(0x00280006, 0);
-  else removeElement(elements, 0x00280006);
-  removeElement(elements, 0x00280008);
-  for (const tag of [0x00281050, 0x00281051, 0x00280106, 0x00280107]) removeElement(elements, tag);
-  const px: Element = ts
-    ? { tag: PIXEL_DATA, vr: "OB", value: new Uint8Array(0), fragments: [new Uint8Array(0), pixels] }
-    : { tag: PIXEL_DATA, vr: g.bits > 8 ? "OW" : "OB", value: pixels };
-  setElement(elements, px);
-  const head = buildFileMeta({
-    sopClassUid: meta.mediaStorageSopClassUid ?? "",
-    sopInstanceUid: meta.mediaStorageSopInstanceUid ?? "",
-    transferSyntaxUid: ts ?? TS.ExplicitVRLittleEndian,
-  });
-  const out = join(work, name);
-  writeFileSync(out, Buffer.concat([head, writeDataSet(elements, true)]));
-  return out;
-}
-
 /** Samples as little-endian bytes of `bits` > 8, else one byte each. */
 function bytesOf(samples: Uint16Array, bits: number): Uint8Array {
   if (bits <= 8) return Uint8Array.from(samples);
   return new Uint8Array(samples.slice().buffer);
-}
-
-/** A window of a native corpus image (colour-by-pixel), as a new native file. */
-function crop(src: string, name: string, x0: number, y0: number, w: number, h: number): string {
-  const n = nativePixels(src);
-  const bpp = n.samplesPerPixel * (n.bitsAllocated >>> 3);
-  const out = new Uint8Array(w * h * bpp);
-  for (let y = 0; y < h; y++)
-    out.set(
-      n.data.subarray(((y0 + y) * n.columns + x0) * bpp, ((y0 + y) * n.columns + x0 + w) * bpp),
-      y * w * bpp,
-    );
-  const p = pixelInfo(parsePart10(new Uint8Array(readFileSync(src))).elements);
-  const g: Geometry = {
-    rows: h,
-    columns: w,
-    samplesPerPixel: n.samplesPerPixel,
-    bits: p.bitsStored,
-    signed: p.pixelRepresentation === 1,
-    photometric: n.photometric,
-  };
-  return writeImage(src, name, g, out);
 }
 
 /** Deterministic samples: smooth areas, noise, edges and jumps of exactly 2^(bits-1) (category 16 at 16 bits). */
@@ -143,13 +71,13 @@ function synthetic(w: number, h: number, nc: number, bits: number, seed: number)
 /** dcmcjpeg with `args` on a native file. */
 function dcmcjpeg(src: string, name: string, args: string[]): string {
   const out = join(work, name);
-  tool("dcmcjpeg", [...args, src, out]);
+  mustRun("dcmcjpeg", [...args, src, out]);
   return out;
 }
 
 function gdcmconv(src: string, name: string): string {
   const out = join(work, name);
-  tool("gdcmconv", ["-J", src, out]);
+  mustRun("gdcmconv", ["-J", src, out]);
   return out;
 }
 
@@ -194,7 +122,13 @@ function pvrg(
   }
   const r = spawnSync("pvrg-jpeg", args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`pvrg-jpeg ${args.join(" ")}: ${r.status}\n${r.stderr}`);
-  return writeImage(mono8(), `${name}.dcm`, g, new Uint8Array(readFileSync(jpg)), TS.JPEGLossless);
+  return writeImage(
+    mono8(),
+    join(work, `${name}.dcm`),
+    g,
+    new Uint8Array(readFileSync(jpg)),
+    TS.JPEGLossless,
+  );
 }
 
 /** Our encoder's codestream as a DICOM file. */
@@ -210,7 +144,7 @@ function ourEncoder(
     precision: g.bits,
     ...input,
   });
-  return writeImage(mono8(), `${name}.dcm`, g, cs, TS.JPEGLossless);
+  return writeImage(mono8(), join(work, `${name}.dcm`), g, cs, TS.JPEGLossless);
 }
 
 /** Our decode of every frame of a JPEG Lossless file, as decodeFrame gives it to the transcoder. */
@@ -328,7 +262,7 @@ describe("decodes like dcmdjpeg, byte for byte", () => {
   test("16-bit noise and 2^15 jumps: difference category 16", () => {
     const g: Geometry = { rows: 64, columns: 96, samplesPerPixel: 1, bits: 16, photometric: "MONOCHROME2" };
     const samples = synthetic(96, 64, 1, 16, 7);
-    const src = writeImage(mono8(), "noise16.dcm", g, bytesOf(samples, 16));
+    const src = writeImage(mono8(), join(work, "noise16.dcm"), g, bytesOf(samples, 16));
     for (const sv of [1, 5, 7]) {
       const f = dcmcjpeg(src, `noise16-sv${sv}.dcm`, ["+el", "+sv", String(sv)]);
       expect(huffmanTable(codestreams(f)[0] ?? new Uint8Array(0)).symbols).toContain(16);
@@ -359,7 +293,11 @@ describe("decodes like dcmdjpeg, byte for byte", () => {
       bits: 16,
       photometric: "MONOCHROME2",
     };
-    const f = dcmcjpeg(writeImage(mono8(), "fib16.dcm", g, bytesOf(samples, 16)), "fib16-e1.dcm", ["+e1"]);
+    const f = dcmcjpeg(
+      writeImage(mono8(), join(work, "fib16.dcm"), g, bytesOf(samples, 16)),
+      "fib16-e1.dcm",
+      ["+e1"],
+    );
     const t = huffmanTable(codestreams(f)[0] ?? new Uint8Array(0));
     expect(t.longest).toBeGreaterThan(13);
     compare(f, bytesOf(samples, 16));
