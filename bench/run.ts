@@ -21,10 +21,20 @@
 // association, against DCMTK) unless --no-startup, then bench/transcode.ts (decode megapixels/s per codec
 // against the native tools) unless --no-codecs.
 // Inputs are generated once and cached under bench/.work/ (gitignored); received files go to
-// bench/.work/recv/ and are removed between runs.
+// bench/.work/recv/ and are emptied between runs, removed at the end (see retire()).
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import {
   type ConfigTree,
@@ -496,8 +506,35 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
     if (code !== 0 && id.startsWith("ours")) {
       console.error(`bench: ${id} exited ${code} on SIGTERM; last output:\n${handle.output().slice(-2000)}`);
     }
-    if (!opts.keep) rmSync(join(WORK, "recv", id), { recursive: true, force: true });
+    if (!opts.keep) retire(join(WORK, "recv", id));
   }
+}
+
+/**
+ * Received files are emptied, not deleted, until the bench ends. On ext4 without a journal (this
+ * machine's disk) every file creation skips the inodes freed in the last minutes, reading each one's
+ * deletion time: right after removing a run's 1000 files, creating a file took 0.35-0.45 ms instead of
+ * 0.02-0.05 ms. That penalty fell on whichever receiver ran next, and hardest on one that creates each
+ * file while the sender waits (DCMTK): measured W1 0.82-0.86 s with this, 0.87-1.56 s without.
+ * Truncating frees the space and keeps the inodes; the tree is removed at the end.
+ */
+const TRASH = join(WORK, "trash");
+let retired = 0;
+
+function retire(dir: string): void {
+  if (!existsSync(dir)) return;
+  mkdirSync(TRASH, { recursive: true });
+  retired += 1;
+  const to = join(TRASH, String(retired));
+  renameSync(dir, to);
+  const empty = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) empty(p);
+      else if (e.isFile()) truncateSync(p, 0);
+    }
+  };
+  empty(to);
 }
 
 function median(xs: number[]): number {
@@ -670,6 +707,7 @@ function targets(rows: Row[]): string[] {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   mkdirSync(WORK, { recursive: true });
+  rmSync(TRASH, { recursive: true, force: true });
   const workloads = opts.workloads.map((id) => makeWorkload(id, opts.quick));
 
   console.log(`storescp bench  ${new Date().toISOString()}${opts.quick ? "  (--quick)" : ""}`);
@@ -730,6 +768,7 @@ async function main(): Promise<void> {
     console.log("\ntargets:");
     for (const line of t) console.log(`  ${line}`);
   }
+  rmSync(TRASH, { recursive: true, force: true });
 }
 
 await main();

@@ -394,8 +394,11 @@ function readU32(b: Uint8Array, o: number, be: boolean): number {
 
 /** Bytes as ISO 8859-1 code points (lossless: any byte sequence round-trips). */
 function latin1(b: Uint8Array, s: number, e: number): string {
+  // One call per 8 KiB instead of a string built byte by byte (apply takes a bounded argument count).
   let out = "";
-  for (let i = s; i < e; i++) out += String.fromCharCode(b[i] ?? 0);
+  for (let i = s; i < e; i += 8192) {
+    out += String.fromCharCode.apply(null, b.subarray(i, Math.min(e, i + 8192)) as unknown as number[]);
+  }
   return out;
 }
 

@@ -157,40 +157,46 @@ export type CommandValue = number | string;
  */
 export function encodeCommandSet(values: ReadonlyArray<readonly [number, CommandValue]>): Uint8Array {
   const sorted = [...values].sort((a, b) => a[0] - b[0]);
-  const enc: Array<[number, Uint8Array]> = [];
+  // Sized first, then written once: a response is encoded per instance.
+  const texts: Array<string | null> = [];
   let total = 0;
   let groupLength = 0;
   for (const [tag, value] of sorted) {
     const kind = KIND.get(tag);
-    let bytes: Uint8Array;
-    if (kind === "US") {
-      bytes = new Uint8Array(2);
-      new DataView(bytes.buffer).setUint16(0, Number(value), true);
-    } else if (kind === "UL") {
-      bytes = new Uint8Array(4);
-      new DataView(bytes.buffer).setUint32(0, Number(value), true);
+    let length: number;
+    if (kind === "US" || kind === "UL") {
+      texts.push(null);
+      length = kind === "US" ? 2 : 4;
     } else {
-      let s = String(value);
-      if (s.length % 2 === 1) s += kind === "UI" ? "\0" : " ";
-      bytes = new Uint8Array(s.length);
-      for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i) & 0xff;
+      let text = String(value);
+      if (text.length % 2 === 1) text += kind === "UI" ? "\0" : " ";
+      texts.push(text);
+      length = text.length;
     }
-    enc.push([tag, bytes]);
-    total += 8 + bytes.length;
-    if (tag >>> 16 === 0) groupLength += 8 + bytes.length;
+    total += 8 + length;
+    if (tag >>> 16 === 0) groupLength += 8 + length;
   }
   const out = new Uint8Array(12 + total);
   const view = new DataView(out.buffer);
   view.setUint32(4, 4, true);
   view.setUint32(8, groupLength, true);
   let pos = 12;
-  for (const [tag, bytes] of enc) {
+  sorted.forEach(([tag, value], i) => {
+    const text = texts[i] ?? null;
+    const kind = KIND.get(tag);
+    const length = text === null ? (kind === "US" ? 2 : 4) : text.length;
     view.setUint16(pos, tag >>> 16, true);
     view.setUint16(pos + 2, tag & 0xffff, true);
-    view.setUint32(pos + 4, bytes.length, true);
-    out.set(bytes, pos + 8);
-    pos += 8 + bytes.length;
-  }
+    view.setUint32(pos + 4, length, true);
+    pos += 8;
+    if (text === null) {
+      if (kind === "US") view.setUint16(pos, Number(value), true);
+      else view.setUint32(pos, Number(value), true);
+    } else {
+      for (let j = 0; j < length; j++) out[pos + j] = text.charCodeAt(j) & 0xff;
+    }
+    pos += length;
+  });
   return out;
 }
 

@@ -37,6 +37,11 @@ export interface Operation {
   complete(): Promise<Uint8Array | null>;
   /** The association ended before the operation completed. */
   abort(): Promise<void>;
+  /**
+   * Called once the response is on its way: bookkeeping the peer need not wait for (the log line,
+   * metrics, a temp file for the next instance) runs while the peer prepares its next request.
+   */
+  afterResponse?(): void;
 }
 
 /** Called after an instance is safely stored and before the peer is told so (the outbox hooks in here). */
@@ -193,6 +198,8 @@ export class DimseServices {
       },
       commandProblem,
     );
+    // Logged once the response is on its way: the modality waits for nothing that is not storage.
+    let after: (() => void) | undefined;
     return {
       data: sink,
       complete: async () => {
@@ -221,8 +228,8 @@ export class DimseServices {
           stats.bytes += stored?.fileSize ?? 0;
         }
         const ms = performance.now() - started;
-        // Logged once the response is on its way: the modality waits for nothing that is not storage.
-        setImmediate(() => {
+        after = () => {
+          if (stored) this.storage.prepareNext(stored.path);
           opsSink?.instance({
             assoc: ctx.id,
             tenant: ctx.tenant.id,
@@ -249,10 +256,11 @@ export class DimseServices {
             path: stored?.path,
             error: comment,
           });
-        });
+        };
         return response(cmd, abstractSyntax, status, comment);
       },
       abort: () => sink.abort(),
+      afterResponse: () => after?.(),
     };
   }
 }

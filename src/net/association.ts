@@ -423,6 +423,7 @@ export class Association implements ProviderPort {
         (rsp) => {
           this.outstanding -= 1;
           if (rsp) this.sendResponse(contextId, rsp);
+          op.afterResponse?.();
         },
         (err: Error) => {
           this.outstanding -= 1;

@@ -139,8 +139,17 @@ function bufferedStdout(line: string): void {
 
 process.on("exit", flushLogs);
 
+/**
+ * Where event() hands its records: the configured formatter and sink, set by setupLogging. Events are
+ * our own structured lines (a name and key=value fields): they need none of logtape's per-call work
+ * (template parsing, context lookups, property snapshots), which cost more than the rest of an
+ * instance's bookkeeping on the per-instance path. Level filtering is still logtape's.
+ */
+let emitEvent: ((record: LogRecord) => void) | null = null;
+
 export function setupLogging(level: LogLevel, format: LogFormat, file: LogFileOptions | null = null): void {
   const formatter = format === "json" ? jsonLinesFormatter : renderText;
+  emitEvent = (record) => bufferedStdout(formatter(record));
   flushLogs();
   logFile?.close();
   logFile = file === null ? null : new RotatingFile(file);
@@ -159,18 +168,21 @@ export function logger(...category: string[]): Logger {
   return getLogger(["storescp", ...category]);
 }
 
+const NEEDS_QUOTES = /[\s"=]/;
+
 /**
  * Text for a log line from key/value pairs: `key=value`, quoting values with spaces, so an operator can
  * grep for `sop=1.2.3` or `calling=CT01`.
  */
 export function kv(fields: Record<string, string | number | boolean | undefined | null>): string {
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(fields)) {
+  let out = "";
+  for (const k in fields) {
+    const v = fields[k];
     if (v === undefined || v === null) continue;
-    const s = String(v);
-    parts.push(`${k}=${/[\s"=]/.test(s) || s === "" ? JSON.stringify(s) : s}`);
+    const s = typeof v === "string" ? v : String(v);
+    out += `${out === "" ? "" : " "}${k}=${s === "" || NEEDS_QUOTES.test(s) ? JSON.stringify(s) : s}`;
   }
-  return parts.join(" ");
+  return out;
 }
 
 /** One structured event: a `key=value` line in text, the same fields as properties in JSON. */
@@ -182,5 +194,19 @@ export function event(
 ): void {
   // Formatting costs more than the check: debug events sit on per-PDU paths.
   if (!log.isEnabledFor(level)) return;
-  log[level]("{event} {fields}", { event: name, fields: kv(fields), ...fields });
+  const text = kv(fields);
+  const properties = { event: name, fields: text, ...fields };
+  if (!emitEvent) {
+    log[level]("{event} {fields}", properties);
+    return;
+  }
+  // The record logtape would build for "{event} {fields}".
+  emitEvent({
+    category: log.category,
+    level,
+    message: ["", name, " ", text, ""],
+    rawMessage: "{event} {fields}",
+    timestamp: Date.now(),
+    properties,
+  });
 }

@@ -113,7 +113,7 @@ export function isoDate(da: string): string {
 /** RFC 9562 UUID version 7: 48-bit Unix milliseconds, version, variant, 74 random bits. */
 export function uuidV7(now = Date.now()): string {
   const b = new Uint8Array(16);
-  randomFillSync(b, 6, 10);
+  takeRandom(b, 6, 10);
   const ms = Math.max(0, Math.floor(now));
   b[0] = Math.floor(ms / 2 ** 40) & 0xff;
   b[1] = Math.floor(ms / 2 ** 32) & 0xff;
@@ -123,8 +123,28 @@ export function uuidV7(now = Date.now()): string {
   b[5] = ms & 0xff;
   b[6] = 0x70 | ((b[6] ?? 0) & 0x0f);
   b[8] = 0x80 | ((b[8] ?? 0) & 0x3f);
-  const h = Buffer.from(b).toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  let out = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
+    out += HEX[b[i] ?? 0];
+  }
+  return out;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Random bytes drawn from a pool refilled 4 KiB at a time: one system call per ~400 records, not one each. */
+const randomPool = new Uint8Array(4096);
+let randomUsed = randomPool.length;
+
+function takeRandom(into: Uint8Array, offset: number, length: number): void {
+  if (randomUsed + length > randomPool.length) {
+    randomFillSync(randomPool);
+    randomUsed = 0;
+  }
+  into.set(randomPool.subarray(randomUsed, randomUsed + length), offset);
+  // Used bytes are never handed out twice.
+  randomUsed += length;
 }
 
 /** The fields a published message must have to be usable; for records read back from disk or a bundle. */

@@ -14,6 +14,7 @@ import { type Problem, validateInstance } from "./validate.ts";
 
 /** Identifying attributes sit in groups 0008-0028, normally within the first few KiB. */
 const HEAD_LIMIT = 4 * 1024 * 1024;
+const DONE: Promise<void> = Promise.resolve();
 
 export interface InstanceContext {
   tenant: Tenant;
@@ -120,32 +121,50 @@ export class InstanceSink {
     this.destination = destination;
     if (destination.kind === "store")
       this.existedBefore = this.storage.lookBeforeCommit(destination.finalPath);
-    this.opening = (async () => {
-      const file =
-        destination.kind === "store"
-          ? await this.storage.createTemp(dirname(destination.finalPath))
-          : await this.storage.createTemp(this.storage.quarantineDirFor(this.ctx.tenant.id));
-      file.onProgress = () => this.onProgress?.();
-      const meta = buildFileMeta({
-        sopClassUid: this.ctx.sopClassUid,
-        sopInstanceUid: this.ctx.sopInstanceUid,
-        transferSyntaxUid: this.ctx.transferSyntaxUid,
-        sourceAeTitle: this.ctx.callingAe,
-        sendingAeTitle: this.ctx.callingAe,
-        receivingAeTitle: this.ctx.calledAe,
-      });
-      file.write(meta);
-      for (const chunk of this.head) file.write(chunk);
-      this.head = [];
-      this.headBytes = 0;
-      this.file = file;
-      // The head no longer waits in memory: a socket paused for it may read again.
-      this.onProgress?.();
-    })().catch((err: Error) => {
+    const dir =
+      destination.kind === "store"
+        ? dirname(destination.finalPath)
+        : this.storage.quarantineDirFor(this.ctx.tenant.id);
+    const fail = (err: Error): void => {
       this.ioError = err;
       this.head = [];
       this.headBytes = 0;
+    };
+    // The next instance of a series usually finds its file ready: no promise on the way.
+    const ready = this.storage.readyTemp(dir);
+    if (ready) {
+      try {
+        this.attach(ready);
+      } catch (err) {
+        fail(err as Error);
+      }
+      this.opening = DONE;
+      return;
+    }
+    this.opening = this.storage
+      .createTemp(dir)
+      .then((file) => this.attach(file))
+      .catch(fail);
+  }
+
+  /** The file is there: the meta and the head go first, then every chunk as it arrives. */
+  private attach(file: StreamingFile): void {
+    file.onProgress = () => this.onProgress?.();
+    const meta = buildFileMeta({
+      sopClassUid: this.ctx.sopClassUid,
+      sopInstanceUid: this.ctx.sopInstanceUid,
+      transferSyntaxUid: this.ctx.transferSyntaxUid,
+      sourceAeTitle: this.ctx.callingAe,
+      sendingAeTitle: this.ctx.callingAe,
+      receivingAeTitle: this.ctx.calledAe,
     });
+    file.write(meta);
+    for (const chunk of this.head) file.write(chunk);
+    this.head = [];
+    this.headBytes = 0;
+    this.file = file;
+    // The head no longer waits in memory: a socket paused for it may read again.
+    this.onProgress?.();
   }
 
   /** The data set is complete: make it durable and give it its final name, or quarantine it. */

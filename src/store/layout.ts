@@ -81,26 +81,46 @@ export function templateProblem(s: string): string | null {
   return null;
 }
 
+type Part = string | { name: string };
+
+/** Templates split once into literal text and placeholders: rendering runs once per instance. */
+const compiled = new Map<string, Part[]>();
+
+function compile(template: string): Part[] {
+  let parts = compiled.get(template);
+  if (!parts) {
+    parts = [];
+    let last = 0;
+    for (const m of template.matchAll(PLACEHOLDER)) {
+      if (m.index > last) parts.push(template.slice(last, m.index));
+      parts.push({ name: m[1] ?? "" });
+      last = m.index + m[0].length;
+    }
+    if (last < template.length) parts.push(template.slice(last));
+    compiled.set(template, parts);
+  }
+  return parts;
+}
+
+function placeholderValue(name: string, v: PathVariables): string {
+  switch (name) {
+    case "study_uid_hash":
+      return uidHash(v.study_uid);
+    case "series_uid_hash":
+      return uidHash(v.series_uid);
+    default:
+      return safeSegment(v[name as keyof PathVariables] ?? "");
+  }
+}
+
 /**
  * Render the template to an absolute path under root. UIDs must have been validated before (they are
  * used as they are, so the file name keeps the SOP Instance UID); every other value is sanitised.
  */
 export function renderPath(root: string, template: string, v: PathVariables): string {
-  const rendered = template.replace(PLACEHOLDER, (_, name: string) => {
-    switch (name) {
-      case "study_uid_hash":
-        return uidHash(v.study_uid);
-      case "series_uid_hash":
-        return uidHash(v.series_uid);
-      case "study_uid":
-      case "series_uid":
-      case "sop_uid":
-      case "sop_class_uid":
-        return safeSegment(v[name]);
-      default:
-        return safeSegment(v[name as keyof PathVariables] ?? "");
-    }
-  });
+  let rendered = "";
+  for (const part of compile(template))
+    rendered += typeof part === "string" ? part : placeholderValue(part.name, v);
   const full = resolve(root, rendered);
   const rel = relative(resolve(root), full);
   if (rel === "" || isAbsolute(rel) || rel.split(sep).includes("..")) {

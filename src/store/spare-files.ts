@@ -34,6 +34,22 @@ export class SpareFiles {
     return file;
   }
 
+  /**
+   * The spare for `dir` if it is ready now, else null (a spare still being created stays for take()).
+   * Lets the usual case open an instance's file without waiting on anything.
+   */
+  takeReady(dir: string): StreamingFile | null {
+    const spare = this.byDir.get(dir);
+    if (!spare?.file) return null;
+    this.byDir.delete(dir);
+    const file = spare.file;
+    if (!file.linked()) {
+      file.discard();
+      return null;
+    }
+    return file;
+  }
+
   /** Make sure a spare for `dir` is on its way. Failures only mean there is no spare. */
   prepare(dir: string, create: () => Promise<StreamingFile>): void {
     if (this.byDir.has(dir)) return;
