@@ -2,7 +2,17 @@
 // straight to the page cache while the disk keeps up; when it does not, they are queued in slabs and
 // written off the event loop with writev, batched while a write is in flight.
 
-import { closeSync, fdatasync, fstatSync, open, openSync, unlink, writeSync, writev } from "node:fs";
+import {
+  closeSync,
+  fdatasync,
+  fstatSync,
+  open,
+  openSync,
+  unlink,
+  writeSync,
+  writev,
+  writevSync,
+} from "node:fs";
 import { promisify } from "node:util";
 import { writeback } from "./writeback.ts";
 
@@ -25,6 +35,8 @@ const SLOW_WRITE_MS = 20;
 const EARLY_SYNC = 128 * 1024;
 const QUEUED_FOR_MS = 5000;
 const PAGE = 4096;
+/** A turn's chunks are written at once beyond this (bounded memory whatever the socket delivers). */
+const BATCH_MAX = 1024 * 1024;
 let queuedUntil = 0;
 /** An idle writer does not wait for a full slab once this much is there. */
 const EAGER_WRITE = 128 * 1024;
@@ -47,6 +59,10 @@ interface Piece {
 
 export class StreamingFile {
   private queue: Piece[] = [];
+  /** Chunks of this turn of the event loop, written together at its end (see write()). */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private batchScheduled = false;
   private slab: Uint8Array | null = null;
   private fill = 0;
   private inFlight = false;
@@ -91,31 +107,70 @@ export class StreamingFile {
   }
 
   /**
-   * Write a chunk; the caller may reuse it at once. While the disk keeps up, the chunk goes straight to
-   * the page cache from the event loop (one PDU, at most a few hundred microseconds; measured ~30%
-   * faster than thread-pool writes on the W1 benchmark, as fast as DCMTK). When a direct write is slow
-   * (a congested or failing disk), writes move off the event loop for a while, so one slow disk cannot
-   * stall every association's timers and answers.
+   * Write a chunk. The chunk must not change afterwards: while the disk keeps up, the chunks written
+   * during one turn of the event loop (the PDVs of one socket read) are kept and written together with
+   * one writev when the turn ends (a microtask), so the file sees a few large writes per instance, not
+   * one per PDV: measured 95 us instead of 133 us for 512 KiB as 8 pieces. They go to the page cache
+   * from the event loop (at most a few hundred microseconds; measured ~30% faster than thread-pool
+   * writes on the W1 benchmark). When a write is slow (a congested or failing disk), writes move off
+   * the event loop for a while, so one slow disk cannot stall every association's timers and answers.
    */
   write(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.closed) throw new Error(`write after close of ${this.path}`);
     if (this.failure) return;
     if (this.queue.length === 0 && !this.inFlight && this.fill === 0 && performance.now() >= queuedUntil) {
-      this.writeDirect(chunk);
+      this.batch.push(chunk);
+      this.batchBytes += chunk.length;
+      this.pendingBytes += chunk.length;
+      if (this.batchBytes >= BATCH_MAX) this.writeBatch();
+      else if (!this.batchScheduled) {
+        this.batchScheduled = true;
+        queueMicrotask(this.endOfTurn);
+      }
       return;
     }
+    this.writeBatch();
     this.writeQueued(chunk);
   }
 
-  private writeDirect(chunk: Uint8Array): void {
+  private readonly endOfTurn = (): void => {
+    this.batchScheduled = false;
+    this.writeBatch();
+  };
+
+  /** Write the chunks gathered this turn, in order, before anything that follows them. */
+  private writeBatch(): void {
+    if (this.batch.length === 0) return;
+    const chunks = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.pendingBytes -= bytes;
+    if (this.failure || this.closed) return;
+    this.writeDirect(chunks);
+    // A socket paused for these bytes may read again.
+    this.onProgress?.();
+  }
+
+  private writeDirect(chunks: Uint8Array[]): void {
     const started = performance.now();
     try {
-      let pos = 0;
-      while (pos < chunk.length) {
-        const n = writeSync(this.fd, chunk, pos, chunk.length - pos, this.size);
-        pos += n;
-        this.size += n;
+      let n = chunks.length === 1 ? 0 : writevSync(this.fd, chunks, this.size);
+      this.size += n;
+      // A short writev (rare on local files) is finished piece by piece.
+      for (const chunk of chunks) {
+        if (n >= chunk.length) {
+          n -= chunk.length;
+          continue;
+        }
+        let pos = n;
+        n = 0;
+        while (pos < chunk.length) {
+          const w = writeSync(this.fd, chunk, pos, chunk.length - pos, this.size);
+          pos += w;
+          this.size += w;
+        }
       }
     } catch (err) {
       this.fail(err as Error);
@@ -240,6 +295,7 @@ export class StreamingFile {
 
   /** Wait until every chunk written so far is in the file (not necessarily on stable storage). */
   async flush(): Promise<void> {
+    this.writeBatch();
     this.seal();
     this.pump();
     if (this.inFlight || this.queue.length > 0) {
@@ -278,6 +334,9 @@ export class StreamingFile {
 
   /** Close and remove the file; used for aborted or refused instances. Never throws. */
   async discard(): Promise<void> {
+    this.pendingBytes -= this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
     for (const p of this.queue) returnSlab(p.slab);
     this.queue = [];
     if (this.slab) returnSlab(this.slab);
