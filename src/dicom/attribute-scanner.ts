@@ -3,6 +3,7 @@
 // only element headers split across chunks and the (small) values of wanted elements are buffered.
 
 import { createInflateRaw, type InflateRaw } from "node:zlib";
+import { latin1 } from "../util/bytes.ts";
 import { transferSyntaxInfo } from "./transfer-syntax.ts";
 
 export interface InstanceAttributes {
@@ -390,16 +391,6 @@ function readU32(b: Uint8Array, o: number, be: boolean): number {
   const x2 = b[o + 2] ?? 0;
   const x3 = b[o + 3] ?? 0;
   return be ? x0 * 0x1000000 + ((x1 << 16) | (x2 << 8) | x3) : x3 * 0x1000000 + ((x2 << 16) | (x1 << 8) | x0);
-}
-
-/** Bytes as ISO 8859-1 code points (lossless: any byte sequence round-trips). */
-function latin1(b: Uint8Array, s: number, e: number): string {
-  // One call per 8 KiB instead of a string built byte by byte (apply takes a bounded argument count).
-  let out = "";
-  for (let i = s; i < e; i += 8192) {
-    out += String.fromCharCode.apply(null, b.subarray(i, Math.min(e, i + 8192)) as unknown as number[]);
-  }
-  return out;
 }
 
 /**

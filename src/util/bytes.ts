@@ -11,3 +11,13 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** bytes[start, end) as ISO 8859-1 code points (lossless: any byte sequence round-trips). */
+export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  // One call per 8 KiB instead of a string built byte by byte (apply takes a bounded argument count).
+  let out = "";
+  for (let i = start; i < end; i += 8192) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 8192)) as unknown as number[]);
+  }
+  return out;
+}
