@@ -423,7 +423,12 @@ export class Association implements ProviderPort {
         (rsp) => {
           this.outstanding -= 1;
           if (rsp) this.sendResponse(contextId, rsp);
-          op.afterResponse?.();
+          try {
+            op.afterResponse?.();
+          } catch (err) {
+            // Bookkeeping only: it must not hold up the responses that follow on this chain.
+            log.error("after-response bookkeeping failed: {error}", { error: err });
+          }
         },
         (err: Error) => {
           this.outstanding -= 1;
