@@ -21,6 +21,10 @@ import { walkFiles } from "./tree.ts";
 const statfsAsync = promisify(statfs);
 const fsyncAsync = promisify(fsync);
 
+/** A file creation slower than this moves spare creation to the thread pool for SLOW_FOR_MS. */
+const SLOW_CREATE_MS = 0.2;
+const SLOW_FOR_MS = 10_000;
+
 /** Directory descriptors kept open for fsync (series directories currently being filled). */
 const DIR_FD_CACHE = 64;
 
@@ -298,14 +302,31 @@ export class Storage {
 
   /**
    * Have a temp file ready for the next instance in the directory of `storedPath`, which was just
-   * stored there. Creating a file costs 0.01-0.05 ms, but 0.35-0.45 ms on an ext4 without a journal in
-   * the minutes after many deletions (it skips recently freed inodes one by one). Called once the peer
-   * has its answer, so it overlaps the peer's next request, and not while a rename into the same
-   * directory could wait for the directory's lock.
+   * stored there. Called once the peer has its answer, so it overlaps the peer's next request, and not
+   * while a rename into the same directory could wait for the directory's lock. Made right here
+   * (0.01-0.05 ms; a thread-pool round trip cost the event loop ~0.03 ms more per instance), unless
+   * creating files has become slow: ext4 without a journal takes 0.35-0.45 ms per file in the minutes
+   * after many deletions (it skips recently freed inodes one by one), and then the thread pool makes
+   * them for a while.
    */
   prepareNext(storedPath: string): void {
     const dir = dirname(storedPath);
-    this.spares.prepare(dir, () => this.newTemp(dir, true));
+    const background = performance.now() < this.slowCreatesUntil;
+    this.spares.prepare(dir, () => (background ? this.newTemp(dir, true) : this.createNow(dir)));
+  }
+
+  private slowCreatesUntil = 0;
+
+  private createNow(dir: string): Promise<StreamingFile> {
+    const started = performance.now();
+    try {
+      const file = StreamingFile.create(this.tempPath(dir), this.options.fsync);
+      if (performance.now() - started > SLOW_CREATE_MS)
+        this.slowCreatesUntil = performance.now() + SLOW_FOR_MS;
+      return Promise.resolve(file);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Remove the spare temp files (when no association runs, and at shutdown). */
