@@ -450,7 +450,24 @@ function firstLine(s: string): string {
   return (interesting ?? lines[0] ?? "").slice(0, 160);
 }
 
+/**
+ * The same memory for every run: written data is flushed, the page cache emptied (where allowed) and
+ * the inputs read back in. With the cache full (this 24 GiB VM keeps ~22 GiB of it after a few runs),
+ * every page a receiver writes must first be reclaimed from it, in the receiver's own time, by an
+ * amount that depends on what ran before: the same code varied 2x between runs.
+ */
+function resetMemory(w: Workload): void {
+  spawnSync("sync");
+  try {
+    writeFileSync("/proc/sys/vm/drop_caches", "1\n");
+  } catch {
+    // Not root, or not Linux: runs keep whatever the cache holds.
+  }
+  warm(w.senders.flat());
+}
+
 async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
+  resetMemory(w);
   let receiver: Receiver | undefined;
   let startError = "";
   // One retry: a start that fails once (e.g. a stray signal from a parallel test run) should not void a row.
@@ -734,7 +751,6 @@ async function main(): Promise<void> {
   const order = [...opts.receivers].sort((a, b) => (a === "dcmtk" ? -1 : b === "dcmtk" ? 1 : 0));
   for (const w of workloads) {
     console.log(`${w.id}: ${w.title} (${(w.bytes / MiB).toFixed(0)} MiB)`);
-    warm(w.senders.flat());
     const outcomes = await measureInterleaved(
       w,
       order.filter((id) => TAKES_PART[w.id].includes(id)),
