@@ -123,7 +123,8 @@ export class StreamingFile {
       this.batch.push(chunk);
       this.batchBytes += chunk.length;
       this.pendingBytes += chunk.length;
-      if (this.batchBytes >= BATCH_MAX) this.writeBatch();
+      // Bounded in bytes and in pieces (writev takes at most IOV_MAX; tiny PDVs could make many).
+      if (this.batchBytes >= BATCH_MAX || this.batch.length >= MAX_IOV) this.writeBatch();
       else if (!this.batchScheduled) {
         this.batchScheduled = true;
         queueMicrotask(this.endOfTurn);

@@ -46,6 +46,12 @@ describe("StreamingFile", () => {
     expect(Buffer.compare(content, Buffer.concat(big))).toBe(0);
   });
 
+  test("many tiny pieces in one turn (more than writev takes at once)", async () => {
+    const tiny = Array.from({ length: 5000 }, (_, i) => new Uint8Array([i & 0xff, (i >> 8) & 0xff]));
+    const content = await writeInTurns([tiny], false);
+    expect(Buffer.compare(content, Buffer.concat(tiny))).toBe(0);
+  });
+
   test("complete() in the same turn as the last writes includes them", async () => {
     seq += 1;
     const path = join(dir, `f${seq}`);
