@@ -1,5 +1,6 @@
 // DICOM Part 10 file meta information (PS3.10 7.1): build for storage, parse for tests and the SCU side.
 
+import { trimmedLatin1 } from "../util/bytes.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./implementation.ts";
 
 export const PREAMBLE_LENGTH = 128;
@@ -133,7 +134,7 @@ export function readFileMeta(bytes: Uint8Array): ParsedFileMeta {
     if (len === 0xffffffff) throw new Error(`undefined length in file meta element ${where}`);
     if (o + len > bytes.length) throw new Error(`truncated file meta element ${where}`);
     const key = META_KEYS.get(element);
-    if (key !== undefined) fields[key] = trimValue(bytes, o, len, vr === "UI");
+    if (key !== undefined) fields[key] = trimmedLatin1(bytes, o, o + len, vr !== "UI");
     o += len;
   }
   if (o === PREAMBLE_LENGTH + 4) throw new Error("not a DICOM Part 10 file: no group 0002 after DICM");
@@ -170,16 +171,6 @@ const LONG_VRS: ReadonlySet<string> = new Set([
   "UT",
   "UV",
 ]);
-
-function trimValue(b: Uint8Array, start: number, len: number, uid: boolean): string {
-  let s = start;
-  let e = start + len;
-  while (e > s && (b[e - 1] === 0x00 || b[e - 1] === 0x20)) e--;
-  if (!uid) while (s < e && b[s] === 0x20) s++;
-  let out = "";
-  for (let i = s; i < e; i++) out += String.fromCharCode(b[i] ?? 0);
-  return out;
-}
 
 function writeTag(out: Uint8Array, o: number, tag: number): void {
   out[o] = (tag >>> 16) & 0xff;

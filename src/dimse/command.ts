@@ -1,7 +1,7 @@
 // DIMSE command sets (PS3.7 section 9.3 and Annex E): group 0000, always Implicit VR Little Endian,
 // with the Command Group Length (0000,0000) first.
 
-import { latin1 } from "../util/bytes.ts";
+import { trimmedLatin1 } from "../util/bytes.ts";
 import { DimseError, Status } from "./status.ts";
 
 /** Command Field values, PS3.7 Annex E.1. */
@@ -112,15 +112,6 @@ export class CommandSet {
 /** Largest command set we accept: real ones are a few hundred bytes. */
 export const MAX_COMMAND_SET_LENGTH = 64 * 1024;
 
-/** A text value without its padding: trailing NULs and spaces, leading spaces. */
-function trimmedText(b: Uint8Array): string {
-  let e = b.length;
-  while (e > 0 && (b[e - 1] === 0x00 || b[e - 1] === 0x20)) e--;
-  let s = 0;
-  while (s < e && b[s] === 0x20) s++;
-  return latin1(b, s, e);
-}
-
 /** Decode a command set; malformed input is a DimseError (the association is then aborted by the caller). */
 export function decodeCommandSet(bytes: Uint8Array): CommandSet {
   if (bytes.length > MAX_COMMAND_SET_LENGTH) {
@@ -146,7 +137,8 @@ export function decodeCommandSet(bytes: Uint8Array): CommandSet {
     const kind = group === 0 ? KIND.get(tag) : undefined;
     if (kind === "US" && length === 2) cs.elements.set(tag, view.getUint16(pos - 2, true));
     else if (kind === "UL" && length === 4) cs.elements.set(tag, view.getUint32(pos - 4, true));
-    else if (kind === "UI" || kind === "AE" || kind === "LO") cs.elements.set(tag, trimmedText(value));
+    else if (kind === "UI" || kind === "AE" || kind === "LO")
+      cs.elements.set(tag, trimmedLatin1(value, 0, value.length, true));
     else cs.elements.set(tag, value);
   }
   return cs;

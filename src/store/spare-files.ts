@@ -24,14 +24,7 @@ export class SpareFiles {
     if (!spare) return null;
     this.byDir.delete(dir);
     if (!spare.file) await spare.pending;
-    const file = spare.file;
-    if (!file) return null;
-    // An operator may have removed the directory: a spare without its entry would lose the instance.
-    if (!file.linked()) {
-      file.discard();
-      return null;
-    }
-    return file;
+    return spare.file ? usable(spare.file) : null;
   }
 
   /**
@@ -42,12 +35,7 @@ export class SpareFiles {
     const spare = this.byDir.get(dir);
     if (!spare?.file) return null;
     this.byDir.delete(dir);
-    const file = spare.file;
-    if (!file.linked()) {
-      file.discard();
-      return null;
-    }
-    return file;
+    return usable(spare.file);
   }
 
   /** Make sure a spare for `dir` is on its way. Failures only mean there is no spare. */
@@ -77,4 +65,11 @@ export class SpareFiles {
     this.byDir.clear();
     await Promise.all(all.map((s) => s.pending.then(() => s.file?.discard())));
   }
+}
+
+/** The spare, unless an operator removed its directory: a spare without its entry would lose the instance. */
+function usable(file: StreamingFile): StreamingFile | null {
+  if (file.linked()) return file;
+  file.discard();
+  return null;
 }

@@ -87,6 +87,8 @@ export class Storage {
   private readonly dirRounds = new Map<string, DirRound>();
   private readonly spares = new SpareFiles();
   private freeCheck: { at: number; ok: boolean; freeMb: number } | null = null;
+  /** Until then spares are made in the thread pool (see newTemp). */
+  private slowCreatesUntil = 0;
 
   constructor(readonly options: StorageOptions) {}
 
@@ -293,11 +295,22 @@ export class Storage {
     return file;
   }
 
+  /**
+   * A new temp file in `dir`: from the thread pool with `background`, else made here; a creation slower
+   * than SLOW_CREATE_MS sends the next instances' spares to the thread pool for SLOW_FOR_MS.
+   */
   private newTemp(dir: string, background: boolean): Promise<StreamingFile> {
     const path = this.tempPath(dir);
-    return background
-      ? StreamingFile.createAsync(path, this.options.fsync)
-      : Promise.resolve(StreamingFile.create(path, this.options.fsync));
+    if (background) return StreamingFile.createAsync(path, this.options.fsync);
+    const started = performance.now();
+    try {
+      const file = StreamingFile.create(path, this.options.fsync);
+      if (performance.now() - started > SLOW_CREATE_MS)
+        this.slowCreatesUntil = performance.now() + SLOW_FOR_MS;
+      return Promise.resolve(file);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -312,21 +325,7 @@ export class Storage {
   prepareNext(storedPath: string): void {
     const dir = dirname(storedPath);
     const background = performance.now() < this.slowCreatesUntil;
-    this.spares.prepare(dir, () => (background ? this.newTemp(dir, true) : this.createNow(dir)));
-  }
-
-  private slowCreatesUntil = 0;
-
-  private createNow(dir: string): Promise<StreamingFile> {
-    const started = performance.now();
-    try {
-      const file = StreamingFile.create(this.tempPath(dir), this.options.fsync);
-      if (performance.now() - started > SLOW_CREATE_MS)
-        this.slowCreatesUntil = performance.now() + SLOW_FOR_MS;
-      return Promise.resolve(file);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    this.spares.prepare(dir, () => this.newTemp(dir, background));
   }
 
   /** Remove the spare temp files (when no association runs, and at shutdown). */

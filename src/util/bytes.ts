@@ -12,7 +12,10 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** bytes[start, end) as ISO 8859-1 code points (lossless: any byte sequence round-trips). */
+/**
+ * bytes[start, end) as ISO 8859-1 code points, one character per byte, so any byte sequence survives a
+ * decode/encode round trip. Not TextDecoder("latin1"): WHATWG maps that label to windows-1252.
+ */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
   // One call per 8 KiB instead of a string built byte by byte (apply takes a bounded argument count).
   let out = "";
@@ -20,4 +23,16 @@ export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string
     out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 8192)) as unknown as number[]);
   }
   return out;
+}
+
+/**
+ * A DICOM text value without its padding: trailing NULs and spaces and, with `leading`, leading spaces
+ * (UIDs keep theirs: a leading space there is an error the caller should see).
+ */
+export function trimmedLatin1(bytes: Uint8Array, start: number, end: number, leading: boolean): string {
+  let s = start;
+  let e = end;
+  while (e > s && (bytes[e - 1] === 0x00 || bytes[e - 1] === 0x20)) e--;
+  if (leading) while (s < e && bytes[s] === 0x20) s++;
+  return latin1(bytes, s, e);
 }

@@ -1,6 +1,8 @@
 // Byte-level primitives shared by the PDU codec and the streaming reader.
 // Everything on the wire is Big Endian (PS3.8 9.3.1); strings are single-byte characters.
 
+import { trimmedLatin1 } from "../../util/bytes.ts";
+
 /** Reads a big-endian uint16 at `o` (caller has checked bounds). */
 export function readU16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;
@@ -19,16 +21,6 @@ export function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v & 0xff;
 }
 
-/**
- * Bytes [start, end) as a string, one character per byte (ISO 8859-1), so any byte sequence survives a
- * decode/encode round trip. Not TextDecoder("latin1"): WHATWG maps that label to windows-1252.
- */
-export function readLatin1(b: Uint8Array, start: number, end: number): string {
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
-  return s;
-}
-
 /** Writes `s` one byte per character at `o`; returns the offset after it. Throws RangeError past U+00FF. */
 export function writeLatin1(b: Uint8Array, o: number, s: string): number {
   const n = s.length;
@@ -43,18 +35,12 @@ export function writeLatin1(b: Uint8Array, o: number, s: string): number {
 
 /** A UID (or other string field) without its trailing NUL/space padding. */
 export function readUid(b: Uint8Array, start: number, end: number): string {
-  let e = end;
-  while (e > start && (b[e - 1] === 0x00 || b[e - 1] === 0x20)) e--;
-  return readLatin1(b, start, e);
+  return trimmedLatin1(b, start, end, false);
 }
 
 /** An AE title field without leading spaces and trailing space/NUL padding. */
 export function readAeTitle(b: Uint8Array, start: number, end: number): string {
-  let s = start;
-  let e = end;
-  while (s < e && b[s] === 0x20) s++;
-  while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0x00)) e--;
-  return readLatin1(b, s, e);
+  return trimmedLatin1(b, start, end, true);
 }
 
 /** Throws RangeError unless `v` is an integer in [0, max]. */
