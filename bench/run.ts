@@ -8,12 +8,16 @@
 //       as received); issue 3's "instances/s with the worker pool against the same run without"
 //
 // Receivers: ours with storage.fsync true and false; DCMTK storescp single-process and --fork
-// (-pdu 131072). Every DCMTK tool runs with TCP_NODELAY=1. Prints wall seconds, instances/s, MiB/s,
-// the receiver's peak RSS and our ratio to single-process DCMTK, then the targets:
+// (-pdu 131072); in W1 and W2 also the floor receivers of bench/floor-receiver.ts (the least a Bun
+// receiver can do: bytes only; plus SPEC's per-instance meta, record and log line; plus SPEC's sync
+// order), which separate the runtime's cost from ours. Every DCMTK tool runs with TCP_NODELAY=1.
+// Prints wall seconds, instances/s, MiB/s, the receiver's peak RSS and CPU time, and the ratio to
+// single-process DCMTK, then the targets:
 //   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (each checked in the stricter unit: MiB/s, MB)
 //
-// usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork]
+// usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,
+//                                                            floor,floor-duties,floor-duties-fsync]
 //                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]
 // ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
 // receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
@@ -40,10 +44,12 @@ import {
   type ConfigTree,
   currentRss,
   dcmtkEnv,
+  freePort,
   peakRss,
   repoRoot,
   run,
   type ServerHandle,
+  spawnServer,
   startDcmtkStorescp,
   startServer,
 } from "../test/helpers/dcmtk.ts";
@@ -68,11 +74,15 @@ const RECEIVERS = [
   "ours-transcode",
   "dcmtk",
   "dcmtk-fork",
+  "floor",
+  "floor-duties",
+  "floor-duties-fsync",
 ] as const;
+const FLOORS = ["floor", "floor-duties", "floor-duties-fsync"] as const;
 /** Receivers that take part in a workload when asked for (W1T compares transcoding on and off). */
 const TAKES_PART: Record<WorkloadId, readonly ReceiverId[]> = {
-  W1: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
-  W2: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
+  W1: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork", ...FLOORS],
+  W2: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork", ...FLOORS],
   W3: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
   W1T: ["ours-fsync", "ours-transcode", "dcmtk"],
 };
@@ -93,7 +103,8 @@ interface Options {
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
   console.error(
-    "usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork]\n" +
+    "usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,\n" +
+      "                                                            floor,floor-duties,floor-duties-fsync]\n" +
       "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]",
   );
   process.exit(2);
@@ -394,6 +405,31 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
         ),
     };
   }
+  if (id === "floor" || id === "floor-duties" || id === "floor-duties-fsync") {
+    const data = join(recv, "data");
+    const port = await freePort();
+    const flags = id === "floor" ? [] : id === "floor-duties" ? ["--duties"] : ["--duties", "--fsync"];
+    const handle = await spawnServer({
+      cmd: process.execPath,
+      args: [join(repoRoot, "bench", "floor-receiver.ts"), "--port", String(port), "--root", data, ...flags],
+      port,
+      env: process.env,
+      ready: "output",
+      readyPattern: /listening/,
+      readyTimeoutMs: 15_000,
+      name: LABEL[id],
+    });
+    return {
+      handle,
+      calledAe: "FLOOR",
+      stored: () =>
+        countFiles(
+          data,
+          (n) => n.endsWith(".dcm"),
+          () => true,
+        ),
+    };
+  }
   if (!existsSync(join(repoRoot, "src", "main.ts"))) throw new Error("src/main.ts does not exist yet");
   const data = join(recv, "data");
   // ours-kafka: fsync on, publishing to the librdkafka mock cluster while receiving.
@@ -433,10 +469,24 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
 
 interface Measurement {
   wallS: number;
+  /** CPU time of the receiver process during the run (all threads; reaped children included). */
+  cpuS: number;
   rssParent: number;
   childMaxHwm: number;
   children: number;
   treePeak: number;
+}
+
+/** utime + stime + cutime + cstime of a process, in seconds (Linux; 0 elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i] ?? 0), 0);
+    return ticks / 100;
+  } catch {
+    return 0;
+  }
 }
 
 type RunOutcome = { ok: true; m: Measurement } | { ok: false; reason: string };
@@ -485,6 +535,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
     spawnSync("sync");
     const sampler = new TreeSampler(handle.pid);
     sampler.start();
+    const cpu0 = cpuSeconds(handle.pid);
     const t0 = performance.now();
     const senders = w.senders.map((files, i) => {
       const dir = w.dirs?.[i];
@@ -494,6 +545,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
     });
     const results = await Promise.all(senders);
     const wallS = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds(handle.pid) - cpu0;
     const tree = sampler.stop();
     const rssParent = peakRss(handle.pid) ?? 0;
     const bad = results.find((r) => r.code !== 0);
@@ -509,6 +561,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
       ok: true,
       m: {
         wallS,
+        cpuS,
         rssParent,
         childMaxHwm: tree.childMaxHwm,
         children: tree.children,
@@ -574,6 +627,7 @@ function summarize(runs: Measurement[]): RunOutcome {
     ok: true,
     m: {
       wallS: median(walls),
+      cpuS: median(runs.map((r) => r.cpuS)),
       rssParent: max((m) => m.rssParent),
       childMaxHwm: max((m) => m.childMaxHwm),
       children: max((m) => m.children),
@@ -614,6 +668,9 @@ const LABEL: Record<ReceiverId, string> = {
   "ours-transcode": "ours fsync=on transcode",
   dcmtk: "DCMTK storescp",
   "dcmtk-fork": "DCMTK storescp --fork",
+  floor: "floor: bytes only",
+  "floor-duties": "floor: +meta,record,log",
+  "floor-duties-fsync": "floor: +duties, fsync",
 };
 
 function pad(s: string, n: number, right = false): string {
@@ -636,7 +693,7 @@ function printRow(row: Row, baseline: Row | undefined): void {
   let ratio = "";
   const base = baseline ? rateOf(baseline) : undefined;
   const mine = rateOf(row);
-  if (row.receiver.startsWith("ours") && base !== undefined && mine !== undefined)
+  if (row.receiver !== "dcmtk" && row.receiver !== "dcmtk-fork" && base !== undefined && mine !== undefined)
     ratio = `${(mine / base).toFixed(2)}x`;
   let note = "";
   if (m.children > 0) {
@@ -650,6 +707,7 @@ function printRow(row: Row, baseline: Row | undefined): void {
       pad(ips.toFixed(1), 10, true) +
       pad(mbs.toFixed(1), 9, true) +
       pad((m.rssParent / MiB).toFixed(1), 10, true) +
+      pad(m.cpuS.toFixed(2), 8, true) +
       pad(ratio, 10, true) +
       (note ? `  ${note}` : ""),
   );
@@ -735,7 +793,10 @@ async function main(): Promise<void> {
       `sender: storescu -xe (W1T: -xt; TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
       `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}`,
   );
-  console.log("MiB = 2^20 bytes. 'vs DCMTK' = our throughput / single-process DCMTK storescp's.\n");
+  console.log(
+    "MiB = 2^20 bytes. 'vs DCMTK' = throughput / single-process DCMTK storescp's. CPU s = the receiver's\n" +
+      "user + system time during the run. floor = bench/floor-receiver.ts, the least a Bun receiver does.\n",
+  );
   console.log(
     pad("", 5) +
       pad("receiver", 25) +
@@ -743,6 +804,7 @@ async function main(): Promise<void> {
       pad("inst/s", 10, true) +
       pad("MiB/s", 9, true) +
       pad("RSS MiB", 10, true) +
+      pad("CPU s", 8, true) +
       pad("vs DCMTK", 10, true),
   );
 

@@ -356,7 +356,7 @@ export interface ServerHandle {
   waitForOutput(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
 }
 
-interface SpawnServerOptions {
+export interface SpawnServerOptions {
   cmd: string;
   args: string[];
   port: number;
@@ -368,7 +368,7 @@ interface SpawnServerOptions {
   name: string;
 }
 
-async function spawnServer(o: SpawnServerOptions): Promise<ServerHandle> {
+export async function spawnServer(o: SpawnServerOptions): Promise<ServerHandle> {
   const proc = spawn(o.cmd, o.args, { env: o.env, cwd: o.cwd, stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   let exitInfo: number | undefined;
