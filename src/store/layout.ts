@@ -37,11 +37,28 @@ const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$/i;
  * on every OS, so that a tree is the same on Linux and Windows: Windows device names get a leading "_",
  * and a trailing dot (which Windows drops, merging "CT." into "CT") becomes "_".
  */
-function safeSegment(value: string): string {
+export function safeSegment(value: string): string {
+  if (isDigitsAndDots(value)) return value;
   const cleaned = value.trim().replace(/[^A-Za-z0-9._-]/g, "_");
   if (cleaned === "" || /^\.+$/.test(cleaned)) return "_";
   const noTrailingDot = cleaned.endsWith(".") ? `${cleaned.slice(0, -1)}_` : cleaned;
   return WINDOWS_DEVICE.test(noTrailingDot) ? `_${noTrailingDot}` : noTrailingDot;
+}
+
+/**
+ * UIDs and dates, most of a path: digits and dots, starting with a digit (so no device name, no dot
+ * segment) and not ending with a dot. Such a value is its own safe segment; no regex needed.
+ */
+function isDigitsAndDots(value: string): boolean {
+  const n = value.length;
+  if (n === 0 || value.charCodeAt(n - 1) === 0x2e) return false;
+  const first = value.charCodeAt(0);
+  if (first < 0x30 || first > 0x39) return false;
+  for (let i = 1; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x30 || c > 0x39) && c !== 0x2e) return false;
+  }
+  return true;
 }
 
 const PLACEHOLDER = /\{([a-z_]+)\}/g;

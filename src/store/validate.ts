@@ -16,12 +16,26 @@ export interface CommandIdentity {
   sopInstanceUid: string;
 }
 
-function validDate(s: string): boolean {
-  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
-  if (!m) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(y, mo - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * YYYYMMDD naming a day of the Gregorian calendar. Years below 0100 are refused: no study was made then,
+ * and such a value is a broken date (as JavaScript's Date, used before, read them as 19YY).
+ */
+export function validDate(s: string): boolean {
+  if (s.length !== 8) return false;
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return false;
+    n = n * 10 + c;
+  }
+  const y = Math.floor(n / 10000);
+  const m = Math.floor(n / 100) % 100;
+  const d = n % 100;
+  if (y < 100 || m < 1 || m > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && leap ? 29 : (DAYS_IN_MONTH[m - 1] as number));
 }
 
 /** First problem found, or undefined when the instance may be stored. */
