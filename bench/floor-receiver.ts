@@ -196,14 +196,31 @@ class Conn {
     const path = join(root, `${i.sopInstance}.dcm`);
     renameSync(i.temp, path);
     if (duties) {
+      // SPEC 4's fields; what would need the data set parsed is left empty.
       const record = JSON.stringify({
         schema_version: 1,
+        trace_id: crypto.randomUUID(),
+        worker_node_id: "floor",
+        tenant_id: "default",
+        patient_id: "",
+        study_uid: "",
+        series_uid: "",
         sop_uid: i.sopInstance,
         sop_class_uid: i.sopClass,
         file_path: path,
         file_size: i.size,
+        sha256: null,
         transfer_syntax_uid: this.transferSyntaxes.get(i.contextId),
+        target_ts: this.transferSyntaxes.get(i.contextId),
+        transfer_status: "NoNeedTransfer",
+        study_date: "",
+        number_of_frames: 1,
+        accession_number: null,
+        study_uid_hash: "",
+        series_uid_hash: "",
+        source_ip: "127.0.0.1",
         source_ae: i.callingAe,
+        called_ae: "FLOOR",
         created_time: new Date().toISOString(),
       });
       writeSync(outboxFd, `${record}\n`);
