@@ -29,7 +29,9 @@ import {
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { buildFileMeta } from "../src/dicom/part10.ts";
-import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../src/dimse/command.ts";
+import { CommandField, type CommandSet, decodeCommandSet } from "../src/dimse/command.ts";
+import { response } from "../src/dimse/services.ts";
+import { Status } from "../src/dimse/status.ts";
 import { decodePdu, encodePDataPdvHeader, encodePdu } from "../src/net/pdu/codec.ts";
 import { emptyUserInformation, PduType } from "../src/net/pdu/types.ts";
 
@@ -54,10 +56,9 @@ interface Incoming {
   temp: string;
   size: number;
   contextId: number;
-  messageId: number;
+  cmd: CommandSet;
   sopClass: string;
   sopInstance: string;
-  callingAe: string;
 }
 
 /** Per connection: PDU and PDV framing as bytes arrive; the command buffered, the data set streamed. */
@@ -77,6 +78,7 @@ class Conn {
   private incoming: Incoming | null = null;
   private callingAe = "";
   private transferSyntaxes = new Map<number, string>();
+  private abstractSyntaxes = new Map<number, string>();
 
   constructor(private readonly send: (b: Uint8Array) => void) {}
 
@@ -157,10 +159,9 @@ class Conn {
     }
   }
 
-  private commandDone(cmd: ReturnType<typeof decodeCommandSet>): void {
-    const messageId = cmd.messageId ?? 0;
+  private commandDone(cmd: CommandSet): void {
     if (cmd.commandField === CommandField.CEchoRq) {
-      this.respond(this.pdvContext, CommandField.CEchoRsp, messageId, cmd.affectedSopClassUid ?? "", null);
+      this.respond(this.pdvContext, cmd);
       return;
     }
     const temp = join(root, `.${process.pid}-${tempSeq++}.tmp`);
@@ -170,18 +171,17 @@ class Conn {
       temp,
       size: 0,
       contextId: this.pdvContext,
-      messageId,
+      cmd,
       sopClass: cmd.affectedSopClassUid ?? "",
       sopInstance: cmd.affectedSopInstanceUid ?? "",
-      callingAe: this.callingAe,
     };
     if (duties) {
       const meta = buildFileMeta({
         sopClassUid: i.sopClass,
         sopInstanceUid: i.sopInstance,
         transferSyntaxUid: this.transferSyntaxes.get(i.contextId) ?? "1.2.840.10008.1.2",
-        sourceAeTitle: i.callingAe,
-        sendingAeTitle: i.callingAe,
+        sourceAeTitle: this.callingAe,
+        sendingAeTitle: this.callingAe,
         receivingAeTitle: "FLOOR",
       });
       writeSync(fd, meta, 0, meta.length, 0);
@@ -219,41 +219,32 @@ class Conn {
         study_uid_hash: "",
         series_uid_hash: "",
         source_ip: "127.0.0.1",
-        source_ae: i.callingAe,
+        source_ae: this.callingAe,
         called_ae: "FLOOR",
         created_time: new Date().toISOString(),
       });
       writeSync(outboxFd, `${record}\n`);
       writeSync(logFd, `${new Date().toISOString()} INFO stored sop=${i.sopInstance} size=${i.size}\n`);
     }
-    const answer = (): void =>
-      this.respond(i.contextId, CommandField.CStoreRsp, i.messageId, i.sopClass, i.sopInstance);
-    if (!durable || !duties) {
-      if (durable) fsyncAsync(dirFd).then(answer);
-      else answer();
+    if (!durable) {
+      this.respond(i.contextId, i.cmd);
       return;
     }
-    Promise.all([fsyncAsync(dirFd), fdatasyncAsync(outboxFd)]).then(answer);
+    // The rename and the record made durable together, as ours does.
+    Promise.all(duties ? [fsyncAsync(dirFd), fdatasyncAsync(outboxFd)] : [fsyncAsync(dirFd)]).then(
+      () => this.respond(i.contextId, i.cmd),
+      (err: Error) => {
+        console.error(`floor receiver: sync failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
   }
 
-  private respond(
-    contextId: number,
-    field: number,
-    messageId: number,
-    sopClass: string,
-    sopInstance: string | null,
-  ): void {
-    const values: Array<readonly [number, number | string]> = [
-      [Tag.AffectedSopClassUid, sopClass],
-      [Tag.CommandField, field],
-      [Tag.MessageIdBeingRespondedTo, messageId],
-      [Tag.CommandDataSetType, 0x0101],
-      [Tag.Status, 0],
-    ];
-    if (sopInstance !== null) values.push([Tag.AffectedSopInstanceUid, sopInstance]);
-    const cmd = encodeCommandSet(values);
-    const head = encodePDataPdvHeader(contextId, true, true, cmd.length);
-    this.send(Buffer.concat([head, cmd]));
+  /** Success for the request, built as our SCP builds it. */
+  private respond(contextId: number, cmd: CommandSet): void {
+    const rsp = response(cmd, this.abstractSyntaxes.get(contextId) ?? "", Status.Success);
+    const head = encodePDataPdvHeader(contextId, true, true, rsp.length);
+    this.send(Buffer.concat([head, rsp]));
   }
 
   private pduEnd(): void {
@@ -262,8 +253,10 @@ class Conn {
       this.whole = [];
       if (rq.type !== PduType.AssociateRq) return;
       this.callingAe = rq.callingAeTitle;
-      for (const pc of rq.presentationContexts)
+      for (const pc of rq.presentationContexts) {
         this.transferSyntaxes.set(pc.id, pc.transferSyntaxes[0] ?? "");
+        this.abstractSyntaxes.set(pc.id, pc.abstractSyntax);
+      }
       this.send(
         encodePdu({
           type: PduType.AssociateAc,

@@ -405,7 +405,7 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
         ),
     };
   }
-  if (id === "floor" || id === "floor-duties" || id === "floor-duties-fsync") {
+  if ((FLOORS as readonly ReceiverId[]).includes(id)) {
     const data = join(recv, "data");
     const port = await freePort();
     const flags = id === "floor" ? [] : id === "floor-duties" ? ["--duties"] : ["--duties", "--fsync"];
