@@ -3,7 +3,7 @@
 // only element headers split across chunks and the (small) values of wanted elements are buffered.
 
 import { createInflateRaw, type InflateRaw } from "node:zlib";
-import { latin1 } from "../util/bytes.ts";
+import { copyOf, latin1 } from "../util/bytes.ts";
 import { transferSyntaxInfo } from "./transfer-syntax.ts";
 
 export interface InstanceAttributes {
@@ -446,7 +446,7 @@ export class AttributeScanner {
       this.parser.feed(chunk);
     } else {
       // zlib works asynchronously and keeps a reference: copy.
-      inflater.write(chunk.slice());
+      inflater.write(copyOf(chunk));
     }
   }
 

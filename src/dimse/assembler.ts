@@ -4,7 +4,7 @@
 
 import { PduError } from "../net/pdu/errors.ts";
 import { AbortReason } from "../net/pdu/types.ts";
-import { concatBytes } from "../util/bytes.ts";
+import { concatBytes, copyOf } from "../util/bytes.ts";
 import { type CommandSet, decodeCommandSet, MAX_COMMAND_SET_LENGTH } from "./command.ts";
 import type { DataSink, Operation } from "./services.ts";
 import { DimseError } from "./status.ts";
@@ -72,7 +72,8 @@ export class MessageAssembler {
         AbortReason.InvalidPduParameterValue,
       );
     }
-    if (chunk.length > 0) this.commandParts.push(chunk);
+    // The command outlives the socket read it came in (the response is built from it): a copy.
+    if (chunk.length > 0) this.commandParts.push(copyOf(chunk));
     if (!(isLast && pdvEnd)) return;
 
     const bytes = concatBytes(this.commandParts);

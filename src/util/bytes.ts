@@ -44,3 +44,11 @@ export function trimmedLatin1(bytes: Uint8Array, start: number, end: number, lea
   if (leading) while (s < e && bytes[s] === 0x20) s++;
   return latin1(bytes, s, e);
 }
+
+/**
+ * A copy of `b` in memory of its own. Not `b.slice()`: on a Buffer (what sockets deliver) that is a
+ * view of the same memory.
+ */
+export function copyOf(b: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(b);
+}

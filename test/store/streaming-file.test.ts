@@ -9,6 +9,11 @@ const dir = mkdtempSync(join(tmpdir(), "streaming-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 
+/** What the transport does to a read's buffer at the end of its turn (src/net/transport.ts). */
+function detach(b: Uint8Array): void {
+  (b.buffer as ArrayBuffer & { transfer(n: number): ArrayBuffer }).transfer(0);
+}
+
 /** Chunks written in turns (a turn ends at an await): what one socket read after another delivers. */
 async function writeInTurns(turns: Uint8Array[][], durable: boolean): Promise<Buffer> {
   seq += 1;
@@ -38,6 +43,45 @@ describe("StreamingFile", () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  test("chunks freed when their turn ends, as the socket transport frees them, are on disk intact", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.uint8Array({ minLength: 1, maxLength: 70_000 }), { maxLength: 5 }), {
+          maxLength: 5,
+        }),
+        async (turns) => {
+          seq += 1;
+          const path = join(dir, `f${seq}`);
+          const file = StreamingFile.create(path, false);
+          for (const turn of turns) {
+            // One socket read: a buffer of its own, written as PDV-sized views, freed after the turn.
+            const read = Buffer.concat(turn);
+            let at = 0;
+            for (const c of turn) {
+              file.write(read.subarray(at, at + c.length));
+              at += c.length;
+            }
+            queueMicrotask(() => detach(read));
+            await Promise.resolve();
+            expect(read.length).toBe(0);
+          }
+          await file.complete(false);
+          expect(Buffer.compare(readFileSync(path), Buffer.concat(turns.flat()))).toBe(0);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  test("a chunk freed before its turn ends fails the file instead of storing less", async () => {
+    seq += 1;
+    const file = StreamingFile.create(join(dir, `f${seq}`), false);
+    const read = Buffer.from([1, 2, 3, 4]);
+    file.write(read);
+    detach(read);
+    await expect(file.complete(false)).rejects.toThrow(/released before being written/);
   });
 
   test("a turn larger than the batch bound is written as it goes", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { concatBytes, latin1, trimmedLatin1 } from "../../src/util/bytes.ts";
+import { concatBytes, copyOf, latin1, trimmedLatin1 } from "../../src/util/bytes.ts";
 
 /** The definition: one character per byte, code point = byte value. */
 function reference(b: Uint8Array, start: number, end: number): string {
@@ -52,5 +52,19 @@ describe("concatBytes", () => {
         expect([...concatBytes(parts)]).toEqual(parts.flatMap((p) => [...p]));
       }),
     );
+  });
+});
+
+describe("copyOf", () => {
+  test("a Buffer's copy has memory of its own (Buffer's slice() would not)", () => {
+    const whole = Buffer.from([1, 2, 3, 4, 5, 6]);
+    const view = whole.subarray(1, 4);
+    const copy = copyOf(view);
+    expect([...copy]).toEqual([2, 3, 4]);
+    expect(copy.buffer).not.toBe(whole.buffer);
+    whole.fill(9);
+    (whole.buffer as ArrayBuffer & { transfer(n: number): ArrayBuffer }).transfer(0);
+    expect(view.length).toBe(0);
+    expect([...copy]).toEqual([2, 3, 4]);
   });
 });
