@@ -7,7 +7,7 @@ import { AttributeScanner, type InstanceAttributes } from "../dicom/attribute-sc
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
-import { copyOf } from "../util/bytes.ts";
+import { keepChunk } from "../util/chunks.ts";
 import { renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
@@ -56,9 +56,9 @@ export class InstanceSink {
   private readonly scanner: AttributeScanner;
   private head: Uint8Array[] = [];
   private headBytes = 0;
-  private headCopyQueued = false;
-  /** head[0, headOwned) are copies of their own (copyHead). */
-  private headOwned = 0;
+  private keepHeadQueued = false;
+  /** head[0, headKept) are kept past their turn (keepHead). */
+  private headKept = 0;
   private file: StreamingFile | null = null;
   private opening: Promise<void> | null = null;
   private destination: Destination | null = null;
@@ -96,19 +96,23 @@ export class InstanceSink {
     this.headBytes += chunk.length;
     if (!this.opening && (this.scanner.done || this.headBytes >= HEAD_LIMIT)) this.open();
     // Usually the file takes the head in this same turn; if not, the head must outlive the chunks.
-    if (this.file === null && !this.headCopyQueued) {
-      this.headCopyQueued = true;
-      queueMicrotask(this.copyHead);
+    if (this.file === null && !this.keepHeadQueued) {
+      this.keepHeadQueued = true;
+      queueMicrotask(this.keepHead);
     }
   }
 
-  /** End of a turn with the head still held: its chunks are about to be released (DataSink.write). */
-  private readonly copyHead = (): void => {
-    this.headCopyQueued = false;
+  /**
+   * End of a turn with the head still held (its file is being made): its chunks must outlive their
+   * turn (DataSink.write). Kept, not copied: while the spare file is still being made, the head can
+   * be most of an instance.
+   */
+  private readonly keepHead = (): void => {
+    this.keepHeadQueued = false;
     if (this.file !== null) return;
     const head = this.head;
-    for (let i = this.headOwned; i < head.length; i++) head[i] = copyOf(head[i] as Uint8Array);
-    this.headOwned = head.length;
+    for (let i = this.headKept; i < head.length; i++) keepChunk(head[i] as Uint8Array);
+    this.headKept = head.length;
   };
 
   private decide(): Destination {
@@ -148,7 +152,7 @@ export class InstanceSink {
     const fail = (err: Error): void => {
       this.ioError = err;
       this.head = [];
-      this.headOwned = 0;
+      this.headKept = 0;
       this.headBytes = 0;
     };
     // The next instance of a series usually finds its file ready: no promise on the way.
@@ -166,7 +170,7 @@ export class InstanceSink {
       .createTemp(dir)
       .then((file) => {
         this.attach(file);
-        // Not in the turn of a socket read: head chunks not yet copied (their read's turn is not
+        // Not in the turn of a socket read: head chunks not yet kept (their read's turn is not
         // over) go to disk now, before that turn ends and frees them.
         file.writeBatch();
       })
@@ -187,7 +191,7 @@ export class InstanceSink {
     file.write(meta);
     for (const chunk of this.head) file.write(chunk);
     this.head = [];
-    this.headOwned = 0;
+    this.headKept = 0;
     this.headBytes = 0;
     this.file = file;
     // The head no longer waits in memory: a socket paused for it may read again.
@@ -269,7 +273,7 @@ export class InstanceSink {
   async abort(): Promise<void> {
     this.scanner.abort();
     this.head = [];
-    this.headOwned = 0;
+    this.headKept = 0;
     this.headBytes = 0;
     await this.opening;
     await this.file?.discard();

@@ -50,5 +50,8 @@ export function trimmedLatin1(bytes: Uint8Array, start: number, end: number, lea
  * view of the same memory.
  */
 export function copyOf(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
+  // Not Uint8Array.prototype.slice either: it builds the copy through the species (Buffer's) constructor.
+  const out = new Uint8Array(b.length);
+  out.set(b);
+  return out;
 }

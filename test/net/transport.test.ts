@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { connect } from "node:net";
 import { type Connection, listenTcp } from "../../src/net/transport.ts";
+import { keepChunk } from "../../src/util/chunks.ts";
 
 test("a received chunk is the receiver's for its turn, then its memory is freed", async () => {
   const seen: Array<{ chunk: Uint8Array; length: number; afterMicrotasks: number }> = [];
@@ -31,5 +32,31 @@ test("a received chunk is the receiver's for its turn, then its memory is freed"
     expect(s.afterMicrotasks).toBe(s.length);
     // Under Bun the transport frees it once the turn is over; elsewhere the collector does.
     if (typeof Bun !== "undefined") expect(s.chunk.length).toBe(0);
+  }
+});
+
+test("a chunk the receiver keeps (keepChunk) is left whole", async () => {
+  const kept: Array<{ chunk: Uint8Array; length: number }> = [];
+  let total = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const listener = await listenTcp("127.0.0.1", 0, (c: Connection) => {
+    c.onData = (chunk) => {
+      keepChunk(chunk.subarray(0, 1));
+      kept.push({ chunk, length: chunk.length });
+      total += chunk.length;
+      if (total === 200_000) setTimeout(done, 10);
+    };
+    c.resume();
+  });
+  const client = connect(listener.port, "127.0.0.1", () => client.end(new Uint8Array(200_000).fill(3)));
+  await all;
+  listener.close();
+  client.destroy();
+  for (const k of kept) {
+    expect(k.chunk.length).toBe(k.length);
+    expect(k.chunk.every((b) => b === 3)).toBe(true);
   }
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
+import { releaseChunk } from "../../src/net/transport.ts";
 import { InstanceSink } from "../../src/store/instance-sink.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";
@@ -29,7 +30,7 @@ const dataSet = encode(richDataSet(200_000), "explicitLE");
 
 /**
  * The data set in socket reads of the given sizes, each read a buffer of its own that is freed when
- * its turn ends (as src/net/transport.ts frees it), handed over in PDV-sized pieces.
+ * its turn ends unless kept (releaseChunk, as the transport does), handed over in PDV-sized pieces.
  */
 async function receive(storage: Storage, reads: number[]): Promise<string> {
   const sink = new InstanceSink(storage, {
@@ -47,7 +48,7 @@ async function receive(storage: Storage, reads: number[]): Promise<string> {
     const read = Buffer.from(dataSet.subarray(at, Math.min(dataSet.length, at + size)));
     at += read.length;
     for (let p = 0; p < read.length; p += 3000) sink.write(read.subarray(p, p + 3000));
-    queueMicrotask(() => (read.buffer as ArrayBuffer & { transfer(n: number): ArrayBuffer }).transfer(0));
+    queueMicrotask(() => releaseChunk(read));
     // A turn ends; the next read may come before a file could be made.
     await new Promise((resolve) => setImmediate(resolve));
   }
