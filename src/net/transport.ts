@@ -66,8 +66,14 @@ export function releaseChunk(chunk: Uint8Array): void {
     chunk.byteOffset === 0 &&
     chunk.byteLength === buffer.byteLength &&
     buffer instanceof ArrayBuffer
-  )
-    detach.call(buffer, 0);
+  ) {
+    try {
+      detach.call(buffer, 0);
+    } catch {
+      // A buffer that cannot be detached (none of Bun's reads so far) is freed by the collector, as
+      // before: this runs in a microtask, where a throw would end the process.
+    }
+  }
 }
 
 interface BunSocket {
