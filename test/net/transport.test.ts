@@ -3,8 +3,8 @@ import { connect } from "node:net";
 import { type Connection, listenTcp } from "../../src/net/transport.ts";
 import { keepChunk } from "../../src/util/chunks.ts";
 
-test("a received chunk is the receiver's for its turn, then its memory is freed", async () => {
-  const seen: Array<{ chunk: Uint8Array; length: number; afterMicrotasks: number }> = [];
+/** Send `bytes` to a listener over loopback; `onChunk` sees each chunk the transport delivers. */
+async function receive(bytes: Uint8Array, onChunk: (chunk: Uint8Array) => void): Promise<void> {
   let total = 0;
   let done: () => void = () => {};
   const all = new Promise<void>((resolve) => {
@@ -12,21 +12,28 @@ test("a received chunk is the receiver's for its turn, then its memory is freed"
   });
   const listener = await listenTcp("127.0.0.1", 0, (c: Connection) => {
     c.onData = (chunk) => {
-      const entry = { chunk, length: chunk.length, afterMicrotasks: -1 };
-      seen.push(entry);
+      onChunk(chunk);
       total += chunk.length;
-      // Still whole in a microtask queued during the turn (the file writer's end-of-turn batch).
-      queueMicrotask(() => {
-        entry.afterMicrotasks = chunk.length;
-      });
-      if (total === 300_000) setTimeout(done, 10);
+      if (total === bytes.length) setTimeout(done, 10);
     };
     c.resume();
   });
-  const client = connect(listener.port, "127.0.0.1", () => client.end(new Uint8Array(300_000).fill(7)));
+  const client = connect(listener.port, "127.0.0.1", () => client.end(bytes));
   await all;
   listener.close();
   client.destroy();
+}
+
+test("a received chunk is the receiver's for its turn, then its memory is freed", async () => {
+  const seen: Array<{ chunk: Uint8Array; length: number; afterMicrotasks: number }> = [];
+  await receive(new Uint8Array(300_000).fill(7), (chunk) => {
+    const entry = { chunk, length: chunk.length, afterMicrotasks: -1 };
+    seen.push(entry);
+    // Still whole in a microtask queued during the turn (the file writer's end-of-turn batch).
+    queueMicrotask(() => {
+      entry.afterMicrotasks = chunk.length;
+    });
+  });
   expect(seen.length).toBeGreaterThan(0);
   for (const s of seen) {
     expect(s.afterMicrotasks).toBe(s.length);
@@ -37,24 +44,10 @@ test("a received chunk is the receiver's for its turn, then its memory is freed"
 
 test("a chunk the receiver keeps (keepChunk) is left whole", async () => {
   const kept: Array<{ chunk: Uint8Array; length: number }> = [];
-  let total = 0;
-  let done: () => void = () => {};
-  const all = new Promise<void>((resolve) => {
-    done = resolve;
+  await receive(new Uint8Array(200_000).fill(3), (chunk) => {
+    keepChunk(chunk.subarray(0, 1));
+    kept.push({ chunk, length: chunk.length });
   });
-  const listener = await listenTcp("127.0.0.1", 0, (c: Connection) => {
-    c.onData = (chunk) => {
-      keepChunk(chunk.subarray(0, 1));
-      kept.push({ chunk, length: chunk.length });
-      total += chunk.length;
-      if (total === 200_000) setTimeout(done, 10);
-    };
-    c.resume();
-  });
-  const client = connect(listener.port, "127.0.0.1", () => client.end(new Uint8Array(200_000).fill(3)));
-  await all;
-  listener.close();
-  client.destroy();
   for (const k of kept) {
     expect(k.chunk.length).toBe(k.length);
     expect(k.chunk.every((b) => b === 3)).toBe(true);
