@@ -25,7 +25,7 @@ const log = logger("store");
 
 /** Where the data set fragments of a request go. */
 export interface DataSink {
-  /** The chunk is valid until the end of the current turn (Connection.onData): keep only copies. */
+  /** The chunk is valid until the end of the current turn (Connection.onData): copy it or keepChunk it to hold it longer. */
   write(chunk: Uint8Array): void;
   readonly pendingBytes: number;
   onProgress: (() => void) | null;
