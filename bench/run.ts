@@ -19,6 +19,11 @@
 // usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,
 //                                                            floor,floor-duties,floor-duties-fsync]
 //                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]
+//                         [--warm N]
+// --warm N: before each W1 and W2 run, every receiver first stores N other instances (a perfset of their
+// own, one association), which are set aside before the measured run starts. The rows then show a
+// receiver that has been running for a while (its JIT warm) instead of a fresh process; the issue's
+// targets are for fresh processes, and the target lines say which they were computed from.
 // ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
 // receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
 // (append cost, drain rate) unless --no-outbox, then bench/startup.ts (binary sizes, cold start, first
@@ -98,6 +103,10 @@ interface Options {
   outbox: boolean;
   startup: boolean;
   codecs: boolean;
+  /** Instances each receiver stores before each W1/W2 run (0: none); see --warm. */
+  warm: number;
+  /** The perfset those come from (set in main). */
+  warmDir?: string;
 }
 
 function usage(msg?: string): never {
@@ -105,7 +114,8 @@ function usage(msg?: string): never {
   console.error(
     "usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,\n" +
       "                                                            floor,floor-duties,floor-duties-fsync]\n" +
-      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]",
+      "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]\n" +
+      "                        [--warm N]",
   );
   process.exit(2);
 }
@@ -132,6 +142,7 @@ function parseArgs(argv: string[]): Options {
     outbox: true,
     startup: true,
     codecs: true,
+    warm: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -146,7 +157,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--no-outbox") o.outbox = false;
     else if (a === "--no-startup") o.startup = false;
     else if (a === "--no-codecs") o.codecs = false;
-    else if (a === "--help" || a === "-h") usage();
+    else if (a === "--warm") {
+      o.warm = Number.parseInt(argv[++i] ?? "", 10);
+      if (!(o.warm >= 1)) usage("--warm needs a positive number");
+    } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument ${a}`);
   }
   return o;
@@ -356,29 +370,43 @@ class TreeSampler {
 // ---------------------------------------------------------------------------------------------------
 // Receivers
 
+/** Where a receiver's stored instances are: files `accept`ed below `dir`, not in directories `skip`ped. */
+interface StoredFiles {
+  dir: string;
+  accept: (name: string) => boolean;
+  skip: (name: string) => boolean;
+}
+
 interface Receiver {
   handle: ServerHandle;
   calledAe: string;
-  /** Number of instances it stored (counted on disk). */
-  stored(): number;
+  files: StoredFiles;
   note?: string;
   /** Stops what the receiver needed besides itself (the mock Kafka cluster). */
   cleanup?: () => Promise<void>;
 }
 
-function countFiles(dir: string, accept: (name: string) => boolean, skip: (name: string) => boolean): number {
-  let n = 0;
+/** Call `f` on every stored instance's path. */
+function eachStored(files: StoredFiles, f: (path: string) => void, dir = files.dir): void {
   let entries: import("node:fs").Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
-    return 0;
+    return;
   }
   for (const e of entries) {
     if (e.isDirectory()) {
-      if (!skip(e.name)) n += countFiles(join(dir, e.name), accept, skip);
-    } else if (e.isFile() && accept(e.name)) n++;
+      if (!files.skip(e.name)) eachStored(files, f, join(dir, e.name));
+    } else if (e.isFile() && files.accept(e.name)) f(join(dir, e.name));
   }
+}
+
+/** Number of instances a receiver stored (counted on disk). */
+function countStored(files: StoredFiles): number {
+  let n = 0;
+  eachStored(files, () => {
+    n++;
+  });
   return n;
 }
 
@@ -397,12 +425,7 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
     return {
       handle,
       calledAe: "STORESCP",
-      stored: () =>
-        countFiles(
-          handle.outDir,
-          () => true,
-          () => false,
-        ),
+      files: { dir: handle.outDir, accept: () => true, skip: () => false },
     };
   }
   if ((FLOORS as readonly ReceiverId[]).includes(id)) {
@@ -422,12 +445,7 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
     return {
       handle,
       calledAe: "FLOOR",
-      stored: () =>
-        countFiles(
-          data,
-          (n) => n.endsWith(".dcm"),
-          () => true,
-        ),
+      files: { dir: data, accept: (n) => n.endsWith(".dcm"), skip: () => true },
     };
   }
   if (!existsSync(join(repoRoot, "src", "main.ts"))) throw new Error("src/main.ts does not exist yet");
@@ -455,12 +473,7 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
     ...(mock ? { cleanup: () => mock.stop() } : {}),
     handle,
     calledAe: "STORESCP",
-    stored: () =>
-      countFiles(
-        data,
-        (n) => n.endsWith(".dcm"),
-        (n) => n === "_quarantine",
-      ),
+    files: { dir: data, accept: (n) => n.endsWith(".dcm"), skip: (n) => n === "_quarantine" },
   };
 }
 
@@ -532,6 +545,25 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
   if (receiver === undefined) return { ok: false, reason: startError };
   const { handle } = receiver;
   try {
+    if (opts.warmDir !== undefined && (w.id === "W1" || w.id === "W2")) {
+      const args = [
+        w.propose,
+        "-aec",
+        receiver.calledAe,
+        "127.0.0.1",
+        String(handle.port),
+        "+sd",
+        opts.warmDir,
+      ];
+      const r = await run("storescu", args, { timeoutMs: 900_000 });
+      if (r.code !== 0)
+        return { ok: false, reason: `warm-up: storescu exit ${r.code}: ${firstLine(r.stderr + r.stdout)}` };
+      const warmed = countStored(receiver.files);
+      if (warmed !== opts.warm)
+        return { ok: false, reason: `warm-up: ${warmed} of ${opts.warm} instances on disk` };
+      setAside(receiver.files);
+      resetMemory(w);
+    }
     spawnSync("sync");
     const sampler = new TreeSampler(handle.pid);
     sampler.start();
@@ -555,7 +587,7 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
         reason: `storescu exit ${bad.code}${bad.timedOut ? " (timeout)" : ""}: ${firstLine(bad.stderr + bad.stdout)}`,
       };
     }
-    const stored = receiver.stored();
+    const stored = countStored(receiver.files);
     if (stored !== w.instances) return { ok: false, reason: `${stored} of ${w.instances} instances on disk` };
     return {
       ok: true,
@@ -605,6 +637,23 @@ function retire(dir: string): void {
     }
   };
   empty(to);
+}
+
+/**
+ * Move what a receiver stored so far out of its tree, emptied, while it keeps running (the warm-up's
+ * instances): the measured run then counts only its own, and no inode is freed (see retire()).
+ */
+function setAside(files: StoredFiles): void {
+  mkdirSync(TRASH, { recursive: true });
+  retired += 1;
+  const to = join(TRASH, String(retired));
+  mkdirSync(to);
+  let k = 0;
+  eachStored(files, (p) => {
+    const q = join(to, String(k++));
+    renameSync(p, q);
+    truncateSync(q, 0);
+  });
 }
 
 function median(xs: number[]): number {
@@ -784,6 +833,12 @@ async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   rmSync(TRASH, { recursive: true, force: true });
   const workloads = opts.workloads.map((id) => makeWorkload(id, opts.quick));
+  if (opts.warm > 0 && workloads.some((w) => w.id === "W1" || w.id === "W2")) {
+    // A perfset's UIDs follow from its size: one of another size is a distinct set of instances.
+    if (workloads.some((w) => w.instances === opts.warm)) opts.warm += 1;
+    ensurePerfset(opts.warm);
+    opts.warmDir = join(WORK, `perfset-${opts.warm}`);
+  }
 
   console.log(`storescp bench  ${new Date().toISOString()}${opts.quick ? "  (--quick)" : ""}`);
   console.log(
@@ -791,7 +846,8 @@ async function main(): Promise<void> {
       `${spawnSync("nproc", [], { encoding: "utf8" }).stdout.trim()} cores; ` +
       `${versionOf("storescu", ["--version"])}; bun ${process.versions.bun ?? "?"}; ` +
       `sender: storescu -xe (W1T: -xt; TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
-      `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}`,
+      `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}` +
+      (opts.warmDir ? `; W1/W2: each receiver first stores ${opts.warm} other instances (--warm)` : ""),
   );
   console.log(
     "MiB = 2^20 bytes. 'vs DCMTK' = throughput / single-process DCMTK storescp's. CPU s = the receiver's\n" +
@@ -843,7 +899,11 @@ async function main(): Promise<void> {
   }
   const t = targets(rows);
   if (t.length > 0) {
-    console.log("\ntargets:");
+    console.log(
+      opts.warmDir
+        ? `\ntargets (W1/W2 computed after ${opts.warm} warm-up instances; the issue's are for fresh processes):`
+        : "\ntargets:",
+    );
     for (const line of t) console.log(`  ${line}`);
   }
   rmSync(TRASH, { recursive: true, force: true });
