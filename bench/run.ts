@@ -235,7 +235,7 @@ function ensureBig(frames: number): string {
 }
 
 /** Reads every input once so that the first receiver does not pay for a cold page cache. */
-function warm(files: string[]): void {
+function readBack(files: string[]): void {
   for (const f of files) readFileSync(f);
 }
 
@@ -526,7 +526,7 @@ function resetMemory(w: Workload): void {
   } catch {
     // Not root, or not Linux: runs keep whatever the cache holds.
   }
-  warm(w.senders.flat());
+  readBack(w.senders.flat());
 }
 
 async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {

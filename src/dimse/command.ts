@@ -153,21 +153,27 @@ export type CommandValue = number | string;
 export function encodeCommandSet(values: ReadonlyArray<readonly [number, CommandValue]>): Uint8Array {
   const sorted = [...values].sort((a, b) => a[0] - b[0]);
   // Sized first, then written once: a response is encoded per instance.
-  const texts: Array<string | null> = [];
+  const elements: Array<{
+    tag: number;
+    kind: string | undefined;
+    value: CommandValue;
+    text: string | null;
+    length: number;
+  }> = [];
   let total = 0;
   let groupLength = 0;
   for (const [tag, value] of sorted) {
     const kind = KIND.get(tag);
+    let text: string | null = null;
     let length: number;
     if (kind === "US" || kind === "UL") {
-      texts.push(null);
       length = kind === "US" ? 2 : 4;
     } else {
-      let text = String(value);
+      text = String(value);
       if (text.length % 2 === 1) text += kind === "UI" ? "\0" : " ";
-      texts.push(text);
       length = text.length;
     }
+    elements.push({ tag, kind, value, text, length });
     total += 8 + length;
     if (tag >>> 16 === 0) groupLength += 8 + length;
   }
@@ -176,22 +182,17 @@ export function encodeCommandSet(values: ReadonlyArray<readonly [number, Command
   view.setUint32(4, 4, true);
   view.setUint32(8, groupLength, true);
   let pos = 12;
-  sorted.forEach(([tag, value], i) => {
-    const text = texts[i] ?? null;
-    const kind = KIND.get(tag);
-    const length = text === null ? (kind === "US" ? 2 : 4) : text.length;
+  for (const { tag, kind, value, text, length } of elements) {
     view.setUint16(pos, tag >>> 16, true);
     view.setUint16(pos + 2, tag & 0xffff, true);
     view.setUint32(pos + 4, length, true);
     pos += 8;
-    if (text === null) {
-      if (kind === "US") view.setUint16(pos, Number(value), true);
-      else view.setUint32(pos, Number(value), true);
-    } else {
+    if (text !== null) {
       for (let j = 0; j < length; j++) out[pos + j] = text.charCodeAt(j) & 0xff;
-    }
+    } else if (kind === "US") view.setUint16(pos, Number(value), true);
+    else view.setUint32(pos, Number(value), true);
     pos += length;
-  });
+  }
   return out;
 }
 
