@@ -13,7 +13,8 @@
 // order), which separate the runtime's cost from ours. Every DCMTK tool runs with TCP_NODELAY=1.
 // Prints wall seconds, instances/s, MiB/s, the receiver's peak RSS and CPU time, and the ratio to
 // single-process DCMTK, then the targets:
-//   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it
+//   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it (W1 also
+//           shows the ceiling that this disk sets for fsync on: bench/durability.ts)
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (each checked in the stricter unit: MiB/s, MB)
 //
 // usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,
@@ -59,6 +60,7 @@ import {
   startServer,
 } from "../test/helpers/dcmtk.ts";
 import { startMockBroker } from "../test/helpers/kafka.ts";
+import { ceilingRatio, type DurabilityFloor, describeFloor, durabilityFloor } from "./durability.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
 import { printStartupBench, startupBench } from "./startup.ts";
 import { codecBench } from "./transcode.ts";
@@ -768,7 +770,7 @@ function versionOf(cmd: string, args: string[]): string {
   return (text.split("\n").find((l) => l.trim().length > 0) ?? "?").trim();
 }
 
-function targets(rows: Row[]): string[] {
+function targets(rows: Row[], floor?: DurabilityFloor | { skipped: string }): string[] {
   const out: string[] = [];
   const find = (w: WorkloadId, r: ReceiverId) => rows.find((x) => x.workload.id === w && x.receiver === r);
   for (const w of ["W1", "W2"] as const) {
@@ -787,6 +789,14 @@ function targets(rows: Row[]): string[] {
       }
       const ratio = rate / baseRate;
       out.push(`${w} ${text}: ${ratio.toFixed(2)}x ${ratio >= min ? "PASS" : "FAIL"}`);
+    }
+    if (w === "W1" && floor && base?.outcome.ok) {
+      out.push(
+        "skipped" in floor
+          ? `W1 fsync on, ceiling on this disk: n/a (${floor.skipped})`
+          : `W1 fsync on, ceiling on this disk (bench/durability-floor.c: ${describeFloor(floor)}): ` +
+              `no receiver keeping SPEC 3's order can exceed ${ceilingRatio(base.outcome.m.wallS, base.workload.instances, floor).toFixed(2)}x DCMTK`,
+      );
     }
   }
   for (const w of WORKLOADS) {
@@ -865,6 +875,7 @@ async function main(): Promise<void> {
   );
 
   const rows: Row[] = [];
+  let floor: DurabilityFloor | { skipped: string } | undefined;
   // DCMTK single-process first in each workload, so that our rows can show their ratio as they come.
   const order = [...opts.receivers].sort((a, b) => (a === "dcmtk" ? -1 : b === "dcmtk" ? 1 : 0));
   for (const w of workloads) {
@@ -884,6 +895,13 @@ async function main(): Promise<void> {
         rows.find((r) => r.workload.id === w.id && r.receiver === "dcmtk"),
       );
     }
+    if (w.id === "W1" && outcomes.has("dcmtk") && outcomes.has("ours-fsync")) {
+      // Right after W1, on the same disk state: what SPEC 3's commit alone costs per instance.
+      resetMemory(w);
+      const dir = join(WORK, "recv", "durability");
+      floor = durabilityFloor(WORK, dir, w.instances);
+      retire(dir);
+    }
   }
   if (opts.outbox) {
     console.log("");
@@ -897,7 +915,7 @@ async function main(): Promise<void> {
     console.log("");
     console.log(await codecBench(opts.quick ? 2 : 5));
   }
-  const t = targets(rows);
+  const t = targets(rows, floor);
   if (t.length > 0) {
     console.log(
       opts.warmDir
