@@ -483,6 +483,8 @@ export interface DcmtkStorescpOptions {
   verbose?: boolean;
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /** More environment (TCP_NODELAY=1 is always set). */
+  env?: Record<string, string>;
 }
 
 export interface DcmtkStorescpHandle extends ServerHandle {
@@ -509,7 +511,7 @@ export async function startDcmtkStorescp(opts: DcmtkStorescpOptions): Promise<Dc
     cmd: "storescp",
     args,
     port,
-    env: dcmtkEnv(),
+    env: dcmtkEnv(opts.env),
     ready: "listen",
     readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
     name: "DCMTK storescp",
