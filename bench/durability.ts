@@ -19,7 +19,7 @@ export interface DurabilityFloor {
   commitMs: number;
   p10Ms: number;
   p90Ms: number;
-  /** Median ms per instance of the whole write-and-commit loop. */
+  /** Mean ms per instance of the whole write-and-commit loop. */
   cycleMs: number;
 }
 
