@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../test/helpers/dcmtk.ts";
 
-export interface DurabilityFloor {
+export interface CommitCost {
   /** Median ms from the last byte written to the instance durable (file, name and record). */
   commitMs: number;
   p10Ms: number;
@@ -40,12 +40,12 @@ export function durableDcmtkShim(work: string): string | { skipped: string } {
   return buildC(work, "durable-dcmtk", ["-shared", "-fPIC"]);
 }
 
-/** Runs the C floor over `instances` files in `dir` (created; the caller disposes of it). */
-export function durabilityFloor(
+/** Runs bench/durability-floor.c over `instances` files in `dir` (created; the caller disposes of it). */
+export function measureCommit(
   work: string,
   dir: string,
   instances: number,
-): DurabilityFloor | { skipped: string } {
+): CommitCost | { skipped: string } {
   const exe = buildC(work, "durability-floor", []);
   if (typeof exe !== "string") return exe;
   mkdirSync(dir, { recursive: true });
@@ -56,11 +56,11 @@ export function durabilityFloor(
 }
 
 /** Throughput ratio to DCMTK of DCMTK's W1 with the commit added to each of its `instances`. */
-export function withCommitRatio(dcmtkWallS: number, instances: number, floor: DurabilityFloor): number {
-  return dcmtkWallS / (dcmtkWallS + (instances * floor.commitMs) / 1000);
+export function withCommitRatio(dcmtkWallS: number, instances: number, commit: CommitCost): number {
+  return dcmtkWallS / (dcmtkWallS + (instances * commit.commitMs) / 1000);
 }
 
-export function describeFloor(f: DurabilityFloor): string {
+export function describeCommit(f: CommitCost): string {
   return `commit ${f.commitMs.toFixed(2)} ms per instance (p10 ${f.p10Ms.toFixed(2)}, p90 ${f.p90Ms.toFixed(2)}; whole write + commit ${f.cycleMs.toFixed(2)} ms)`;
 }
 
@@ -69,9 +69,11 @@ if (import.meta.main) {
   const n = at > 0 ? Number(process.argv[at + 1]) : 1000;
   const work = join(repoRoot, "bench", ".work");
   const dir = join(work, "durability", String(process.pid));
-  const f = durabilityFloor(work, dir, n);
+  const c = measureCommit(work, dir, n);
   console.log(
-    "skipped" in f ? `durability floor: skipped, ${f.skipped}` : `durability floor: ${describeFloor(f)}`,
+    "skipped" in c
+      ? `SPEC 3's commit alone: skipped, ${c.skipped}`
+      : `SPEC 3's commit alone: ${describeCommit(c)}`,
   );
   rmSync(dir, { recursive: true, force: true });
 }

@@ -63,10 +63,10 @@ import {
 } from "../test/helpers/dcmtk.ts";
 import { startMockBroker } from "../test/helpers/kafka.ts";
 import {
-  type DurabilityFloor,
-  describeFloor,
-  durabilityFloor,
+  type CommitCost,
+  describeCommit,
   durableDcmtkShim,
+  measureCommit,
   withCommitRatio,
 } from "./durability.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
@@ -539,13 +539,18 @@ function firstLine(s: string): string {
  * amount that depends on what ran before: the same code varied 2x between runs.
  */
 function resetMemory(w: Workload): void {
+  dropCaches();
+  readBack(w.senders.flat());
+}
+
+/** Written data flushed and the page cache emptied (see resetMemory). */
+function dropCaches(): void {
   spawnSync("sync");
   try {
     writeFileSync("/proc/sys/vm/drop_caches", "1\n");
   } catch {
     // Not root, or not Linux: runs keep whatever the cache holds.
   }
-  readBack(w.senders.flat());
 }
 
 async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunOutcome> {
@@ -788,7 +793,7 @@ function versionOf(cmd: string, args: string[]): string {
   return (text.split("\n").find((l) => l.trim().length > 0) ?? "?").trim();
 }
 
-function targets(rows: Row[], floor?: DurabilityFloor | { skipped: string }): string[] {
+function targets(rows: Row[], commit?: CommitCost | { skipped: string }): string[] {
   const out: string[] = [];
   const find = (w: WorkloadId, r: ReceiverId) => rows.find((x) => x.workload.id === w && x.receiver === r);
   for (const w of ["W1", "W2"] as const) {
@@ -814,12 +819,12 @@ function targets(rows: Row[], floor?: DurabilityFloor | { skipped: string }): st
           : ` (DCMTK itself, syncing file and directory: ${(durableRate / baseRate).toFixed(2)}x)`;
       out.push(`${w} ${text}: ${ratio.toFixed(2)}x ${ratio >= min ? "PASS" : "FAIL"}${context}`);
     }
-    if (w === "W1" && floor && base?.outcome.ok) {
+    if (w === "W1" && commit && base?.outcome.ok) {
       out.push(
-        "skipped" in floor
-          ? `W1 SPEC 3's commit alone: n/a (${floor.skipped})`
-          : `W1 SPEC 3's commit alone (bench/durability-floor.c): ${describeFloor(floor)}; ` +
-              `DCMTK's W1 plus that per instance: ${withCommitRatio(base.outcome.m.wallS, base.workload.instances, floor).toFixed(2)}x`,
+        "skipped" in commit
+          ? `W1 SPEC 3's commit alone: n/a (${commit.skipped})`
+          : `W1 SPEC 3's commit alone (bench/durability-floor.c): ${describeCommit(commit)}; ` +
+              `DCMTK's W1 plus that per instance: ${withCommitRatio(base.outcome.m.wallS, base.workload.instances, commit).toFixed(2)}x`,
       );
     }
   }
@@ -899,7 +904,7 @@ async function main(): Promise<void> {
   );
 
   const rows: Row[] = [];
-  let floor: DurabilityFloor | { skipped: string } | undefined;
+  let commit: CommitCost | { skipped: string } | undefined;
   // DCMTK single-process first in each workload, so that our rows can show their ratio as they come.
   const order = [...opts.receivers].sort((a, b) => (a === "dcmtk" ? -1 : b === "dcmtk" ? 1 : 0));
   for (const w of workloads) {
@@ -921,9 +926,9 @@ async function main(): Promise<void> {
     }
     if (w.id === "W1" && outcomes.has("dcmtk") && outcomes.has("ours-fsync")) {
       // Right after W1, on the same disk state: what SPEC 3's commit alone costs per instance.
-      resetMemory(w);
+      dropCaches();
       const dir = join(WORK, "recv", "durability");
-      floor = durabilityFloor(WORK, dir, w.instances);
+      commit = measureCommit(WORK, dir, w.instances);
       retire(dir);
     }
   }
@@ -939,7 +944,7 @@ async function main(): Promise<void> {
     console.log("");
     console.log(await codecBench(opts.quick ? 2 : 5));
   }
-  const t = targets(rows, floor);
+  const t = targets(rows, commit);
   if (t.length > 0) {
     console.log(
       opts.warmDir

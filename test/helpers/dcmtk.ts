@@ -356,7 +356,7 @@ export interface ServerHandle {
   waitForOutput(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
 }
 
-export interface SpawnServerOptions {
+interface SpawnServerOptions {
   cmd: string;
   args: string[];
   port: number;
