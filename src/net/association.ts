@@ -81,6 +81,8 @@ export class Association implements ProviderPort {
   private outstanding = 0;
   private paused = false;
   private ending: Ending | null = null;
+  /** A transition is running (see fire). */
+  private firing = false;
   private readonly started = performance.now();
   private readonly stats: AssociationStats = { instances: 0, failures: 0, bytes: 0 };
   private resolveDone!: () => void;
@@ -213,10 +215,23 @@ export class Association implements ProviderPort {
   }
 
   private fire(ev: Event): void {
+    // An action that closes the socket may see the close reported at once (Bun does): that event
+    // belongs after this transition, once the state has moved on, not in the middle of it.
+    if (this.firing) {
+      queueMicrotask(() => this.fire(ev));
+      return;
+    }
     const from = this.state;
     // Once idle again (Sta1) only a new connection could be an event; a late close is not one.
     if (from === "Sta1" && ev !== "Evt5") return;
-    const { next, action } = transition(from, ev, this);
+    this.firing = true;
+    let step: ReturnType<typeof transition>;
+    try {
+      step = transition(from, ev, this);
+    } finally {
+      this.firing = false;
+    }
+    const { next, action } = step;
     this.state = next;
     if (from !== next) event(log, "debug", "fsm", { assoc: this.id, from, event: ev, action, to: next });
     if (next === "Sta1") this.finished();
