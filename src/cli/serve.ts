@@ -44,7 +44,7 @@ export async function serve(config: Config): Promise<number> {
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
   let receiving = (): boolean => false;
   const outbox = await OutboxService.start(config, { busy: () => receiving() });
-  const services = new DimseServices(storage);
+  const services = new DimseServices(storage, config.storage.require);
   // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
   const transcoder = new Transcoder(config.transcode, {
     fsync: config.storage.fsync,

@@ -1,9 +1,8 @@
-// The embedded defaults: exactly SPEC section 2, except that `tenants` is empty (the hospital-a entry
-// there is an example). With no tenants every association belongs to tenant "default", whose AE
-// title is scp.ae_title.
+// The embedded defaults, as config/site.yaml documents them; `tenants` is empty, so every association
+// belongs to tenant "default", whose AE title is scp.ae_title.
 //
-// Paths here are as written in the SPEC (relative); loadConfig() resolves them, against the config
-// file's directory, or against the working directory when there is no file.
+// Paths here are relative, as an operator would write them; loadConfig() resolves them, against the
+// config file's directory, or against the working directory when there is no file.
 
 import type { Config } from "./schema.ts";
 
@@ -56,6 +55,7 @@ export function defaultConfig(): Config {
       on_duplicate: "overwrite",
       min_free_mb: 1024,
       quarantine: "./data/_quarantine",
+      require: [],
     },
     tenants: [],
     tenant_tag: null,

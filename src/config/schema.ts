@@ -1,4 +1,4 @@
-// The config file's schema (SPEC section 2). Keys stay snake_case, as in the YAML, so that an error
+// The config file's schema (every key: config/site.yaml). Keys stay snake_case, as in the YAML, so that an error
 // message, the file and the code all use the same name for the same thing.
 //
 // Every object is strict: an unknown key is an error (a typo must not silently fall back to a default).
@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { templateProblem } from "../store/layout.ts";
+import { REQUIRABLE } from "../store/validate.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Field validators, exported so that the CLI and other modules validate the same way.
@@ -162,6 +163,11 @@ export const StorageSchema = z.strictObject({
   on_duplicate: enumOf(["overwrite", "keep", "reject"]),
   min_free_mb: intRange(0, Number.MAX_SAFE_INTEGER, "an integer >= 0"),
   quarantine: filePath,
+  /** Type 2 attributes an instance must carry, else A900 and quarantine; by default only warnings. */
+  require: z
+    .array(enumOf(REQUIRABLE), { error: `must be a list of ${REQUIRABLE.join(", ")}` })
+    .refine((l) => new Set(l).size === l.length, { error: "lists an attribute twice" })
+    .default([]),
 });
 
 export const UserSchema = z.strictObject({

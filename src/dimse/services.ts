@@ -9,7 +9,7 @@ import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
-import type { Problem } from "../store/validate.ts";
+import type { Problem, Requirable } from "../store/validate.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import {
   CommandField,
@@ -45,8 +45,15 @@ export interface Operation {
   afterResponse?(): void;
 }
 
-/** Called after an instance is safely stored and before the peer is told so (the outbox hooks in here). */
-export type StoredHook = (instance: StoredInstance, ctx: NetContext, cmd: CommandSet) => Promise<void>;
+/**
+ * Called after an instance is safely stored and before the peer is told so (the transcoder and the
+ * outbox hook in here); resolves to the instance as finally stored (transcoded, or as it came).
+ */
+export type StoredHook = (
+  instance: StoredInstance,
+  ctx: NetContext,
+  cmd: CommandSet,
+) => Promise<StoredInstance>;
 
 /**
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
@@ -74,7 +81,11 @@ export class DimseServices {
   /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
   refuseStore: (() => string | null) | null = null;
 
-  constructor(private readonly storage: Storage) {}
+  /** @param required storage.require: Type 2 attributes without which an instance is quarantined. */
+  constructor(
+    private readonly storage: Storage,
+    private readonly required: readonly Requirable[] = [],
+  ) {}
 
   /** Start the operation a request command set asks for. */
   begin(
@@ -160,6 +171,7 @@ export class DimseServices {
         modality: undefined,
         sop: sopInstance,
         calling: ctx.callingAe,
+        error: comment,
       });
       return refused(cmd, abstractSyntax, new DimseError(status, comment));
     };
@@ -198,6 +210,7 @@ export class DimseServices {
         transferSyntaxUid: ts,
       },
       commandProblem,
+      this.required,
     );
     // Logged once the response is on its way: the modality waits for nothing that is not storage.
     let after: (() => void) | undefined;
@@ -210,7 +223,7 @@ export class DimseServices {
         try {
           stored = await sink.finish();
           if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
-          await this.onStored?.(stored, ctx, cmd);
+          if (this.onStored) stored = await this.onStored(stored, ctx, cmd);
           const notDurable = await stored.nameDurable;
           if (notDurable) throw notDurable;
         } catch (err) {
@@ -231,6 +244,8 @@ export class DimseServices {
         const ms = performance.now() - started;
         after = () => {
           if (stored) this.storage.prepareNext(stored.path);
+          // A failed instance has no StoredInstance, but what the scanner read says whose it was.
+          const a = stored?.attributes ?? sink.attributes;
           opsSink?.instance({
             assoc: ctx.id,
             tenant: ctx.tenant.id,
@@ -239,10 +254,13 @@ export class DimseServices {
             ts,
             bytes: stored?.fileSize ?? 0,
             ms,
-            patientId: stored?.attributes.patientId,
-            modality: stored?.attributes.modality,
+            patientId: a.patientId,
+            modality: a.modality,
             sop: sopInstance,
             calling: ctx.callingAe,
+            error: comment,
+            quarantined: sink.quarantined,
+            storedTs: stored?.targetTs,
           });
           event(log, isFailure(status) ? "warning" : "info", "instance", {
             assoc: ctx.id,
@@ -257,6 +275,16 @@ export class DimseServices {
             path: stored?.path,
             error: comment,
           });
+          if (stored?.warnings !== undefined) {
+            event(log, "warning", "instance-warnings", {
+              assoc: ctx.id,
+              tenant: ctx.tenant.id,
+              calling: ctx.callingAe,
+              sop: sopInstance,
+              warnings: stored.warnings.join("; "),
+              action: "stored (storage.require does not list them)",
+            });
+          }
         };
         return response(cmd, abstractSyntax, status, comment);
       },

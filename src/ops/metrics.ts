@@ -26,6 +26,12 @@ export interface InstanceEvent {
   modality: string | undefined;
   sop: string;
   calling: string;
+  /** The Error Comment sent with a failure status. */
+  error?: string | undefined;
+  /** The data set was kept in storage.quarantine. */
+  quarantined?: boolean;
+  /** Transfer syntax as stored, when transcoding was attempted. */
+  storedTs?: string | undefined;
 }
 
 export interface TranscodeEvent {
@@ -41,7 +47,7 @@ export interface OpsSink {
   /** PS3.8 Table 9-21 result/source/reason of an A-ASSOCIATE-RJ. */
   associationRejected(result: number, source: number, reason: number): void;
   instance(e: InstanceEvent): void;
-  /** Issue 3 (transcoding) calls this once per transcoded instance. */
+  /** The transcoder calls this once per transcoded instance. */
   transcoded(e: TranscodeEvent): void;
 }
 

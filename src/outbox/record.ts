@@ -1,10 +1,11 @@
-// The outbox record (SPEC 4): one per stored instance, written before the C-STORE-RSP and published
+// The outbox record (docs/storage.md): one per stored instance, written before the C-STORE-RSP and published
 // as is (JSON) to topics.storage and topics.log, keyed `tenant_id/study_uid`, header `trace_id`.
 
 import { randomFillSync } from "node:crypto";
 import { hostname } from "node:os";
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { uidHash } from "../store/layout.ts";
+import { validDate } from "../store/validate.ts";
 
 export const SCHEMA_VERSION = 1;
 
@@ -34,7 +35,8 @@ export interface OutboxRecord {
   transfer_syntax_uid: string;
   target_ts: string;
   transfer_status: TransferStatus;
-  study_date: string;
+  /** YYYY-MM-DD; null when the instance's Study Date is absent, empty or not a date (see warnings). */
+  study_date: string | null;
   number_of_frames: number;
   accession_number: string | null;
   study_uid_hash: string;
@@ -43,6 +45,11 @@ export interface OutboxRecord {
   source_ae: string;
   called_ae: string;
   created_time: string;
+  /**
+   * New field, only when there is something to say: the Type 2 attributes the instance lacks (it was
+   * stored all the same), e.g. "Study Date (0008,0020) absent".
+   */
+  warnings?: string[];
 }
 
 /** What the record is made from: the stored instance and the association it came on. */
@@ -62,6 +69,8 @@ export interface RecordSource {
   sourceIp: string;
   sourceAe: string;
   calledAe: string;
+  /** Type 2 gaps of the instance (InstanceSink); absent or empty: none. */
+  warnings?: readonly string[];
 }
 
 const NODE_ID = hostname();
@@ -87,7 +96,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
     transfer_syntax_uid: s.transferSyntaxUid,
     target_ts: s.targetTs ?? s.transferSyntaxUid,
     transfer_status: s.transferStatus ?? "NoNeedTransfer",
-    study_date: isoDate(a.studyDate ?? ""),
+    study_date: isoDate(a.studyDate),
     number_of_frames: a.numberOfFrames ?? 1,
     accession_number: a.accessionNumber ? a.accessionNumber : null,
     study_uid_hash: uidHash(study),
@@ -96,6 +105,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
     source_ae: s.sourceAe,
     called_ae: s.calledAe,
     created_time: new Date(now).toISOString(),
+    ...(s.warnings !== undefined && s.warnings.length > 0 ? { warnings: [...s.warnings] } : {}),
   };
 }
 
@@ -104,10 +114,10 @@ export function recordKey(r: Pick<OutboxRecord, "tenant_id" | "study_uid">): str
   return `${r.tenant_id}/${r.study_uid}`;
 }
 
-/** DICOM DA "YYYYMMDD" as "YYYY-MM-DD"; anything else is passed through unchanged. */
-export function isoDate(da: string): string {
-  const d = da.trim();
-  return /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}` : d;
+/** DICOM DA "YYYYMMDD" as "YYYY-MM-DD"; null for anything that is not a date (absent, empty, odd). */
+export function isoDate(da: string | undefined): string | null {
+  const d = da?.trim();
+  return d !== undefined && validDate(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}` : null;
 }
 
 /** RFC 9562 UUID version 7: 48-bit Unix milliseconds, version, variant, 74 random bits. */

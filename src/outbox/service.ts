@@ -97,9 +97,13 @@ export class OutboxService {
   }
 
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
-  readonly onStored = async (instance: StoredInstance, ctx: NetContext, _cmd: CommandSet): Promise<void> => {
+  readonly onStored = async (
+    instance: StoredInstance,
+    ctx: NetContext,
+    _cmd: CommandSet,
+  ): Promise<StoredInstance> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.
-    if (instance.outcome === "kept-existing") return;
+    if (instance.outcome === "kept-existing") return instance;
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
@@ -114,6 +118,7 @@ export class OutboxService {
       sourceIp: ctx.remoteAddress,
       sourceAe: ctx.callingAe,
       calledAe: ctx.calledAe,
+      ...(instance.warnings !== undefined ? { warnings: instance.warnings } : {}),
     });
     try {
       await this.log.append(encoder.encode(JSON.stringify(record)));
@@ -122,6 +127,7 @@ export class OutboxService {
       throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
     }
     this.drainer.wake();
+    return instance;
   };
 
   async close(): Promise<void> {

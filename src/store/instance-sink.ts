@@ -8,10 +8,10 @@ import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import { keepChunk } from "../util/chunks.ts";
-import { renderPath } from "./layout.ts";
+import { pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
-import { type Problem, validateInstance } from "./validate.ts";
+import { type Problem, type Requirable, type2Warnings, validateInstance } from "./validate.ts";
 
 /** Identifying attributes sit in groups 0008-0028, normally within the first few KiB. */
 const HEAD_LIMIT = 4 * 1024 * 1024;
@@ -48,6 +48,8 @@ export interface StoredInstance {
   transferStatus?: "NoNeedTransfer" | "Success" | "Failed";
   /** As received, when a lossy transcode made a new instance of it (`attributes` has the new UID). */
   sourceSopInstanceUid?: string;
+  /** Type 2 attributes the instance lacks (stored all the same): for its record and the log. */
+  warnings?: readonly string[];
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -64,19 +66,28 @@ export class InstanceSink {
   private destination: Destination | null = null;
   private existedBefore: boolean | undefined;
   private ioError: Error | null = null;
+  /** Set once the data set went to quarantine (for the status page). */
+  quarantined = false;
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
   onProgress: (() => void) | null = null;
 
   /**
    * @param refused A problem already known from the command (e.g. an invalid SOP Instance UID): the data
    * set is still received, but straight into quarantine, so nothing a modality sent is lost.
+   * @param required Type 2 attributes that storage.require makes a condition of storing.
    */
   constructor(
     private readonly storage: Storage,
     readonly ctx: InstanceContext,
     private readonly refused?: Problem,
+    private readonly required: readonly Requirable[] = [],
   ) {
     this.scanner = new AttributeScanner(ctx.transferSyntaxUid);
+  }
+
+  /** The identifying attributes read so far (all of them once the data set is complete). */
+  get attributes(): InstanceAttributes {
+    return this.scanner.attributes;
   }
 
   /** Bytes received but not yet written: the association pauses its socket above a bound. */
@@ -118,19 +129,14 @@ export class InstanceSink {
   private decide(): Destination {
     if (this.refused) return { kind: "quarantine", problem: this.refused };
     const a = this.scanner.attributes;
-    const problem = validateInstance(a, this.ctx, this.scanner.error);
+    const problem = validateInstance(a, this.ctx, this.scanner.error, this.required);
     if (problem) return { kind: "quarantine", problem };
     try {
-      const finalPath = renderPath(this.ctx.tenant.storageRoot, this.ctx.tenant.pathTemplate, {
-        tenant: this.ctx.tenant.id,
-        study_date: a.studyDate ?? "",
-        study_uid: a.studyInstanceUid ?? "",
-        series_uid: a.seriesInstanceUid ?? "",
-        sop_uid: a.sopInstanceUid ?? "",
-        sop_class_uid: a.sopClassUid ?? "",
-        modality: a.modality ?? "",
-        calling_ae: this.ctx.callingAe,
-      });
+      const finalPath = renderPath(
+        this.ctx.tenant.storageRoot,
+        this.ctx.tenant.pathTemplate,
+        pathVariables(this.ctx.tenant.id, a, this.ctx.callingAe),
+      );
       return { kind: "store", finalPath };
     } catch (err) {
       return {
@@ -237,6 +243,7 @@ export class InstanceSink {
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
+    const warnings = type2Warnings(attributes, this.required);
     return {
       path: destination.finalPath,
       fileSize: file.size,
@@ -244,6 +251,7 @@ export class InstanceSink {
       outcome,
       transferSyntaxUid: this.ctx.transferSyntaxUid,
       nameDurable,
+      ...(warnings !== null ? { warnings } : {}),
     };
   }
 
@@ -263,6 +271,7 @@ export class InstanceSink {
         attributes: { ...a },
         received_at: new Date().toISOString(),
       });
+      this.quarantined = true;
     } catch (err) {
       // Could not even quarantine: answer a processing failure so the modality keeps its copy.
       throw storageFailure(err as Error);

@@ -3,6 +3,8 @@
 
 import { createHash } from "node:crypto";
 import { resolve, sep } from "node:path";
+import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
+import { validDate } from "./validate.ts";
 
 export interface PathVariables {
   tenant: string;
@@ -13,6 +15,29 @@ export interface PathVariables {
   sop_class_uid: string;
   modality: string;
   calling_ae: string;
+}
+
+/** What {study_date} renders when the Study Date is absent, empty or not a date (a Type 2 gap). */
+export const UNDATED = "undated";
+
+/** The template's values for an instance; `sopUid` differs from the data set's for a derived instance. */
+export function pathVariables(
+  tenant: string,
+  a: InstanceAttributes,
+  callingAe: string,
+  sopUid: string = a.sopInstanceUid ?? "",
+): PathVariables {
+  const date = a.studyDate;
+  return {
+    tenant,
+    study_date: date !== undefined && validDate(date) ? date : UNDATED,
+    study_uid: a.studyInstanceUid ?? "",
+    series_uid: a.seriesInstanceUid ?? "",
+    sop_uid: sopUid,
+    sop_class_uid: a.sopClassUid ?? "",
+    modality: a.modality ?? "",
+    calling_ae: callingAe,
+  };
 }
 
 /** Every record hashes its study and series UIDs, which repeat for hundreds of instances in a row. */

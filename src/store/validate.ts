@@ -1,5 +1,10 @@
-// What an instance must carry before it may enter the archive (SPEC section 3). Each problem maps to
+// What an instance must carry before it may enter the archive (docs/storage.md). Each problem maps to
 // the DIMSE status the modality is answered with; the instance itself goes to quarantine.
+//
+// Required are the Type 1 UIDs (PS3.3: SOP Class and Instance, Study and Series Instance UID) and their
+// agreement with the command. Patient ID and Study Date are Type 2: a conformant instance may carry
+// them empty and real devices leave them out, so by default their absence is only a warning (listed in
+// the outbox record); storage.require makes either a failure again for sites whose consumers need it.
 
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { uidProblem } from "../dicom/uid.ts";
@@ -38,11 +43,44 @@ export function validDate(s: string): boolean {
   return d <= (m === 2 && leap ? 29 : (DAYS_IN_MONTH[m - 1] as number));
 }
 
+/** The Type 2 attributes storage.require may insist on. */
+export const REQUIRABLE = ["patient_id", "study_date"] as const;
+export type Requirable = (typeof REQUIRABLE)[number];
+
+/** What is wrong with Patient ID, or null when it has a value. */
+function patientIdGap(a: InstanceAttributes): string | null {
+  if (a.patientId === undefined) return "Patient ID (0010,0020) absent";
+  return a.patientId === "" ? "Patient ID (0010,0020) empty" : null;
+}
+
+/** What is wrong with Study Date, or null when it is a date. */
+function studyDateGap(a: InstanceAttributes): string | null {
+  const d = a.studyDate;
+  if (d === undefined) return "Study Date (0008,0020) absent";
+  if (d === "") return "Study Date (0008,0020) empty";
+  return validDate(d) ? null : `Study Date (0008,0020) "${d}" is not YYYYMMDD`;
+}
+
+/**
+ * The Type 2 gaps of an instance that is stored all the same (those not in `required`): one line each,
+ * for the outbox record's `warnings` and the log; null when there is none.
+ */
+export function type2Warnings(a: InstanceAttributes, required: readonly Requirable[] = []): string[] | null {
+  const patient = required.includes("patient_id") ? null : patientIdGap(a);
+  const date = required.includes("study_date") ? null : studyDateGap(a);
+  if (patient === null && date === null) return null;
+  const out: string[] = [];
+  if (patient !== null) out.push(patient);
+  if (date !== null) out.push(date);
+  return out;
+}
+
 /** First problem found, or undefined when the instance may be stored. */
 export function validateInstance(
   a: InstanceAttributes,
   cmd: CommandIdentity,
   parseError: string | undefined,
+  required: readonly Requirable[] = [],
 ): Problem | undefined {
   if (parseError)
     return { status: Status.CannotUnderstand, reason: `data set cannot be parsed: ${parseError}` };
@@ -70,15 +108,11 @@ export function validateInstance(
       reason: `SOP Instance UID ${a.sopInstanceUid} differs from the command's ${cmd.sopInstanceUid}`,
     };
   }
-  if (!a.patientId)
-    return { status: Status.DataSetDoesNotMatchSopClass, reason: "Patient ID (0010,0020) missing" };
-  if (!a.studyDate)
-    return { status: Status.DataSetDoesNotMatchSopClass, reason: "Study Date (0008,0020) missing" };
-  if (!validDate(a.studyDate)) {
-    return {
-      status: Status.DataSetDoesNotMatchSopClass,
-      reason: `Study Date (0008,0020) "${a.studyDate}" is not YYYYMMDD`,
-    };
-  }
-  return undefined;
+  if (required.length === 0) return undefined;
+  const gap =
+    (required.includes("patient_id") ? patientIdGap(a) : null) ??
+    (required.includes("study_date") ? studyDateGap(a) : null);
+  if (gap === null) return undefined;
+  // The cause first: the Error Comment keeps only 64 characters.
+  return { status: Status.DataSetDoesNotMatchSopClass, reason: `storage.require: ${gap}` };
 }

@@ -29,7 +29,7 @@ import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
-import { renderPath } from "../store/layout.ts";
+import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
 import { derivedUid } from "./derived.ts";
 import { JPEG_BASELINE_PROFILE } from "./jpeg-baseline.ts";
@@ -87,7 +87,7 @@ export class Transcoder {
       const result = transcode
         ? ((await this.derivedDuplicate(instance, ctx, cmd)) ?? (await this.transcodeStored(instance, ctx)))
         : instance;
-      await next?.(result, ctx, cmd);
+      return (await next?.(result, ctx, cmd)) ?? result;
     };
   }
 
@@ -214,17 +214,11 @@ export class Transcoder {
 
   /** Where the tenant's storage.path puts the derived instance (its SOP Instance UID is new). */
   private pathOf(instance: StoredInstance, ctx: TranscodeContext, sopUid: string): string {
-    const a = instance.attributes;
-    return renderPath(ctx.tenant.storageRoot, ctx.tenant.pathTemplate, {
-      tenant: ctx.tenant.id,
-      study_date: a.studyDate ?? "",
-      study_uid: a.studyInstanceUid ?? "",
-      series_uid: a.seriesInstanceUid ?? "",
-      sop_uid: sopUid,
-      sop_class_uid: a.sopClassUid ?? "",
-      modality: a.modality ?? "",
-      calling_ae: ctx.callingAe,
-    });
+    return renderPath(
+      ctx.tenant.storageRoot,
+      ctx.tenant.pathTemplate,
+      pathVariables(ctx.tenant.id, instance.attributes, ctx.callingAe, sopUid),
+    );
   }
 
   /** Remove the file received once its derived instance is stored; false (and a warning) if it stays. */

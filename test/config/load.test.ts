@@ -72,6 +72,7 @@ describe("defaults", () => {
         on_duplicate: "overwrite",
         min_free_mb: 1024,
         quarantine: "./data/_quarantine",
+        require: [],
       },
       tenants: [],
       tenant_tag: null,

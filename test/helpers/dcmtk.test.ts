@@ -161,6 +161,22 @@ describe("parseStoreResponses", () => {
     ]);
   });
 
+  test("dcmsend's status detail", () => {
+    const log = [
+      "D: ===================== INCOMING DIMSE MESSAGE ====================",
+      "D: Message Type                  : C-STORE RSP",
+      "D: Message ID Being Responded To : 1",
+      "D: Affected SOP Instance UID     : 2.25.9",
+      "D: DIMSE Status                  : 0xa900: Error: Data Set does not match SOP Class",
+      "D: ======================= END DIMSE MESSAGE =======================",
+      "D: Response has status detail:",
+      "D: # Dicom-Data-Set",
+      "D: (0000,0902) LO [storage.require: Patient ID (0010,0020) absent] #  46, 1 ErrorComment",
+      "D: sending SOP instance from file: /x/2.dcm",
+    ].join("\n");
+    expect(parseStoreResponses(log)[0]?.errorComment).toBe("storage.require: Patient ID (0010,0020) absent");
+  });
+
   test("verbose lines map DCMTK's names back to codes", () => {
     const log = [
       "I: Received Store Response (Success)",

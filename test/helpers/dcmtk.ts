@@ -121,7 +121,8 @@ function stripLevel(line: string): string {
  *   D: Affected SOP Instance UID     : 2.25.111
  *   D: DIMSE Status                  : 0xa700: Refused: Out of resources
  *   D: ======================= END DIMSE MESSAGE =======================
- * optionally followed by "Status Detail:" and a dump holding (0000,0902) ErrorComment.
+ * optionally followed by "Status Detail:" (dcmsend: "Response has status detail:") and a dump holding
+ * (0000,0902) ErrorComment.
  * With -v only "I: Received Store Response (Refused: OutOfResources)" is printed: that is mapped back to a
  * code through DCMTK's names, which only distinguish classes of status (e.g. any A7xx is OutOfResources).
  */
@@ -169,7 +170,7 @@ export function parseStoreResponses(log: string): StoreResponse[] {
       }
       continue;
     }
-    if (line.startsWith("Status Detail")) {
+    if (line.startsWith("Status Detail") || line.startsWith("Response has status detail")) {
       inDetail = true;
       continue;
     }

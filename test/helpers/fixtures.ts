@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { AttributeScanner, type InstanceAttributes } from "../../src/dicom/attribute-scanner.ts";
 import { readFileMeta } from "../../src/dicom/part10.ts";
+import { validDate } from "../../src/store/validate.ts";
 import { dcmtkEnv, repoRoot } from "./dcmtk.ts";
 
 const FIXTURES = join(repoRoot, "test", ".work", "fixtures");
@@ -112,12 +113,12 @@ export async function storescuProfile(files: string[], path: string): Promise<st
   return path;
 }
 
-/** Where the default path template puts an instance with these attributes. */
+/** Where the default path template puts an instance with these attributes ("undated" without a date). */
 export function storedPathOf(dataDir: string, a: InstanceAttributes, tenant = "default"): string {
   return join(
     dataDir,
     tenant,
-    a.studyDate ?? "",
+    a.studyDate !== undefined && validDate(a.studyDate) ? a.studyDate : "undated",
     a.studyInstanceUid ?? "",
     a.seriesInstanceUid ?? "",
     `${a.sopInstanceUid}.dcm`,

@@ -124,8 +124,7 @@ describe("quarantine: failure status with Error Comment, the instance kept with 
       }));
 
   const cases: Array<[string, string[], RegExp]> = [
-    ["missing Patient ID", ["-e", "(0010,0020)"], /Patient ID \(0010,0020\) missing/],
-    ["bad Study Date", ["-m", "(0008,0020)=2024-01-01"], /Study Date .* is not YYYYMMDD/],
+    ["missing Series Instance UID", ["-e", "(0020,000e)"], /Series Instance UID \(0020,000E\) missing/],
     [
       "Study Instance UID with ../",
       ["-m", "(0020,000d)=1.2.3/../../etc"],

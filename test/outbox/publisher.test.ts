@@ -58,7 +58,7 @@ describe("record", () => {
     expect(Number.parseInt(a.replaceAll("-", "").slice(0, 12), 16)).toBe(1_700_000_000_000);
   });
 
-  test("SPEC 4 fields, key, dates", () => {
+  test("the original's fields in its order, key, dates", () => {
     const r = record(7);
     expect(Object.keys(r)).toEqual([
       "schema_version",
@@ -91,7 +91,30 @@ describe("record", () => {
     expect(r.number_of_frames).toBe(1);
     expect(r.transfer_status).toBe("NoNeedTransfer");
     expect(recordKey(r)).toBe("default/1.2.1");
-    expect(isoDate("2024")).toBe("2024");
+    expect(isoDate("2024")).toBe(null);
+    expect(isoDate("20241301")).toBe(null);
+    expect(isoDate(undefined)).toBe(null);
+    expect(isoDate(" 20240229")).toBe("2024-02-29");
+  });
+
+  test("Type 2 gaps: study_date null, patient_id empty, and warnings only when there are any", () => {
+    const gaps = makeRecord({
+      tenantId: "default",
+      attributes: { studyInstanceUid: "1.2", seriesInstanceUid: "1.3", sopInstanceUid: "1.4" },
+      path: "/x/1.dcm",
+      fileSize: 1,
+      sha256: null,
+      transferSyntaxUid: "1.2.840.10008.1.2.1",
+      sourceIp: "10.0.0.1",
+      sourceAe: "CT",
+      calledAe: "STORESCP",
+      warnings: ["Patient ID (0010,0020) absent", "Study Date (0008,0020) absent"],
+    });
+    expect(gaps.study_date).toBe(null);
+    expect(gaps.patient_id).toBe("");
+    expect(gaps.warnings).toEqual(["Patient ID (0010,0020) absent", "Study Date (0008,0020) absent"]);
+    expect(Object.keys(gaps).at(-1)).toBe("warnings");
+    expect("warnings" in record(1)).toBe(false);
   });
 });
 

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { safeSegment } from "../../src/store/layout.ts";
-import { validDate } from "../../src/store/validate.ts";
+import { Status } from "../../src/dimse/status.ts";
+import { pathVariables, safeSegment, UNDATED } from "../../src/store/layout.ts";
+import { type2Warnings, validateInstance, validDate } from "../../src/store/validate.ts";
 
 /** The definition through the calendar of Date (years below 100 refused: Date reads them as 19YY). */
 function dateReference(s: string): boolean {
@@ -52,5 +53,60 @@ describe("safeSegment", () => {
     );
     for (const s of ["1.2.840.10008", "20240101", "1.", ".1", "..", "", " 1.2", "CON", "com1.txt", "CT"])
       expect(safeSegment(s)).toBe(segmentReference(s));
+  });
+});
+
+describe("Type 2 attributes (Patient ID, Study Date)", () => {
+  const cmd = { sopClassUid: "1.2.840.10008.5.1.4.1.1.7", sopInstanceUid: "1.2.3" };
+  const full = {
+    sopClassUid: cmd.sopClassUid,
+    sopInstanceUid: cmd.sopInstanceUid,
+    studyInstanceUid: "1.2.4",
+    seriesInstanceUid: "1.2.5",
+    patientId: "P1",
+    studyDate: "20240101",
+  };
+  const gaps: Array<[string, Partial<typeof full>, string]> = [
+    ["Patient ID absent", { patientId: undefined }, "Patient ID (0010,0020) absent"],
+    ["Patient ID empty", { patientId: "" }, "Patient ID (0010,0020) empty"],
+    ["Study Date absent", { studyDate: undefined }, "Study Date (0008,0020) absent"],
+    ["Study Date empty", { studyDate: "" }, "Study Date (0008,0020) empty"],
+    ["Study Date odd", { studyDate: "2024-01-01" }, 'Study Date (0008,0020) "2024-01-01" is not YYYYMMDD'],
+  ];
+
+  test("complete: stored, no warnings", () => {
+    expect(validateInstance(full, cmd, undefined)).toBeUndefined();
+    expect(validateInstance(full, cmd, undefined, ["patient_id", "study_date"])).toBeUndefined();
+    expect(type2Warnings(full)).toBeNull();
+  });
+
+  for (const [name, change, text] of gaps) {
+    test(`${name}: a warning by default; A900 with storage.require`, () => {
+      const a = { ...full, ...change };
+      expect(validateInstance(a, cmd, undefined)).toBeUndefined();
+      expect(type2Warnings(a)).toEqual([text]);
+      const which = name.startsWith("Patient") ? "patient_id" : "study_date";
+      const other = which === "patient_id" ? "study_date" : "patient_id";
+      expect(validateInstance(a, cmd, undefined, [which])).toEqual({
+        status: Status.DataSetDoesNotMatchSopClass,
+        reason: `storage.require: ${text}`,
+      });
+      expect(type2Warnings(a, [which])).toBeNull();
+      // Requiring the other one only keeps this one a warning.
+      expect(validateInstance(a, cmd, undefined, [other])).toBeUndefined();
+      expect(type2Warnings(a, [other])).toEqual([text]);
+    });
+  }
+
+  test("Type 1 UIDs stay required whatever storage.require says", () => {
+    const a = { ...full, seriesInstanceUid: undefined };
+    expect(validateInstance(a, cmd, undefined)?.reason).toBe("Series Instance UID (0020,000E) missing");
+  });
+
+  test('{study_date} renders "undated" without a date', () => {
+    expect(pathVariables("t", full, "CT").study_date).toBe("20240101");
+    for (const studyDate of [undefined, "", "2024-01-01", "20241301"])
+      expect(pathVariables("t", { ...full, studyDate }, "CT").study_date).toBe(UNDATED);
+    expect(pathVariables("t", full, "CT", "9.9").sop_uid).toBe("9.9");
   });
 });
