@@ -8,21 +8,33 @@ import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { StoreScpServer } from "../net/server.ts";
 import { OpsServer } from "../ops/http.ts";
 import { event, logger } from "../ops/log.ts";
+import { OutboxLockedError } from "../outbox/log.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
 import { Transcoder } from "../transcode/service.ts";
 import { versionText } from "./args.ts";
+import { checkDirectories, checkFiles, listenProblem, readyFields, StartupError } from "./startup.ts";
 
 const log = logger("server");
 
-export async function serve(config: Config): Promise<number> {
+/**
+ * Runs the SCP until SIGINT/SIGTERM. `configSource` says where the config came from, for the start-up
+ * line. Everything that can be wrong with the site is found before listening: a StartupError (or
+ * LicenseError, ConfigError) is one line and exit 2 (src/main.ts).
+ */
+export async function serve(config: Config, configSource = "embedded defaults"): Promise<number> {
   // A promise nobody awaited failing is a bug of ours, not a reason to drop every association.
   process.on("unhandledRejection", (reason) => log.error("unhandled rejection: {reason}", { reason }));
   // The license first: a failure ends the start with exit 2 (LicenseError, see main.ts).
   const license = await startLicense(config.license, VENDOR_CA_PEM);
   const tenants = new TenantDirectory(config);
+  await checkDirectories(
+    config,
+    tenants.tenants.map((t) => t.storageRoot),
+  );
+  await checkFiles(config);
   for (const t of tenants.tenants) {
     t.quota
       ?.measure()
@@ -43,7 +55,13 @@ export async function serve(config: Config): Promise<number> {
 
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
   let receiving = (): boolean => false;
-  const outbox = await OutboxService.start(config, { busy: () => receiving() });
+  let outbox: OutboxService;
+  try {
+    outbox = await OutboxService.start(config, { busy: () => receiving() });
+  } catch (err) {
+    if (err instanceof OutboxLockedError) throw new StartupError(`outbox.dir: ${err.message}`);
+    throw err;
+  }
   const services = new DimseServices(storage, config.storage.require);
   // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
   const transcoder = new Transcoder(config.transcode, {
@@ -62,10 +80,21 @@ export async function serve(config: Config): Promise<number> {
     congested: () => outbox.refusal(),
     licenseProblem: () => license.problem(),
   });
-  await server.listen();
+  const { host, port, tls } = config.scp;
+  let first: number;
+  try {
+    first = await server.listen();
+  } catch (err) {
+    // The TLS listener starts first: if it is up, the plain one failed.
+    const plainFailed = tls === null || server.tlsPort !== null;
+    throw plainFailed
+      ? listenProblem("scp.port", host, port, err)
+      : listenProblem("scp.tls.port", host, tls.port ?? port, err);
+  }
   receiving = () => server.activeCount > 0;
   // The ops endpoints (prom-client is loaded only here, see src/ops/http.ts).
   let ops: OpsServer | null = null;
+  let opsPort: number | null = null;
   if (config.ops.http_port !== null) {
     const opsServer = new OpsServer({
       host: config.scp.host,
@@ -77,8 +106,36 @@ export async function serve(config: Config): Promise<number> {
       outbox,
       license,
     });
-    await opsServer.listen();
+    try {
+      opsPort = await opsServer.listen();
+    } catch (err) {
+      throw listenProblem("ops.http_port", config.scp.host, config.ops.http_port, err);
+    }
     ops = opsServer;
+  }
+  const bound = {
+    port: tls !== null && tls.port === null ? null : first,
+    tlsPort: server.tlsPort,
+    opsPort,
+  };
+  event(
+    log,
+    "info",
+    "ready",
+    readyFields(
+      config,
+      tenants.tenants.map((t) => t.id),
+      bound,
+      configSource,
+    ),
+  );
+  if (!config.kafka.enabled) {
+    event(log, "info", "kafka-off", {
+      detail: "records accumulate in the outbox; hand them over with `storescp outbox export DIR`",
+      outbox: config.outbox.dir,
+      max_mb: config.outbox.max_mb,
+      records: outbox.log.records,
+    });
   }
 
   // What a crash left behind is removed in the background: a large archive must not delay the start.

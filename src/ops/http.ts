@@ -5,16 +5,14 @@
 // Everything here is read-only and unauthenticated: bind it to a management network (the status page
 // shows patient IDs of the last instances, as a DCMTK log on the console would).
 
-import { randomBytes } from "node:crypto";
-import { promises as fsp, statfs } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { dirname, join } from "node:path";
-import { promisify } from "node:util";
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
 import type { LicenseGate } from "../license/runtime.ts";
 import { daysLeft } from "../license/verify.ts";
+import { drainAdvice } from "../outbox/fill.ts";
 import type { OutboxService } from "../outbox/service.ts";
+import { freeBytes, probeWritable } from "../store/preflight.ts";
 import { event, logger } from "./log.ts";
 import { type AssociationInfo, type InstanceEvent, type OpsSink, setOpsSink } from "./metrics.ts";
 import { STATUS_PAGE_HTML, STATUS_PAGE_JS } from "./status-page.ts";
@@ -30,7 +28,6 @@ type PromClient = typeof import("prom-client");
 function promClient(): PromClient {
   return require("prom-client") as PromClient;
 }
-const statfsAsync = promisify(statfs);
 
 /** Instances kept for the status page. */
 const RECENT = 50;
@@ -57,6 +54,8 @@ export interface Health {
   ok: boolean;
   checks: Record<string, Check>;
   failing: string[];
+  /** Not failing yet, but needs someone (e.g. the outbox past 80 % with Kafka off); ok stays true. */
+  warnings: string[];
 }
 
 interface LiveAssociation extends AssociationInfo {
@@ -96,33 +95,6 @@ const REJECT_REASONS: Record<string, string> = {
 /** PS3.8 Table 9-21 as a label: the service-user "no reason" also covers identity, network and license. */
 export function rejectReasonLabel(source: number, reason: number): string {
   return REJECT_REASONS[`${source}/${reason}`] ?? `source-${source}-reason-${reason}`;
-}
-
-async function freeBytes(path: string): Promise<number> {
-  let probe = path;
-  for (;;) {
-    try {
-      const s = await statfsAsync(probe);
-      return Number(s.bavail) * Number(s.bsize);
-    } catch (err) {
-      const parent = dirname(probe);
-      if (parent === probe) throw err;
-      probe = parent;
-    }
-  }
-}
-
-/** Create, write and remove a probe file under the root (a temp name that crash cleanup also removes). */
-async function probeWritable(root: string): Promise<void> {
-  await fsp.mkdir(root, { recursive: true });
-  const probe = join(root, `.storescp-health-${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await fsp.open(probe, "wx");
-  try {
-    await fh.write("ok");
-  } finally {
-    await fh.close();
-    await fsp.unlink(probe);
-  }
 }
 
 export class OpsServer implements OpsSink {
@@ -390,19 +362,24 @@ export class OpsServer implements OpsSink {
           ? "unlicensed build (no vendor CA)"
           : `valid until ${info.notAfter.toISOString()} (${daysLeft(info)} days)`),
     };
-    const outbox = this.deps.outbox?.state;
-    if (outbox) {
+    const svc = this.deps.outbox;
+    const warnings: string[] = [];
+    if (svc) {
+      const outbox = svc.state;
+      const pct = Math.floor(svc.fillRatio * 100);
       checks.outbox = {
         ok: !outbox.full,
         detail: outbox.full
-          ? `full (${outbox.backlog} records): instances are refused until Kafka takes them`
-          : `${outbox.backlog} records waiting`,
+          ? `full (${outbox.backlog} records): instances are refused; ${drainAdvice(svc.kafkaEnabled)}`
+          : `${outbox.backlog} records waiting (${pct} % of outbox.max_mb)`,
       };
+      const w = svc.warning;
+      if (w !== null) warnings.push(w);
     }
     const failing = Object.entries(checks)
       .filter(([, c]) => !c.ok)
       .map(([k]) => k);
-    return { ok: failing.length === 0, checks, failing };
+    return { ok: failing.length === 0, checks, failing, warnings };
   }
 
   async status(): Promise<unknown> {

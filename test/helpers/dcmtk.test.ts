@@ -189,7 +189,7 @@ describe("parseStoreResponses", () => {
 });
 
 describe("startServer (with a stand-in entry point until src/main.ts exists)", () => {
-  test("passes --config and --port, waits for 'listening', stops with SIGTERM", async () => {
+  test("passes --config and --port 0, takes the bound port from the 'ready' line, stops with SIGTERM", async () => {
     const work = makeWorkDir("fake-server");
     const entry = join(work, "fake-main.ts");
     writeFileSync(
@@ -200,8 +200,11 @@ describe("startServer (with a stand-in entry point until src/main.ts exists)", (
         'const port = Number(argv[argv.indexOf("--port") + 1]);',
         'const config = argv[argv.indexOf("--config") + 1];',
         "const srv = createServer((s) => s.end());",
-        'const line = ["INFO storescp listening on 0.0.0.0:", port, " config=", config, " cwd=", process.cwd()];',
-        'srv.listen(port, "0.0.0.0", () => console.log(line.join("")));',
+        'srv.listen(port, "0.0.0.0", () => {',
+        "  const bound = srv.address().port;",
+        '  const fields = ["ae=TESTSCP", "on=0.0.0.0:" + bound, "tls=off", "ops=off", "config=" + config];',
+        '  console.log("INFO server: ready " + fields.join(" ") + " cwd=" + process.cwd());',
+        "});",
         'process.on("SIGTERM", () => srv.close(() => process.exit(0)));',
         "",
       ].join("\n"),
@@ -212,7 +215,10 @@ describe("startServer (with a stand-in entry point until src/main.ts exists)", (
       config: { storage: { root: "./store", fsync: false }, scp: { ae_title: "TESTSCP" } },
     });
     try {
-      expect(srv.output()).toContain(`listening on 0.0.0.0:${srv.port}`);
+      expect(srv.port).toBeGreaterThan(0);
+      expect(srv.output()).toContain(`ready ae=TESTSCP on=0.0.0.0:${srv.port} `);
+      expect(srv.tlsPort).toBe(null);
+      expect(srv.opsPort).toBe(null);
       expect(srv.output()).toContain(`config=${srv.configPath}`);
       expect(srv.output()).toContain(`cwd=${work}`);
       expect(srv.dataDir).toBe(join(work, "store"));

@@ -532,9 +532,14 @@ export interface StartServerOptions {
   configYaml?: string;
   /** Or a config tree, serialized to YAML. Neither: an empty config (the embedded defaults). */
   config?: ConfigTree;
-  /** Extra command-line arguments (after `--config FILE --port N`). A `--port`/`-p` here wins over ours. */
+  /**
+   * Or a file written into the work directory under this name and not passed with --config: the
+   * server finds it itself (the Rust original's application.dev.json).
+   */
+  implicitConfig?: { name: string; text: string };
+  /** Extra command-line arguments (after `--config FILE [--port 0]`). A port given here is used instead. */
   args?: string[];
-  /** Default: a free port. */
+  /** Default 0: the server binds any free port and reports it (no race with other processes). */
   port?: number;
   env?: Record<string, string>;
   /** Default 10 s. */
@@ -548,6 +553,10 @@ export interface StartServerOptions {
 }
 
 export interface OurServerHandle extends ServerHandle {
+  /** The TLS listener's port (scp.tls), or null. */
+  tlsPort: number | null;
+  /** The ops HTTP port (ops.http_port), or null. */
+  opsPort: number | null;
   workDir: string;
   /** storage.root, resolved against workDir (default workDir/data). */
   dataDir: string;
@@ -579,10 +588,34 @@ function storageRoot(configText: string): string | undefined {
   }
 }
 
+/** The fields of the server's start-up line ("ready"), from text or JSON logs; null until it is there. */
+export function readyLine(output: string): Record<string, string> | null {
+  for (const line of output.split("\n")) {
+    if (line.startsWith("{") && line.includes('"event":"ready"')) {
+      const props = (JSON.parse(line) as { properties?: Record<string, unknown> }).properties ?? {};
+      return Object.fromEntries(Object.entries(props).map(([k, v]) => [k, String(v)]));
+    }
+    const m = / ready (ae=.*)$/.exec(line);
+    if (m) {
+      const fields: Record<string, string> = {};
+      for (const f of (m[1] ?? "").matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S*)/g))
+        fields[f[1] ?? ""] = f[2]?.startsWith('"') ? (JSON.parse(f[2]) as string) : (f[2] ?? "");
+      return fields;
+    }
+  }
+  return null;
+}
+
+/** The port of a "HOST:PORT" field of the start-up line, or null ("off", "-"). */
+function portOf(field: string | undefined): number | null {
+  const m = /:(\d+)$/.exec(field ?? "");
+  return m ? Number(m[1]) : null;
+}
+
 /**
- * Starts our server from source: `bun src/main.ts --config FILE --port N [args]`, cwd = the work dir, and
- * waits (readyTimeoutMs) for a line containing "listening". Rejects with the server's output if it exits
- * or does not get there in time.
+ * Starts our server from source: `bun src/main.ts --config FILE --port 0 [args]`, cwd = the work dir,
+ * waits (readyTimeoutMs) for its start-up line ("ready") and takes the ports it bound from there. Rejects
+ * with the server's output if it exits or does not get there in time.
  */
 export async function startServer(opts: StartServerOptions = {}): Promise<OurServerHandle> {
   const workDir = opts.workDir ?? makeWorkDir();
@@ -593,23 +626,17 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
       : opts.config !== undefined
         ? stringifyYaml(opts.config)
         : "{}\n";
-  const configPath = join(workDir, "config.yaml");
-  writeFileSync(configPath, configText);
+  const configPath = join(workDir, opts.implicitConfig?.name ?? "config.yaml");
+  writeFileSync(configPath, opts.implicitConfig?.text ?? configText);
 
   const extra = opts.args ?? [];
-  const portFlag = extra.findIndex((a) => a === "--port" || a === "-p");
-  let port: number;
   const args = [
     ...(opts.executable === undefined ? [resolve(repoRoot, opts.entry ?? "src/main.ts")] : []),
-    "--config",
-    configPath,
+    ...(opts.implicitConfig === undefined ? ["--config", configPath] : []),
   ];
-  if (portFlag >= 0) {
-    port = Number.parseInt(extra[portFlag + 1] ?? "", 10);
-  } else {
-    port = opts.port ?? (await freePort());
-    args.push("--port", String(port));
-  }
+  // A port in the arguments (a flag, or DCMTK's trailing PORT) is the test's own; else ours.
+  const hasPort = extra.some((a) => a === "--port" || a === "-p") || /^\d+$/.test(extra.at(-1) ?? "");
+  if (!hasPort) args.push("--port", String(opts.port ?? 0));
   args.push(...extra);
 
   const root = storageRoot(configText) ?? "./data";
@@ -617,15 +644,25 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
   const h = await spawnServer({
     cmd: opts.executable ?? process.execPath,
     args,
-    port,
+    port: 0,
     env: { ...process.env, ...opts.env },
     cwd: workDir,
     ready: "output",
-    readyPattern: /listening/i,
+    readyPattern: /( ready ae=|"event":"ready")/,
     readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
     name: "storescp (ours)",
   });
-  return { ...h, workDir, dataDir, configPath };
+  const ready = readyLine(h.output()) ?? {};
+  const tlsPort = portOf(ready.tls);
+  return {
+    ...h,
+    port: portOf(ready.on) ?? tlsPort ?? 0,
+    tlsPort,
+    opsPort: portOf(ready.ops),
+    workDir,
+    dataDir,
+    configPath,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -3,13 +3,26 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
+import { DimseServices } from "../../src/dimse/services.ts";
 import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType } from "../../src/net/pdu/types.ts";
-import { dcmtkEnv, echoscu, type OurServerHandle, run, startServer, storescu } from "../helpers/dcmtk.ts";
+import { StoreScpServer } from "../../src/net/server.ts";
+import { Storage } from "../../src/store/storage.ts";
+import { TenantDirectory } from "../../src/tenancy/tenants.ts";
+import {
+  dcmtkEnv,
+  echoscu,
+  makeWorkDir,
+  type OurServerHandle,
+  run,
+  startServer,
+  storescu,
+} from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
@@ -175,11 +188,28 @@ describe("limits, modes and timers", () => {
     await server.stop();
   });
 
-  test("disk below min_free_mb: rejected transient, provider (presentation), temporary congestion", async () => {
-    const server = await startServer({ config: { storage: { min_free_mb: 1_000_000_000 } } });
-    const e = await rejectionOf(server.port, "STORESCP", "X");
+  test("disk below min_free_mb while running: rejected transient, provider (presentation), temporary congestion", async () => {
+    // In process: below min_free_mb at start the server does not start at all (start-up checks); here
+    // the disk "fills up" after the start, as the free-space watch would see it.
+    const config = defaultConfig();
+    const work = makeWorkDir("disk-full");
+    Object.assign(config.scp, { host: "127.0.0.1", port: 0 });
+    Object.assign(config.storage, { root: work, quarantine: join(work, "_q"), min_free_mb: 1 });
+    const minFree = { fsync: false, onDuplicate: "overwrite" as const, quarantineDir: join(work, "_q") };
+    const storage = new Storage({ ...minFree, minFreeMb: 1_000_000_000 });
+    await storage.hasFreeSpace(work);
+    const server = new StoreScpServer({
+      config,
+      tenants: new TenantDirectory(config),
+      storage,
+      services: new DimseServices(storage),
+    });
+    const port = await server.listen();
+    const e = await rejectionOf(port, "STORESCP", "X");
     expect([e.result, e.source, e.reason]).toEqual([2, 3, 1]);
-    await server.stop();
+    await server.close(1000);
+    await storage.close();
+    rmSync(work, { recursive: true, force: true });
   });
 
   test("sequential mode: a second association waits until the first ends", async () => {

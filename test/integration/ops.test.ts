@@ -9,14 +9,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
 import { OutboxLog } from "../../src/outbox/log.ts";
-import {
-  echoscu,
-  freePort,
-  type OurServerHandle,
-  startServer,
-  storescu,
-  tagValue,
-} from "../helpers/dcmtk.ts";
+import { echoscu, type OurServerHandle, startServer, storescu, tagValue } from "../helpers/dcmtk.ts";
 import { filesBelow, perfsetFiles, readPart10 } from "../helpers/fixtures.ts";
 
 let files: string[] = [];
@@ -96,15 +89,14 @@ describe("ops endpoints", () => {
   let opsPort: number;
 
   beforeAll(async () => {
-    opsPort = await freePort();
     server = await startServer({
       config: {
         storage: { min_free_mb: 1, fsync: false },
         tenants: [{ id: "site", ae_titles: ["STORESCP"] }],
-        ops: { http_port: opsPort },
+        ops: { http_port: 0 },
       },
     });
-    await server.waitForOutput("ops-listening");
+    opsPort = server.opsPort ?? 0;
   });
   afterAll(async () => {
     expect(await server.stop()).toBe(0);

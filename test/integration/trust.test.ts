@@ -269,8 +269,6 @@ describe("DICOM TLS", () => {
     write("modality", await issue({ subject: "CN=modality-1", issuer: ca, usage: "client" }));
     write("stranger", await issue({ subject: "CN=stranger", issuer: ca, usage: "client" }));
     write("rogue", await issue({ subject: "CN=modality-1", issuer: otherCa, usage: "client" }));
-    const { freePort } = await import("../helpers/dcmtk.ts");
-    tlsPort = await freePort();
     server = await startServer({
       workDir: dir,
       config: {
@@ -281,7 +279,7 @@ describe("DICOM TLS", () => {
             key: "server.key",
             ca: "ca.pem",
             require_client_cert: true,
-            port: tlsPort,
+            port: 0,
           },
         },
         tenants: [
@@ -290,7 +288,7 @@ describe("DICOM TLS", () => {
         ],
       },
     });
-    await server.waitForOutput(/listening-tls/);
+    tlsPort = server.tlsPort ?? 0;
   });
   afterAll(async () => {
     expect(await server.stop()).toBe(0);
