@@ -26,6 +26,7 @@ import {
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
+import { drainAdvice, forecastLines } from "../outbox/fill.ts";
 import { encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "../outbox/frame.ts";
 import { OutboxLog, syncDirSync } from "../outbox/log.ts";
 import { Drainer, KafkaPublisher, type Publisher, topicsResolver } from "../outbox/publisher.ts";
@@ -115,7 +116,11 @@ async function status(config: Config, out: Out): Promise<number> {
     out(`records:       ${log.records}`);
     out(`bytes:         ${log.bytes} (max ${config.outbox.max_mb} MiB${log.full ? ", FULL" : ""})`);
     out(`oldest:        ${oldest ?? "-"} (age ${age(oldest)})`);
-    out(`kafka:         ${config.kafka.enabled ? config.kafka.brokers.join(",") : "disabled"}`);
+    for (const [label, value] of forecastLines(log.bytes, config.outbox.max_mb, oldest, config.kafka.enabled))
+      out(`${`${label}:`.padEnd(15)}${value}`);
+    out(
+      `kafka:         ${config.kafka.enabled ? config.kafka.brokers.join(",") : `off: ${drainAdvice(false)}`}`,
+    );
     out(`last publish:  ${note.last_publish_at ?? "-"}`);
     out(`last error:    ${note.last_error ?? "-"}${note.last_error_at ? ` (at ${note.last_error_at})` : ""}`);
     out(`set aside:     ${corrupt} corrupt range(s) in ${corruptDir}`);

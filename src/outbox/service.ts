@@ -1,6 +1,7 @@
 // The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP,
-// the "outbox full" refusal (A700 for instances, transient A-ASSOCIATE-RJ for associations), and the
-// publisher's drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites).
+// the "outbox full" refusal (A700 for instances, transient A-ASSOCIATE-RJ for associations) with a
+// warning before it (NEARLY_FULL), and the publisher's drain loop when kafka.enabled (otherwise records
+// only accumulate: air-gapped sites, where an operator exports them).
 
 import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
@@ -9,6 +10,7 @@ import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { createHasher, type Hasher } from "../store/hasher.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
+import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { OutboxLog } from "./log.ts";
 import {
   Drainer,
@@ -34,14 +36,20 @@ export interface OutboxServiceOptions {
 
 export class OutboxService {
   private wasFull = false;
-  /** Notices (and logs) the way back below max_mb even while nobody sends. */
-  private readonly watch = setInterval(() => this.refusal(), 1000);
+  private nearlyFull = false;
+  /** Notices (and logs) the way up to NEARLY_FULL and back below max_mb even while nobody sends. */
+  private readonly watch = setInterval(() => {
+    this.refusal();
+    this.checkFill();
+  }, 1000);
 
   private constructor(
     readonly log: OutboxLog,
     readonly drainer: Drainer,
     private readonly maxMb: number,
     private readonly hasher: Hasher,
+    /** A publisher runs (kafka.enabled): records leave by themselves. */
+    readonly kafkaEnabled: boolean,
   ) {}
 
   static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
@@ -63,7 +71,7 @@ export class OutboxService {
       busy: () => opts.busy?.() ?? false,
       ...opts.drainer,
     });
-    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher);
+    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher, publisher !== null);
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
       records: outbox.records,
@@ -72,6 +80,7 @@ export class OutboxService {
     });
     svc.watch.unref();
     svc.refusal();
+    svc.checkFill();
     drainer.start();
     return svc;
   }
@@ -90,10 +99,40 @@ export class OutboxService {
         records: this.log.records,
         bytes: this.log.bytes,
         max_mb: this.maxMb,
-        action: full ? "refusing new instances (A700) and associations until the backlog drains" : undefined,
+        action: full
+          ? `refusing new instances (A700) and associations; ${drainAdvice(this.kafkaEnabled)}`
+          : undefined,
       });
     }
-    return full ? `outbox full (outbox.max_mb ${this.maxMb}): waiting for Kafka` : null;
+    return full ? fullRefusal(this.maxMb, this.kafkaEnabled) : null;
+  }
+
+  /** Share of outbox.max_mb in use (0..1, more when over). */
+  get fillRatio(): number {
+    return this.log.bytes / (this.maxMb * 1024 * 1024);
+  }
+
+  /** A warning while the outbox is above NEARLY_FULL but not yet full, else null (/healthz, status page). */
+  get warning(): string | null {
+    if (!this.nearlyFull || this.log.full) return null;
+    return `outbox ${Math.floor(this.fillRatio * 100)} % of outbox.max_mb ${this.maxMb}: ${drainAdvice(this.kafkaEnabled)}`;
+  }
+
+  /** Logs crossing NEARLY_FULL once (and again after dropping below NEARLY_FULL_CLEARED). */
+  private checkFill(): void {
+    const ratio = this.fillRatio;
+    if (!this.nearlyFull && ratio >= NEARLY_FULL) {
+      this.nearlyFull = true;
+      event(log, "warning", "outbox-nearly-full", {
+        percent: Math.floor(ratio * 100),
+        records: this.log.records,
+        bytes: this.log.bytes,
+        max_mb: this.maxMb,
+        action: drainAdvice(this.kafkaEnabled),
+      });
+    } else if (this.nearlyFull && ratio < NEARLY_FULL_CLEARED) {
+      this.nearlyFull = false;
+    }
   }
 
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
