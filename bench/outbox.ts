@@ -85,6 +85,7 @@ export async function outboxBench(records = 50_000): Promise<OutboxBenchResult> 
     enabled: true,
     brokers: mock.bootstrap.split(","),
     client_id: "bench",
+    compression: "gzip",
     topics: { storage: "storage_queue", log: "log_queue" },
     ssl: null,
     sasl: null,

@@ -6,19 +6,12 @@
 // share one rule, and reported there as ConfigError naming the flag.
 
 import { Command, CommanderError } from "commander";
-import pkg from "../../package.json" with { type: "json" };
-import { BUILD_INFO } from "../build-info.ts";
 import { DEFAULTS } from "../config/defaults.ts";
 import type { PartialOverrides } from "../config/load.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
+import { VERSION, versionText } from "./version.ts";
 
-export const VERSION: string = pkg.version;
-
-export function versionText(): string {
-  const { commit, built, target } = BUILD_INFO;
-  if (commit === null && built === null) return `storescp ${VERSION}`;
-  return `storescp ${VERSION} (${[commit ?? "no git", target, built].filter((s) => s !== null).join(", ")})`;
-}
+export { VERSION, versionText };
 
 export const OUTBOX_ACTIONS = ["status", "drain", "export", "import"] as const;
 export const LICENSE_ACTIONS = ["show", "verify"] as const;
@@ -30,6 +23,8 @@ export const ECHO_DEFAULT_CALLING = "ECHOSCU";
 
 export type CliCommand =
   | { kind: "serve"; configPath?: string; overrides: PartialOverrides }
+  | { kind: "init"; dir: string }
+  | { kind: "config-convert"; file: string }
   | { kind: "echo"; host: string; port: number; called: string; calling: string }
   | { kind: "outbox"; action: OutboxAction; dir?: string; configPath?: string }
   | { kind: "license"; action: LicenseAction; configPath?: string }
@@ -42,7 +37,16 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-const SUBCOMMANDS = ["echo", "outbox", "license", "transcode", "hash-password", "help"] as const;
+const SUBCOMMANDS = [
+  "echo",
+  "outbox",
+  "license",
+  "init",
+  "config",
+  "transcode",
+  "hash-password",
+  "help",
+] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 function isSubcommand(s: string | undefined): s is Subcommand {
@@ -75,6 +79,18 @@ export function parseArgs(argv: readonly string[]): CliCommand {
       return parseLicense(args);
     case "transcode":
       return parseTranscode(args);
+    case "init": {
+      const cmd = command("init").argument("[dir]");
+      run(cmd, args);
+      return { kind: "init", dir: cmd.args[0] ?? "." };
+    }
+    case "config": {
+      const cmd = command("config").argument("<action>").argument("<file>");
+      run(cmd, args);
+      const [action = "", file = ""] = cmd.args;
+      if (action !== "convert") throw new UsageError(`config: unknown action "${action}" (convert FILE)`);
+      return { kind: "config-convert", file };
+    }
     case "hash-password":
       run(command("hash-password"), args);
       return { kind: "hash-password" };
@@ -135,7 +151,133 @@ function bool(flag: string, v: unknown): boolean {
   throw new UsageError(`${flag}: expected true or false, got "${String(v)}"`);
 }
 
-function parseServe(args: readonly string[]): CliCommand {
+// ---------------------------------------------------------------------------------------------------
+// DCMTK storescp's habits. Its options are words after one dash (-od, -aet) or a plus (+xa), which a
+// parser of clustered short flags would take apart (-od as -o d: files into ./d). They are looked up
+// as whole words first; anything else of that form is refused, never split.
+
+/** DCMTK storescp options with the same meaning here, as our flags (null: what we always do). */
+const DCMTK_ALIASES: Readonly<Record<string, string | null>> = {
+  "-aet": "--ae-title",
+  "--aetitle": "--ae-title",
+  "-od": "--output-directory",
+  "-pm": "--promiscuous",
+  "+xa": "--accept-all",
+  "-pdu": "--max-pdu-length",
+  "--max-pdu": "--max-pdu-length",
+  "--fork": "--fork",
+  "--single-process": "--sequential",
+  "-d": "--verbose",
+  "--debug": "--verbose",
+  // Always so here: the data set is stored as received, in a Part-10 file.
+  "+B": null,
+  "--bit-preserving": null,
+  "+F": null,
+  "--write-file": null,
+};
+
+/** Where the concern of a DCMTK-only option lives here, for the message that refuses it. */
+const DCMTK_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^(-q|--quiet|-ll|--log-level|-lc|--log-config|\+v|--verbose-pc)$/, "logging.level in the config"],
+  [/^(-ta|--acse-timeout)$/, "scp.artim_timeout_s in the config"],
+  [/^(-td|--dimse-timeout|-ts|--socket-timeout)$/, "scp.idle_timeout_s in the config"],
+  [/^[-+](tls|ps|pw|pem|der|cf|cd|crl|crv|cra|py|px|pz|pa|pn|cc|cs|dp|rc|vc|ic)$/, "scp.tls in the config"],
+  [
+    /^[-+]x[a-z0-9=]$|^-xf$|^--(prefer-|implicit|config-file)/,
+    "every known syntax is accepted; see transcode",
+  ],
+  [
+    /^(-ss|-su|-sp|[-+]uf|-tn|-fe|--sort-|--default-filenames|--unique-filenames|--timenames|--filename-extension)/,
+    "storage.path in the config",
+  ],
+  [
+    /^(-xcr|-xcs|-rns|-tos|-xs|--exec-|--rename-on-eostudy|--eostudy-timeout)/,
+    "the hook is each instance's outbox record: Kafka or outbox export",
+  ],
+];
+
+/** DCMTK storescp 3.6 options (beyond the aliases): refused with a message instead of misread. */
+const DCMTK_ONLY = new Set(
+  (
+    "-q --quiet -ll --log-level -lc --log-config +v --verbose-pc --arguments -xf --config-file " +
+    "+x= +xe +xb +xs +xy +xx +xv +xw +xt +xu +xm +xh +xn +xl +x2 +x3 +xo +x4 +x5 +xr +xd +xi " +
+    "--prefer-uncompr --prefer-little --prefer-big --prefer-lossless --prefer-jpeg8 --prefer-jpeg12 " +
+    "--prefer-j2k-lossless --prefer-j2k-lossy --prefer-jls-lossless --prefer-jls-lossy --prefer-mpeg2 " +
+    "--prefer-mpeg2-high --prefer-mpeg4 --prefer-mpeg4-bd --prefer-mpeg4-2-2d --prefer-mpeg4-2-3d " +
+    "--prefer-mpeg4-2-st --prefer-hevc --prefer-hevc10 --prefer-rle --prefer-deflated --implicit " +
+    "-ac --access-full +ac --access-control -id --inetd -ts --socket-timeout -ta --acse-timeout " +
+    "-td --dimse-timeout -dhl --disable-host-lookup --refuse --reject --ignore --sleep-after " +
+    "--sleep-during --abort-after --abort-during -up --uid-padding -tls --disable-tls +tls --enable-tls " +
+    "+ps --std-passwd +pw --use-passwd -pw --null-passwd -pem --pem-keys -der --der-keys +cf " +
+    "--add-cert-file +cd --add-cert-dir +crl --add-crl-file +crv --enable-crl-vfy +cra --enable-crl-all " +
+    "+py --profile-bcp195-nd +px --profile-bcp195 +pz --profile-bcp195-ex +pa --profile-aes +pn " +
+    "--profile-null +cc --list-ciphers +cs --cipher +dp --dhparam +rs --seed +ws --write-seed +wf " +
+    "--write-seed-file -rc --require-peer-cert -vc --verify-peer-cert -ic --ignore-peer-cert -B --normal " +
+    "-F --write-dataset +t= +te +tb +ti +td --write-xfer-same --write-xfer-little --write-xfer-big " +
+    "--write-xfer-implicit --write-xfer-deflated +u --enable-new-vr -u --disable-new-vr +g= " +
+    "--group-length-recalc +g --group-length-create -g --group-length-remove +e --length-explicit " +
+    "-e --length-undefined --padding-off +p --padding-create -uc --retain-un +uc --convert-un +cl " +
+    "--compression-level -ss --sort-conc-studies -su --sort-on-study-uid -sp --sort-on-patientname " +
+    "-uf --default-filenames +uf --unique-filenames -tn --timenames -fe --filename-extension " +
+    "-xcr --exec-on-reception -xcs --exec-on-eostudy -rns --rename-on-eostudy -tos --eostudy-timeout " +
+    "-xs --exec-sync"
+  ).split(" "),
+);
+
+/** Our serve options that take a value: the word after them is a value, never an option. */
+const VALUE_FLAGS = new Set([
+  "-c",
+  "--config",
+  "-p",
+  "--port",
+  "--ae-title",
+  "--calling-ae-title",
+  "-m",
+  "--max-pdu-length",
+  "-o",
+  "--output-directory",
+  "--host",
+]);
+
+/** Our boolean short flags that may be clustered (-sv), as the Rust original's parser allowed. */
+const CLUSTERABLE = new Set(["s", "v"]);
+
+/** DCMTK's words replaced by our flags; DCMTK-only and unknown single-dash words refused whole. */
+export function translateDcmtk(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const t = args[i] ?? "";
+    if (Object.hasOwn(DCMTK_ALIASES, t)) {
+      const ours = DCMTK_ALIASES[t] ?? null;
+      if (ours === null) continue;
+      out.push(ours);
+      if (VALUE_FLAGS.has(ours) && i + 1 < args.length) out.push(args[++i] ?? "");
+      continue;
+    }
+    const word = t.split("=")[0] ?? t;
+    if (DCMTK_ONLY.has(t) || DCMTK_ONLY.has(word)) {
+      const hint = DCMTK_HINTS.find(([re]) => re.test(word))?.[1];
+      throw new UsageError(
+        `DCMTK's ${word} has no equivalent here; see --help${hint !== undefined ? ` (${hint})` : ""}`,
+      );
+    }
+    if (t.startsWith("+") && !/^\+?[0-9]+$/.test(t)) {
+      throw new UsageError(`unknown option ${t} (see storescp --help)`);
+    }
+    if (/^-[A-Za-z]/.test(t) && t.length > 2 && !t.startsWith("--")) {
+      const letters = t.slice(1);
+      const clustered = [...letters].every((c) => CLUSTERABLE.has(c));
+      const attachedNumber = /^[pm][0-9]+$/.test(letters);
+      if (!clustered && !attachedNumber) throw new UsageError(`unknown option ${t} (see storescp --help)`);
+    }
+    out.push(t);
+    if (VALUE_FLAGS.has(t) && i + 1 < args.length) out.push(args[++i] ?? "");
+  }
+  return out;
+}
+
+function parseServe(argv: readonly string[]): CliCommand {
+  const args = translateDcmtk(argv);
   const cmd = command("storescp")
     .argument("[port]")
     .option("-c, --config <file>")
@@ -149,7 +291,10 @@ function parseServe(args: readonly string[]): CliCommand {
     .option("--sequential")
     .option("-n, --non-blocking [bool]")
     .option("-v, --verbose")
-    .option("-o, --output-directory <dir>");
+    .option("-o, --output-directory <dir>")
+    .option("--host <addr>")
+    .option("--accept-all")
+    .option("--fork");
   run(cmd, args);
   const o: Opts = cmd.opts();
   const overrides: PartialOverrides = {};
@@ -184,16 +329,29 @@ function parseServe(args: readonly string[]): CliCommand {
   const pdu = str(o, "maxPduLength");
   if (pdu !== undefined) overrides.max_pdu_length = integer("--max-pdu-length", pdu);
   if (o.strict === true) overrides.strict = true;
+  if (o.uncompressedOnly === true && o.acceptAll === true) {
+    throw new UsageError("--uncompressed-only and +xa (--accept-all) contradict each other");
+  }
   if (o.uncompressedOnly === true) overrides.uncompressed_only = true;
+  if (o.acceptAll === true) overrides.uncompressed_only = false;
   if (o.promiscuous === true) overrides.promiscuous = true;
 
   const sequential = o.sequential === true;
-  const nonBlocking = o.nonBlocking === undefined ? undefined : bool("--non-blocking", o.nonBlocking);
+  const nonBlocking =
+    o.fork === true ? true : o.nonBlocking === undefined ? undefined : bool("--non-blocking", o.nonBlocking);
   if (sequential && nonBlocking === true) {
-    throw new UsageError("--sequential and --non-blocking true contradict each other");
+    throw new UsageError(
+      `--sequential and ${o.fork === true ? "--fork" : "--non-blocking true"} contradict each other`,
+    );
   }
   if (sequential || nonBlocking === false) overrides.mode = "sequential";
   else if (nonBlocking === true) overrides.mode = "concurrent";
+
+  const host = str(o, "host");
+  if (host !== undefined) {
+    if (!isValidHost(host)) throw new UsageError(`--host: not a host name or IP address: "${host}"`);
+    overrides.host = host;
+  }
 
   if (o.verbose === true) overrides.verbose = true;
   const out = str(o, "outputDirectory");
@@ -286,6 +444,7 @@ const SERVE_GROUPS: readonly (readonly [string, readonly Row[]])[] = [
     "network options",
     [
       ["-p, --port N", "TCP port to listen on (or a bare PORT), 0 = any free one", String(d.scp.port)],
+      ["    --host ADDR", "address to listen on (scp.host); 127.0.0.1 = this PC only", d.scp.host],
       ["    --ae-title AET", "AE title of the default tenant (scp.ae_title)", d.scp.ae_title],
       ["    --calling-ae-title AET", "same as --ae-title (the Rust original's name)"],
       [
@@ -315,6 +474,20 @@ const SERVE_GROUPS: readonly (readonly [string, readonly Row[]])[] = [
       ],
     ],
   ],
+  [
+    "DCMTK storescp options (same meaning; other DCMTK options are refused with a hint)",
+    [
+      ["-aet AET", "= --ae-title"],
+      ["-od DIR", "= --output-directory"],
+      ["-pm", "= --promiscuous"],
+      ["+xa", "accept every known transfer syntax (clears uncompressed_only)"],
+      ["-pdu N", "= --max-pdu-length"],
+      ["--fork", "concurrent associations (= -n true; the default)"],
+      ["--single-process", "= --sequential"],
+      ["-d, --debug", "= --verbose"],
+      ["+B, +F", "accepted: always so here (bit-preserving Part-10 files)"],
+    ],
+  ],
 ];
 
 const COMMANDS: readonly (readonly [Subcommand | "serve", string, string])[] = [
@@ -326,6 +499,8 @@ const COMMANDS: readonly (readonly [Subcommand | "serve", string, string])[] = [
     "inspect or move the Kafka outbox",
   ],
   ["license", "storescp license show|verify [-c FILE]", "show or check the license"],
+  ["init", "storescp init [DIR]", "write a commented site.yaml"],
+  ["config", "storescp config convert FILE", "Rust original's JSON -> site.yaml"],
   ["transcode", "storescp transcode IN OUT [--ts UID]", "transcode a DICOM file offline"],
   ["hash-password", "storescp hash-password", "scrypt-hash a password from stdin"],
   ["help", "storescp help [COMMAND] | --help | --version", "this help, or the version"],
@@ -372,8 +547,10 @@ export function helpText(topic?: Subcommand): string {
   for (const [name, list] of Object.entries(SUB_GROUPS)) lines.push("", ...rows(`${name} options`, list));
   lines.push(
     "",
-    "Flags override the config file; without --config the embedded defaults apply.",
-    "exit status: 0 ok; 2 bad usage, bad config or failed license; 1 unexpected failure",
+    "Flags override the config file. Without --config, application.<APP_ENV or dev>.json in the working",
+    "directory is read if there is one (the Rust original's file), else the embedded defaults apply.",
+    "Docs: docs/cli.md, docs/configuration.md, config/site.yaml (every key with its default).",
+    "exit status: 0 ok; 2 bad usage, config, license or start-up check; 1 a failed client command",
   );
   return `${lines.join("\n")}\n`;
 }

@@ -69,6 +69,7 @@ export function defaultConfig(): Config {
       enabled: false,
       brokers: ["localhost:9092"],
       client_id: "storescp",
+      compression: "gzip",
       topics: { storage: "storage_queue", log: "log_queue" },
       ssl: null,
       sasl: null,

@@ -16,6 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
 import { defaultConfig, QUARANTINE_DIRNAME } from "./defaults.ts";
+import { fromRustConfig, isRustConfig } from "./rust-json.ts";
 import { type Config, ConfigSchema, type LogLevel } from "./schema.ts";
 
 /** Values from command-line flags; they win over the file. */
@@ -28,7 +29,7 @@ export interface PartialOverrides {
   max_pdu_length?: number;
   /** --strict, -s */
   strict?: boolean;
-  /** --uncompressed-only */
+  /** --uncompressed-only (true), DCMTK's +xa / --accept-all (false) */
   uncompressed_only?: boolean;
   /** --promiscuous */
   promiscuous?: boolean;
@@ -36,8 +37,10 @@ export interface PartialOverrides {
   mode?: "concurrent" | "sequential";
   /** --verbose, -v: logging.level becomes debug (trace stays trace) */
   verbose?: boolean;
-  /** -o DIR (the Rust original's output directory): storage.root, relative to the working directory */
+  /** -o DIR (the Rust original's output directory), DCMTK's -od DIR: storage.root, relative to the working directory */
   storage_root?: string;
+  /** --host ADDR */
+  host?: string;
 }
 
 /** Which flag sets which config key, for error messages. */
@@ -51,6 +54,7 @@ const OVERRIDE_FLAGS: Record<keyof PartialOverrides, { path: string; flag: strin
   mode: { path: "scp.mode", flag: "--sequential" },
   verbose: { path: "logging.level", flag: "--verbose" },
   storage_root: { path: "storage.root", flag: "-o" },
+  host: { path: "scp.host", flag: "--host" },
 };
 
 export interface ConfigIssue {
@@ -85,11 +89,27 @@ export class ConfigError extends Error {
 
 type Path = readonly PropertyKey[];
 
+/** A config and what to say about how it was read, once logging is set up (one line each). */
+export interface LoadedConfig {
+  config: Config;
+  /** Event name and fields, e.g. the Rust original's keys this product does not use. */
+  notes: Array<{ event: string; fields: Record<string, string> }>;
+}
+
 export function loadConfig(path?: string, overrides: PartialOverrides = {}): Config {
+  return readConfig(path, overrides).config;
+}
+
+/**
+ * loadConfig, plus notes. A JSON file with a dicom_store_scp object is the Rust original's
+ * application.json (src/config/rust-json.ts): its keys are read as ours, errors point at its own keys.
+ */
+export function readConfig(path?: string, overrides: PartialOverrides = {}): LoadedConfig {
   const defaults = defaultConfig() as unknown as Record<string, unknown>;
   let merged: unknown = defaults;
   let located: LocatedDoc | null = null;
   let quarantineExplicit = false;
+  const notes: LoadedConfig["notes"] = [];
 
   if (path !== undefined) {
     let text: string;
@@ -103,7 +123,17 @@ export function loadConfig(path?: string, overrides: PartialOverrides = {}): Con
       );
     }
     located = parseYaml(path, text);
-    const raw = located.data;
+    let raw = located.data;
+    if (isRustConfig(raw)) {
+      const converted = fromRustConfig(raw as Record<string, unknown>);
+      raw = converted.tree;
+      located = withOrigins(located, converted.origin);
+      notes.push({ event: "config-rust-original", fields: { file: path, format: "application.json" } });
+      if (converted.unused.length > 0)
+        notes.push({ event: "config-keys-unused", fields: { file: path, keys: converted.unused.join(",") } });
+      for (const n of converted.notes)
+        notes.push({ event: "config-adapted", fields: { file: path, detail: n } });
+    }
     if (raw !== null && raw !== undefined) {
       if (!isPlainObject(raw)) {
         const pos = located.posOf(located.contents);
@@ -132,7 +162,32 @@ export function loadConfig(path?: string, overrides: PartialOverrides = {}): Con
   resolvePaths(cfg, base);
   if (overrides.storage_root !== undefined) cfg.storage.root = resolve(overrides.storage_root);
   if (!quarantineExplicit) cfg.storage.quarantine = join(cfg.storage.root, QUARANTINE_DIRNAME);
-  return cfg;
+  return { config: cfg, notes };
+}
+
+/**
+ * A converted document: positions of our keys are looked up at the original's keys they came from, and
+ * messages name the original's key (ours in brackets).
+ */
+function withOrigins(doc: LocatedDoc, origin: ReadonlyMap<string, readonly (string | number)[]>): LocatedDoc {
+  const original = (path: Path): Path | null => {
+    for (let n = path.length; n > 0; n--) {
+      const from = origin.get(dottedPath(path.slice(0, n)));
+      if (from !== undefined) return [...from, ...path.slice(n)];
+    }
+    return null;
+  };
+  return {
+    ...doc,
+    locate: (path, kind) => {
+      const from = original(path);
+      return from === null ? doc.locate(path, kind) : doc.locate(from, kind === "parent" ? "value" : kind);
+    },
+    rename: (path) => {
+      const from = original(path);
+      return from === null ? null : `${dottedPath(from)} (${dottedPath(path)})`;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -144,6 +199,8 @@ interface LocatedDoc {
   posOf(node: unknown): { line: number; col: number };
   /** The position for an issue at `path`; see locate(). */
   locate(path: Path, kind: "value" | "key" | "parent"): { line: number; col: number };
+  /** How a message names `path` when the document is not in our own keys (null: as it is). */
+  rename?(path: Path): string | null;
 }
 
 function parseYaml(file: string, text: string): LocatedDoc {
@@ -215,7 +272,12 @@ function fileError(
   for (const iss of issues) {
     for (const { path, kind, reason } of describeIssue(iss, data)) {
       const pos = located?.locate(path, kind) ?? { line: 1, col: 1 };
-      out.push({ ...pos, reason });
+      const name = located?.rename?.(path) ?? null;
+      const ours = dottedPath(path);
+      out.push({
+        ...pos,
+        reason: name !== null && reason.startsWith(ours) ? name + reason.slice(ours.length) : reason,
+      });
     }
   }
   out.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -415,6 +477,7 @@ function applyOverrides(merged: unknown, o: PartialOverrides): unknown {
   set("scp.promiscuous", o.promiscuous);
   set("scp.mode", o.mode);
   set("storage.root", o.storage_root);
+  set("scp.host", o.host);
   if (o.verbose) {
     const level = getIn(out, ["logging", "level"]);
     const idx = LEVEL_ORDER.indexOf(level as LogLevel);

@@ -254,6 +254,8 @@ export const KafkaSchema = z.strictObject({
     error: "must list at least one broker",
   }),
   client_id: nonEmpty(),
+  /** Of the record batches; consumers read either. Built in: gzip (the other codecs need plugins). */
+  compression: enumOf(["gzip", "none"]).default("gzip"),
   topics: z.strictObject({ storage: kafkaTopic, log: kafkaTopic }),
   ssl: z
     .strictObject({

@@ -94,10 +94,12 @@ export class KafkaPublisher implements Publisher {
   private readonly kafka: Kafka;
   private producer: Producer | null = null;
   private connecting: Promise<Producer> | null = null;
+  private readonly compression: CompressionTypes;
   connected = false;
 
   constructor(settings: KafkaSettings) {
     this.kafka = new Kafka(kafkaClientConfig(settings));
+    this.compression = settings.compression === "none" ? CompressionTypes.None : CompressionTypes.GZIP;
   }
 
   private async ready(): Promise<Producer> {
@@ -147,7 +149,7 @@ export class KafkaPublisher implements Publisher {
     try {
       await producer.sendBatch({
         acks: -1,
-        compression: CompressionTypes.GZIP,
+        compression: this.compression,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
       this.connected = true;

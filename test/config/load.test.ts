@@ -101,6 +101,7 @@ describe("defaults", () => {
         enabled: false,
         brokers: ["localhost:9092"],
         client_id: "storescp",
+        compression: "gzip",
         topics: { storage: "storage_queue", log: "log_queue" },
         ssl: null,
         sasl: null,
