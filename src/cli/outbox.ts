@@ -118,9 +118,7 @@ async function status(config: Config, out: Out): Promise<number> {
     out(`oldest:        ${oldest ?? "-"} (age ${age(oldest)})`);
     for (const [label, value] of forecastLines(log.bytes, config.outbox.max_mb, oldest, config.kafka.enabled))
       out(`${`${label}:`.padEnd(15)}${value}`);
-    out(
-      `kafka:         ${config.kafka.enabled ? config.kafka.brokers.join(",") : `off: ${drainAdvice(false)}`}`,
-    );
+    out(`kafka:         ${config.kafka.enabled ? config.kafka.brokers.join(",") : drainAdvice(false)}`);
     out(`last publish:  ${note.last_publish_at ?? "-"}`);
     out(`last error:    ${note.last_error ?? "-"}${note.last_error_at ? ` (at ${note.last_error_at})` : ""}`);
     out(`set aside:     ${corrupt} corrupt range(s) in ${corruptDir}`);
