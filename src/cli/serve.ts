@@ -100,6 +100,8 @@ export async function serve(config: Config, configSource = "embedded defaults"):
       host: config.scp.host,
       port: config.ops.http_port,
       version: versionText(),
+      ae: config.scp.ae_title,
+      dicomPort: first,
       listening: () => server.listening,
       roots: roots.length > 0 ? roots : [config.storage.root],
       minFreeMb: config.storage.min_free_mb,

@@ -36,6 +36,9 @@ export interface OpsDeps {
   host: string;
   port: number;
   version: string;
+  /** For the status page's header: the SCP's AE title and DICOM port. */
+  ae: string;
+  dicomPort: number;
   /** The DICOM listener is up (and not stopping). */
   listening: () => boolean;
   /** Storage roots (storage.root and the tenants' own), checked for writability and free space. */
@@ -75,8 +78,15 @@ interface RecentInstance {
   sop: string;
   ts: string;
   ts_name: string;
+  /** As stored, when it was transcoded (else null). */
+  stored_ts: string | null;
+  stored_ts_name: string | null;
   status: string;
   failed: boolean;
+  /** Kept in storage.quarantine (with its reason). */
+  quarantined: boolean;
+  /** The Error Comment of a failure. */
+  error: string | null;
   bytes: number;
   ms: number;
 }
@@ -292,6 +302,7 @@ export class OpsServer implements OpsSink {
       }
     }
     // The list for the status page: objects made here are few (RECENT), the oldest is dropped.
+    const transcoded = e.storedTs !== undefined && e.storedTs !== e.ts;
     this.recent.unshift({
       time: new Date().toISOString(),
       assoc: e.assoc,
@@ -302,8 +313,12 @@ export class OpsServer implements OpsSink {
       sop: e.sop,
       ts: e.ts,
       ts_name: transferSyntaxInfo(e.ts)?.name ?? e.ts,
+      stored_ts: transcoded ? (e.storedTs ?? null) : null,
+      stored_ts_name: transcoded ? (transferSyntaxInfo(e.storedTs ?? "")?.name ?? e.storedTs ?? null) : null,
       status: e.status,
       failed: e.failed,
+      quarantined: e.quarantined === true,
+      error: e.error ?? null,
       bytes: e.bytes,
       ms: Math.round(e.ms),
     });
@@ -398,6 +413,8 @@ export class OpsServer implements OpsSink {
     );
     return {
       version: this.deps.version,
+      ae: this.deps.ae,
+      port: this.deps.dicomPort,
       now: new Date().toISOString(),
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       health,

@@ -25,6 +25,10 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   table { width: 100%; border-collapse: collapse; font-size: 0.9rem; }
   th, td { text-align: left; padding: 0.25rem 0.4rem; border-bottom: 1px solid #8883; vertical-align: top; }
   td.st-ok { color: #1b7f3b; font-weight: 600; } td.st-bad { color: #b3261e; font-weight: 600; }
+  td .why { display: block; font-weight: 400; font-size: 0.8rem; color: inherit; opacity: 0.85; }
+  td .to { display: block; font-size: 0.8rem; opacity: 0.85; }
+  #warnings li { color: #a86b00; }
+  #disks { grid-template-columns: 1fr; } #disks dd { margin-bottom: 0.3rem; }
   .scroll { overflow-x: auto; }
   ul { margin: 0; padding-left: 1.1rem; }
   @media (max-width: 40rem) { .wide { display: none; } }
@@ -32,11 +36,13 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 </head>
 <body>
 <header>
-  <h1>storescp <span id="version" class="muted"></span></h1>
+  <h1 id="ident">storescp</h1>
+  <span id="version" class="muted"></span>
   <span id="health" class="badge">loading</span>
   <span id="updated" class="muted"></span>
 </header>
 <ul id="failing"></ul>
+<ul id="warnings"></ul>
 <div class="grid">
   <section><h2>Associations</h2><dl>
     <dt>running</dt><dd id="assoc-active">-</dd>
@@ -91,13 +97,20 @@ export const STATUS_PAGE_JS = `"use strict";
   var failures = 0;
 
   function render(s) {
+    // AE title, port and version once, in the header.
+    text("ident", s.ae + " \\u00b7 port " + s.port);
     text("version", s.version);
+    document.title = s.ae + " \\u2014 storescp";
+    var warnings = s.health.warnings || [];
     var h = $("health");
-    h.textContent = s.health.ok ? "healthy" : "attention: " + s.health.failing.join(", ");
-    h.className = "badge " + (s.health.ok ? "ok" : "bad");
+    h.textContent = !s.health.ok ? "attention: " + s.health.failing.join(", ") : warnings.length ? "warning" : "healthy";
+    h.className = "badge " + (!s.health.ok ? "bad" : warnings.length ? "warn" : "ok");
     var fl = $("failing");
     fl.replaceChildren();
     s.health.failing.forEach(function (k) { fl.appendChild(el("li", k + ": " + s.health.checks[k].detail)); });
+    var wl = $("warnings");
+    wl.replaceChildren();
+    warnings.forEach(function (w) { wl.appendChild(el("li", w)); });
     text("updated", "updated " + time(s.now));
     text("assoc-active", s.associations.length);
     text("assoc-total", s.totals.associations);
@@ -112,7 +125,7 @@ export const STATUS_PAGE_JS = `"use strict";
     });
     var o = s.outbox;
     if (o) {
-      text("kafka", !o.enabled ? "disabled (records accumulate)" : o.connected ? "connected" : "not connected");
+      text("kafka", !o.enabled ? "off: records accumulate, export needed" : o.connected ? "connected" : "not connected");
       text("backlog", o.backlog + " records" + (o.full ? " \\u2014 FULL, instances refused" : ""));
       text("oldest", o.backlog > 0 ? age(o.oldest_age_s) : "-");
       text("rate", o.rate.toFixed(1) + " records/s");
@@ -138,8 +151,18 @@ export const STATUS_PAGE_JS = `"use strict";
       tr.appendChild(el("td", r.tenant));
       tr.appendChild(el("td", r.patient_id));
       tr.appendChild(el("td", r.modality));
-      tr.appendChild(el("td", r.ts_name));
-      tr.appendChild(el("td", r.status === "0000" ? "stored" : r.status, r.failed ? "st-bad" : "st-ok"));
+      var syntax = el("td", r.ts_name, "syntax");
+      if (r.stored_ts_name) {
+        // Transcoded: received -> stored.
+        tr.setAttribute("data-transcoded", "");
+        syntax.appendChild(el("span", "\\u2192 " + r.stored_ts_name, "to"));
+      }
+      tr.appendChild(syntax);
+      var status = el("td", r.status === "0000" ? "stored" : (r.quarantined ? "quarantined " : "failed ") + r.status,
+        r.failed ? "st-bad status" : "st-ok status");
+      if (r.quarantined) tr.setAttribute("data-quarantined", "");
+      if (r.error) status.appendChild(el("span", r.error, "why"));
+      tr.appendChild(status);
       tr.appendChild(el("td", r.calling, "wide"));
       tb.appendChild(tr);
     });

@@ -4,13 +4,22 @@
 // answered 0000 (file and outbox record) and exits 0 within the bound.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { chromium } from "playwright-core";
+import pkg from "../../package.json" with { type: "json" };
 import { OutboxLog } from "../../src/outbox/log.ts";
-import { echoscu, type OurServerHandle, startServer, storescu, tagValue } from "../helpers/dcmtk.ts";
-import { filesBelow, perfsetFiles, readPart10 } from "../helpers/fixtures.ts";
+import { echoscu, type OurServerHandle, run, startServer, storescu, tagValue } from "../helpers/dcmtk.ts";
+import { corpus, filesBelow, perfsetFiles, readPart10, storescuProfile } from "../helpers/fixtures.ts";
 
 let files: string[] = [];
 
@@ -62,6 +71,26 @@ export function parsePrometheus(text: string): Sample[] {
     out.push({ name, labels, value });
   }
   return out;
+}
+
+/** Headless Chromium with a fresh profile (launchPersistentContext is how playwright takes --user-data-dir). */
+async function launchChromium(viewport: { width: number; height: number }) {
+  const profile = mkdtempSync(join(tmpdir(), "storescp-chromium-"));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    viewport,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return { browser, profile };
 }
 
 const sum = (samples: Sample[], name: string, labels: Record<string, string> = {}): number =>
@@ -160,22 +189,7 @@ describe("ops endpoints", () => {
   });
 
   test("the status page in headless Chromium shows an instance stored after it loaded, without a reload", async () => {
-    const profile = mkdtempSync(join(tmpdir(), "storescp-chromium-"));
-    // A fresh profile per run: launchPersistentContext is how playwright takes --user-data-dir.
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      viewport: { width: 390, height: 844 }, // a phone
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const { browser, profile } = await launchChromium({ width: 390, height: 844 }); // a phone
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
@@ -206,7 +220,7 @@ describe("ops endpoints", () => {
       expect(cells[5]).toBe("stored");
       expect(loads).toBe(1);
       expect(await page.locator("#license-state").textContent()).toBe("unlicensed build");
-      expect(await page.locator("#kafka").textContent()).toBe("disabled (records accumulate)");
+      expect(await page.locator("#kafka").textContent()).toBe("off: records accumulate, export needed");
       // Nothing overflows a phone's width but the table's own scroller.
       const overflow = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth");
       expect(overflow).toBe(false);
@@ -216,6 +230,86 @@ describe("ops endpoints", () => {
       rmSync(profile, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("status page for a technician", () => {
+  test("after a failure, a quarantine and a transcode: the why, whose, and what became of each (Chromium, DOM)", async () => {
+    const server = await startServer({
+      config: {
+        storage: { min_free_mb: 1, fsync: false },
+        tenants: [
+          { id: "site", ae_titles: ["STORESCP"] },
+          // A quota of a few kilobytes: its second instance is refused (a failure without quarantine).
+          { id: "tiny", ae_titles: ["TINY"], storage: { max_gb: 0.000001 } },
+        ],
+        transcode: { supported_transfer_syntaxes: ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"] },
+        ops: { http_port: 0 },
+      },
+    });
+    const { browser, profile } = await launchChromium({ width: 1100, height: 800 });
+    try {
+      const ct = corpus().find((f) => f.includes("01_ct_s16_explicitLE")) ?? "";
+      // Quarantined: no Series Instance UID (Type 1), but whose it is shows (patient ID, modality).
+      const noSeries = join(server.workDir, "no-series.dcm");
+      copyFileSync(ct, noSeries);
+      expect((await run("dcmodify", ["-nb", "-ea", "(0020,000e)", noSeries])).code).toBe(0);
+      const q = await storescu({ port: server.port, calledAe: "STORESCP", files: [noSeries], noHalt: true });
+      expect(q.statuses).toEqual([0xa900]);
+      // Refused: over the tenant's quota.
+      const two = perfsetFiles(20).slice(0, 2);
+      const f = await storescu({ port: server.port, calledAe: "TINY", files: two, noHalt: true });
+      expect(f.statuses).toEqual([0, 0xa700]);
+      // Transcoded: JPEG-LS is outside the supported list.
+      const jls = corpus().find((x) => x.includes("15_ct_s16_jpegLS_lossless")) ?? "";
+      const profileFile = await storescuProfile([jls], join(server.workDir, "jls.cfg"));
+      const t = await storescu({
+        port: server.port,
+        calledAe: "STORESCP",
+        files: [jls],
+        extraArgs: ["-xf", profileFile, "Corpus"],
+      });
+      expect(t.statuses).toEqual([0]);
+
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${server.opsPort}/`);
+      await page.locator("#recent tbody tr[data-transcoded]").waitFor({ timeout: 10_000 });
+
+      // Header: AE title, port and version, each once.
+      expect(await page.locator("#ident").textContent()).toBe(`STORESCP \u00b7 port ${server.port}`);
+      const body = (await page.locator("body").textContent()) ?? "";
+      expect(body.split(`storescp ${pkg.version}`).length - 1).toBe(1);
+
+      const cells = async (sop: string) =>
+        page.locator(`#recent tbody tr[data-sop="${sop}"]`).first().locator("td").allTextContents();
+      const quarantined = await cells((await readPart10(noSeries)).sopInstanceUid);
+      expect(quarantined[2]).toBe(tagValue(noSeries, "0010,0020") ?? "?");
+      expect(quarantined[3]).toBe("CT");
+      expect(quarantined[5]).toBe("quarantined A900Series Instance UID (0020,000E) missing");
+      expect(await page.locator("tr[data-quarantined] .why").first().textContent()).toBe(
+        "Series Instance UID (0020,000E) missing",
+      );
+      const refused = await cells((await readPart10(two[1] ?? "")).sopInstanceUid);
+      expect(refused[1]).toBe("tiny");
+      expect(refused[5]).toBe("failed A700quota of tenant tiny exceeded (max_gb)");
+      const transcoded = await cells((await readPart10(jls)).sopInstanceUid);
+      expect(transcoded[4]).toBe("JPEG-LS Lossless Image Compression\u2192 Explicit VR Little Endian");
+      expect(transcoded[5]).toBe("stored");
+      expect(errors).toEqual([]);
+
+      // The picture, for a person to look at (kept when STORESCP_SCREENSHOT names a file).
+      const shot = join(server.workDir, "status.png");
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");
+      if (process.env.STORESCP_SCREENSHOT) copyFileSync(shot, process.env.STORESCP_SCREENSHOT);
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+      expect(await server.stop()).toBe(0);
+      rmSync(server.workDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 async function storedAndRecorded(server: OurServerHandle, sops: string[]): Promise<void> {
