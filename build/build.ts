@@ -4,8 +4,10 @@
  *   npm run build [-- --vendor-ca FILE] [--targets linux-x64,linux-arm64,windows-x64] [--outdir dist]
  *                    [--no-bytecode]
  *
- * Writes dist/storescp-linux-x64, dist/storescp-linux-arm64, dist/storescp-windows-x64.exe and
- * dist/SHA256SUMS (`sha256sum -c` format, over every storescp-* in the output directory).
+ * Writes dist/storescp-linux-x64, dist/storescp-linux-arm64, dist/storescp-windows-x64.exe,
+ * dist/SHA256SUMS (`sha256sum -c` format, over every storescp-* in the output directory), and beside them
+ * the starter kit: site.yaml (what `storescp init` writes: every key with its default, listening on
+ * 127.0.0.1) and QUICKSTART.txt (build/QUICKSTART.txt: start, check, send an image, find it, stop).
  *
  * Two modules are generated at build time, in memory (a bundler plugin), never in the source tree:
  *  - src/license/vendor-ca.ts: the vendor CA (PEM) that license certificates must chain to, from
@@ -16,7 +18,7 @@
  * Why each option (README "Building"):
  *  - compile: one file holding the Bun runtime and our bundled code and dependencies; nothing to
  *    install on the edge PC, no node_modules.
- *  - minify: smaller bundle, less to parse at start (cold start is an issue-6 target).
+ *  - minify: smaller bundle, less to parse at start (bench/startup.ts measures the cold start).
  *  - bytecode: JavaScriptCore bytecode compiled ahead of time is embedded beside the source, so the
  *    start skips parsing and compiling (measured in bench/startup.ts). --no-bytecode to compare.
  *  - autoloadDotenv / autoloadBunfig false: a stray .env or bunfig.toml in the directory an operator
@@ -28,10 +30,11 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { BunPlugin } from "bun";
+import { initSiteYaml } from "../src/config/site-template.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 export const TARGETS = ["linux-x64", "linux-arm64", "windows-x64"] as const;
@@ -200,8 +203,16 @@ export async function build(o: BuildOptions): Promise<BuiltFile[]> {
     out.push(f);
   }
   const sums = writeChecksums(o.outdir);
-  if (!o.quiet) process.stdout.write(`${sums}\n`);
+  writeStarterKit(o.outdir);
+  if (!o.quiet)
+    process.stdout.write(`${sums}\n${join(o.outdir, "site.yaml")}\n${join(o.outdir, "QUICKSTART.txt")}\n`);
   return out;
+}
+
+/** site.yaml and QUICKSTART.txt beside the binaries: from download to a stored image in minutes. */
+export function writeStarterKit(outdir: string): void {
+  writeFileSync(join(outdir, "site.yaml"), initSiteYaml());
+  copyFileSync(join(ROOT, "build", "QUICKSTART.txt"), join(outdir, "QUICKSTART.txt"));
 }
 
 function usage(msg: string): never {

@@ -43,7 +43,7 @@ export function siteYaml(values: Tree, header: readonly string[] = []): string {
 /** What `storescp init` writes: every key with its default, listening on this PC only. */
 export function initSiteYaml(): string {
   return siteYaml({ scp: { host: "127.0.0.1" } }, [
-    "Written by `storescp init`. Start with: storescp --config site.yaml",
+    "A site.yaml to start from (what `storescp init` writes). Start with: storescp --config site.yaml",
     "scp.host is 127.0.0.1 (this PC only) to begin with: set 0.0.0.0 to take images from the network.",
   ]);
 }

@@ -1,7 +1,9 @@
-// Issue 6, the release build: built with a test vendor CA (made here), the Linux binary copied alone into an
+// The release build: built with a test vendor CA (made here), the Linux binary copied alone into an
 // empty directory outside the repository (no source, no node_modules in reach) starts from a site.yaml,
 // answers echoscu, stores an instance, writes its outbox record, and refuses a bad license with exit 2.
-// The arm64 and Windows binaries are built too and their sizes printed.
+// From an empty folder, `storescp init` then `storescp --config site.yaml` takes an image from storescu.
+// Start-up failures of the binary are one line and exit 2. The arm64 and Windows binaries are built too
+// and their sizes printed; site.yaml and QUICKSTART.txt lie beside them.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -14,11 +16,12 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify as yaml } from "yaml";
 import { type BuiltFile, build, outputName, TARGETS } from "../../build/build.ts";
-import { echoscu, freePort, startServer, storescu } from "../helpers/dcmtk.ts";
+import { echoscu, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, perfset, readPart10, storescuProfile } from "../helpers/fixtures.ts";
 import { issue, licenseExtension, utf8StringDer } from "../helpers/pki.ts";
 
@@ -103,6 +106,11 @@ describe("release build", () => {
     expect(v.stdout).toMatch(
       /^storescp \d+\.\d+\.\d+ \(([0-9a-f]{7,}(-dirty)?|no git), bun-linux-x64, \d{4}-\d\d-\d\dT/,
     );
+    // The starter kit beside the binaries: the site.yaml `init` writes, and the quick start.
+    expect(readFileSync(join(work, "dist", "site.yaml"), "utf8")).toContain(
+      "host: 127.0.0.1 # default: 0.0.0.0",
+    );
+    expect(readFileSync(join(work, "dist", "QUICKSTART.txt"), "utf8")).toContain("--config site.yaml");
     // The Windows binary is a PE file.
     expect(
       readFileSync(join(work, "dist", "storescp-windows-x64.exe"))
@@ -112,8 +120,7 @@ describe("release build", () => {
   });
 
   test("alone in an empty directory: license verified, echoscu, a stored instance and its outbox record", async () => {
-    const opsPort = await freePort();
-    const dir = site("good", { client_id: CLIENT, license_key: KEY }, opsPort);
+    const dir = site("good", { client_id: CLIENT, license_key: KEY }, 0);
     expect(readdirSync(dir).sort()).toEqual(["license.pem", "site.yaml", "storescp"]);
     const verify = spawnSync("./storescp", ["license", "verify", "-c", "site.yaml"], {
       cwd: dir,
@@ -126,6 +133,7 @@ describe("release build", () => {
       executable: join(dir, "storescp"),
       configYaml: readFileSync(join(dir, "site.yaml"), "utf8"),
     });
+    const opsPort = server.opsPort ?? 0;
     try {
       expect(server.output()).toContain("license-ok");
       expect(server.output()).not.toContain("unlicensed-build");
@@ -164,8 +172,7 @@ describe("release build", () => {
   }, 60_000);
 
   test("alone: a JPEG-LS instance is stored transcoded to Explicit VR Little Endian, with its record", async () => {
-    const opsPort = await freePort();
-    const dir = site("jpegls", { client_id: CLIENT, license_key: KEY }, opsPort);
+    const dir = site("jpegls", { client_id: CLIENT, license_key: KEY }, 0);
     // The viewer here takes only uncompressed data: JPEG-LS must be transcoded on arrival.
     const siteYaml = `${readFileSync(join(dir, "site.yaml"), "utf8")}transcode:\n  supported_transfer_syntaxes: [1.2.840.10008.1.2, 1.2.840.10008.1.2.1]\n  target: 1.2.840.10008.1.2.1\n`;
     writeFileSync(join(dir, "site.yaml"), siteYaml);
@@ -175,6 +182,7 @@ describe("release build", () => {
       executable: join(dir, "storescp"),
       configYaml: readFileSync(join(dir, "site.yaml"), "utf8"),
     });
+    const opsPort = server.opsPort ?? 0;
     try {
       const profile = await storescuProfile([jls], join(work, "jls.cfg"));
       const r = await storescu({ port: server.port, files: [jls], extraArgs: ["-xf", profile, "Corpus"] });
@@ -197,9 +205,9 @@ describe("release build", () => {
   }, 60_000);
 
   test("a bad license: exit 2 with a one-line reason, at start and from `license verify`", async () => {
-    const dir = site("bad", { client_id: CLIENT, license_key: "wrong-key" }, await freePort());
+    const dir = site("bad", { client_id: CLIENT, license_key: "wrong-key" }, 0);
     for (const args of [
-      ["--port", String(await freePort()), "-c", "site.yaml"],
+      ["--port", "0", "-c", "site.yaml"],
       ["license", "verify", "-c", "site.yaml"],
     ]) {
       const r = spawnSync("./storescp", args, { cwd: dir, encoding: "utf8", timeout: 20_000 });
@@ -207,5 +215,78 @@ describe("release build", () => {
       expect(r.stderr).toMatch(/license/i);
     }
     expect(readdirSync(dir).includes("data")).toBe(false);
+  }, 60_000);
+
+  test("from an empty folder: init, then --config site.yaml, then storescu stores an image", async () => {
+    const dir = join(work, "fresh");
+    spawnSync("mkdir", ["-p", dir]);
+    copyFileSync(join(work, "dist", "storescp-linux-x64"), join(dir, "storescp"));
+    spawnSync("chmod", ["755", join(dir, "storescp")]);
+    const init = spawnSync("./storescp", ["init"], { cwd: dir, encoding: "utf8" });
+    expect(init.status).toBe(0);
+    expect(init.stdout).toContain("storescp --config site.yaml");
+    expect(readdirSync(dir).sort()).toEqual(["site.yaml", "storescp"]);
+    // Never over an existing one.
+    const again = spawnSync("./storescp", ["init"], { cwd: dir, encoding: "utf8" });
+    expect(again.status).toBe(2);
+    expect(again.stderr.trim().split("\n")).toHaveLength(1);
+    // What an operator of a licensed build does next: the license file beside it, its two values in.
+    copyFileSync(join(work, "license.pem"), join(dir, "license.pem"));
+    const siteYaml = readFileSync(join(dir, "site.yaml"), "utf8");
+    writeFileSync(
+      join(dir, "site.yaml"),
+      siteYaml
+        .replace('client_id: ""', `client_id: "${CLIENT}"`)
+        .replace('license_key: ""', `license_key: "${KEY}"`),
+    );
+    // The site.yaml as written otherwise; only the port is any free one (tests never race for 11112).
+    const server = await startServer({
+      workDir: dir,
+      executable: join(dir, "storescp"),
+      existingConfig: join(dir, "site.yaml"),
+    });
+    try {
+      expect(server.output()).toMatch(/ ready ae=STORESCP on=127\.0\.0\.1:\d+ /);
+      const r = await storescu({ port: server.port, calledAe: "STORESCP", files: [file] });
+      expect(r.statuses).toEqual([0]);
+      const p10 = await readPart10(file);
+      expect(filesBelow(join(dir, "data")).some((f) => f.endsWith(`${p10.sopInstanceUid}.dcm`))).toBe(true);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  test("start-up failures of the binary: one line, exit 2", async () => {
+    const dir = site("failures", { client_id: CLIENT, license_key: KEY }, null);
+    const held = createServer();
+    await new Promise<void>((r) => held.listen(0, "127.0.0.1", r));
+    const a = held.address();
+    const port = typeof a === "object" && a !== null ? a.port : 0;
+    try {
+      const inUse = spawnSync("./storescp", ["-c", "site.yaml", "--host", "127.0.0.1", "-p", String(port)], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(inUse.status).toBe(2);
+      expect(inUse.stderr).toBe(
+        `storescp: cannot listen on 127.0.0.1:${port} (scp.port): the port is in use (another storescp or DICOM service? see ss -ltnp)\n`,
+      );
+    } finally {
+      held.close();
+    }
+    // The directories the first start made; now a file where the storage root should be.
+    rmSync(join(dir, "data"), { recursive: true, force: true });
+    writeFileSync(join(dir, "data"), "a file");
+    const file_ = spawnSync("./storescp", ["-c", "site.yaml", "-p", "0"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(file_.status).toBe(2);
+    expect(file_.stderr).toBe(`storescp: storage.root ${join(dir, "data")}: is a file, not a directory\n`);
+    const echo = spawnSync("./storescp", ["echo", "127.0.0.1", String(port)], { cwd: dir, encoding: "utf8" });
+    expect(echo.status).toBe(1);
+    expect(echo.stderr.trim().split("\n")).toHaveLength(1);
   }, 60_000);
 });

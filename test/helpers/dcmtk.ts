@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants as osConstants } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 
@@ -537,6 +537,8 @@ export interface StartServerOptions {
    * server finds it itself (the Rust original's application.dev.json).
    */
   implicitConfig?: { name: string; text: string };
+  /** Or an existing config file, passed with --config as it is (nothing is written). */
+  existingConfig?: string;
   /** Extra command-line arguments (after `--config FILE [--port 0]`). A port given here is used instead. */
   args?: string[];
   /** Default 0: the server binds any free port and reports it (no race with other processes). */
@@ -626,8 +628,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
       : opts.config !== undefined
         ? stringifyYaml(opts.config)
         : "{}\n";
-  const configPath = join(workDir, opts.implicitConfig?.name ?? "config.yaml");
-  writeFileSync(configPath, opts.implicitConfig?.text ?? configText);
+  const configPath = opts.existingConfig ?? join(workDir, opts.implicitConfig?.name ?? "config.yaml");
+  if (opts.existingConfig === undefined) writeFileSync(configPath, opts.implicitConfig?.text ?? configText);
 
   const extra = opts.args ?? [];
   const args = [
@@ -639,8 +641,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
   if (!hasPort) args.push("--port", String(opts.port ?? 0));
   args.push(...extra);
 
-  const root = storageRoot(configText) ?? "./data";
-  const dataDir = isAbsolute(root) ? root : resolve(workDir, root);
+  const root = storageRoot(readFileSync(configPath, "utf8")) ?? "./data";
+  const dataDir = isAbsolute(root) ? root : resolve(dirname(configPath), root);
   const h = await spawnServer({
     cmd: opts.executable ?? process.execPath,
     args,
