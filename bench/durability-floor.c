@@ -1,4 +1,4 @@
-// What SPEC 3's durability order costs on this disk by itself, in C: no network, no runtime, no parsing.
+// What the durability order of docs/storage.md costs on this disk by itself, in C: no network, no runtime, no parsing.
 // Per instance: 0.5 MiB written to a temporary name in 128 KiB pieces, writeback started as each piece
 // lands (as a streaming receiver does), then the commit a receiver must finish before it may answer 0000:
 //   fdatasync(file) -> rename -> fsync(directory) in parallel with append record + fdatasync(outbox).

@@ -1,6 +1,6 @@
-// What SPEC 3's durability costs on this disk, apart from our code, in two C artefacts built with the
+// What the durability of docs/storage.md costs on this disk, apart from our code, in two C artefacts built with the
 // host's `cc` (skipped, with the reason, where there is none):
-//  - bench/durability-floor.c: SPEC 3's commit (data synced -> renamed -> directory and outbox record
+//  - bench/durability-floor.c: that commit (data synced -> renamed -> directory and outbox record
 //    synced, before the answer) timed alone: no network, no runtime. In W1 the sender waits for each
 //    answer, so whatever part of it cannot overlap the data's arrival adds to every instance; DCMTK syncs
 //    nothing. The target line puts it next to DCMTK's W1: its wall plus this commit per instance.
@@ -72,8 +72,8 @@ if (import.meta.main) {
   const c = measureCommit(work, dir, n);
   console.log(
     "skipped" in c
-      ? `SPEC 3's commit alone: skipped, ${c.skipped}`
-      : `SPEC 3's commit alone: ${describeCommit(c)}`,
+      ? `commit alone: skipped, ${c.skipped}`
+      : `commit alone: ${describeCommit(c)}`,
   );
   rmSync(dir, { recursive: true, force: true });
 }

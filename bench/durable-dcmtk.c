@@ -1,9 +1,9 @@
 // LD_PRELOAD shim for the bench's "dcmtk-durable" receiver: DCMTK storescp made to keep the durability
-// SPEC 3 asks of us, for the files it writes under $DURABLE_DIR. Before storescp closes a received file
+// docs/storage.md asks of us, for the files it writes under $DURABLE_DIR. Before storescp closes a received file
 // (and only then answers the C-STORE), the file's data are synced (fdatasync), and after it, the directory
 // (fsync). Writeback is started every 128 KiB written (sync_file_range), as a streaming receiver does.
 // It leaves out the temporary name + rename and the outbox record: whatever it measures, a receiver
-// keeping all of SPEC 3 pays at least as much on the same disk.
+// keeping all of that order pays at least as much on the same disk.
 //
 // DCMTK's dcmdata writes files through stdio (fopen64/fwrite/fclose), which is what is wrapped here.
 // One received file is open at a time (storescp handles one association at a time without --fork).

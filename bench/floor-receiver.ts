@@ -7,9 +7,9 @@
 // it to ROOT/<SOP Instance UID of the command>.dcm and answers Success. Nothing else: no attribute scan,
 // no validation, no path template, no quarantine, no backpressure, no limits. Not a product.
 //
-// --duties adds the cheapest form of what SPEC 3-4 make every instance cost beyond its bytes: a Part-10
+// --duties adds the cheapest form of what docs/storage.md makes every instance cost beyond its bytes: a Part-10
 // meta header in front of the data set, one outbox record (JSON, one append) and one log line (one
-// append). --fsync adds SPEC 3's order: the data synced before the rename, then the directory and the
+// append). --fsync adds its durability order: the data synced before the rename, then the directory and the
 // outbox synced before the answer (both at once, from the thread pool).
 //
 // bench/run.ts drives it with DCMTK storescu like the other receivers (receivers floor, floor-duties,
@@ -196,7 +196,7 @@ class Conn {
     const path = join(root, `${i.sopInstance}.dcm`);
     renameSync(i.temp, path);
     if (duties) {
-      // SPEC 4's fields; what would need the data set parsed is left empty.
+      // The record's fields; what would need the data set parsed is left empty.
       const record = JSON.stringify({
         schema_version: 1,
         trace_id: crypto.randomUUID(),

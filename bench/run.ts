@@ -5,18 +5,19 @@
 //   W3  one ~0.5 GiB 1000-frame instance
 //   W1T W1 as JPEG-LS lossless (storescu -xt), received by ours with transcoding to Explicit VR LE on
 //       (ours-transcode: the supported list narrowed to the native syntaxes) and off (ours-fsync: stored
-//       as received); issue 3's "instances/s with the worker pool against the same run without"
+//       as received): instances/s with the worker pool against the same run without
 //
 // Receivers: ours with storage.fsync true and false; DCMTK storescp single-process and --fork
 // (-pdu 131072); in W1 and W2 also the floor receivers of bench/floor-receiver.ts (the least a Bun
-// receiver can do: bytes only; plus SPEC's per-instance meta, record and log line; plus SPEC's sync
-// order), which separate the runtime's cost from ours, and dcmtk-durable: DCMTK storescp syncing each
+// receiver can do: bytes only; plus the per-instance meta, record and log line of docs/storage.md;
+// plus its sync order), which separate the runtime's cost from ours, and dcmtk-durable: DCMTK storescp syncing each
 // file and its directory before answering (bench/durable-dcmtk.c, an LD_PRELOAD shim), which shows what
 // the fsync-on promise costs the baseline itself on this disk. Every DCMTK tool runs with TCP_NODELAY=1.
 // Prints wall seconds, instances/s, MiB/s, the receiver's peak RSS and CPU time, and the ratio to
 // single-process DCMTK, then the targets:
 //   W1, W2: fsync off at least as fast as DCMTK single-process; fsync on within 1.3x of it (with what
-//           DCMTK made durable reaches, and after W1 SPEC 3's commit timed alone: bench/durability.ts)
+//           DCMTK made durable reaches, and after W1 the commit of docs/storage.md timed alone:
+//           bench/durability.ts)
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (each checked in the stricter unit: MiB/s, MB)
 //
 // usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,
@@ -25,7 +26,7 @@
 //                         [--warm N]
 // --warm N: before each W1 and W2 run, every receiver first stores N other instances (a perfset of their
 // own, one association), which are set aside before the measured run starts. The rows then show a
-// receiver that has been running for a while (its JIT warm) instead of a fresh process; the issue's
+// receiver that has been running for a while (its JIT warm) instead of a fresh process; the
 // targets are for fresh processes, and the target lines say which they were computed from.
 // ours-kafka is ours with fsync on and Kafka enabled (publishing to the librdkafka mock cluster while
 // receiving): its "Kafka enabled vs disabled" line compares it with ours-fsync. bench/outbox.ts follows
@@ -822,8 +823,8 @@ function targets(rows: Row[], commit?: CommitCost | { skipped: string }): string
     if (w === "W1" && commit && base?.outcome.ok) {
       out.push(
         "skipped" in commit
-          ? `W1 SPEC 3's commit alone: n/a (${commit.skipped})`
-          : `W1 SPEC 3's commit alone (bench/durability-floor.c): ${describeCommit(commit)}; ` +
+          ? `W1 commit alone: n/a (${commit.skipped})`
+          : `W1 commit alone (bench/durability-floor.c): ${describeCommit(commit)}; ` +
               `DCMTK's W1 plus that per instance: ${withCommitRatio(base.outcome.m.wallS, base.workload.instances, commit).toFixed(2)}x`,
       );
     }
@@ -925,7 +926,7 @@ async function main(): Promise<void> {
       );
     }
     if (w.id === "W1" && outcomes.has("dcmtk") && outcomes.has("ours-fsync")) {
-      // Right after W1, on the same disk state: what SPEC 3's commit alone costs per instance.
+      // Right after W1, on the same disk state: what the durable commit alone costs per instance.
       dropCaches();
       const dir = join(WORK, "recv", "durability");
       commit = measureCommit(WORK, dir, w.instances);
@@ -948,7 +949,7 @@ async function main(): Promise<void> {
   if (t.length > 0) {
     console.log(
       opts.warmDir
-        ? `\ntargets (W1/W2 computed after ${opts.warm} warm-up instances; the issue's are for fresh processes):`
+        ? `\ntargets (W1/W2 computed after ${opts.warm} warm-up instances; the targets are for fresh processes):`
         : "\ntargets:",
     );
     for (const line of t) console.log(`  ${line}`);

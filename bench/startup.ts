@@ -1,4 +1,4 @@
-// Start-up bench (issue 6): binary sizes, median cold start of `storescp --version`, and the time from
+// Start-up bench: binary sizes, median cold start of `storescp --version`, and the time from
 // spawning the server to its first accepted association (a C-ECHO from an in-process SCU that retries the
 // connect every 2 ms), against DCMTK storescp in the same run. Targets: < 100 ms and < 200 ms.
 //
@@ -154,7 +154,7 @@ export async function startupBench(runs = 11): Promise<StartupResult> {
 }
 
 export function printStartupBench(r: StartupResult): void {
-  console.log("start-up (issue 6):");
+  console.log("start-up:");
   for (const s of r.sizes)
     console.log(
       `  ${outputName(s.target).padEnd(28)} ${(s.bytes / 1024 / 1024).toFixed(1).padStart(7)} MiB` +

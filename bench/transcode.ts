@@ -4,7 +4,7 @@
 // flatter us (a process start costs more than one frame), so the same codecs are also measured on
 // 30-frame files, where the native tools' start is spread over 30 frames: that row is the one that
 // says whether a codec is fast enough. Part of `npm run bench`; alone: `bun bench/transcode.ts`.
-// Target (issue 3): at least 0.5x native for JPEG, JPEG-LS and RLE.
+// Target: at least 0.5x native for JPEG, JPEG-LS and RLE.
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// License verification (SPEC 5) with @peculiar/x509: the license certificate (PEM or DER; a PEM file may
+// License verification (docs/cli.md, License) with @peculiar/x509: the license certificate (PEM or DER; a PEM file may
 // carry intermediate CAs after it) must chain to the vendor CA embedded in the binary, be within its
 // validity period, carry license.client_id as subject CN and license.license_key in the hash code
 // extension 1.3.6.1.4.15967132172.1. Every failure is a LicenseError with a one-line reason that names

@@ -1,7 +1,7 @@
 // The byte transport under an association: a listener and its connections, with just what the Upper
 // Layer needs (data in, bytes out, pause/resume for backpressure, end, destroy). Under Bun the native
 // socket API is used: node:net's stream layer cost ~50% more CPU per received byte in Bun, measured on
-// 500 MiB over loopback (see the issue notes). Elsewhere node:net, so the code stays portable.
+// 500 MiB over loopback. Elsewhere node:net, so the code stays portable.
 // DICOM TLS (PS3.15 B.1) uses node:tls everywhere (listenTls): the same Connection interface.
 
 import { createServer, type Socket } from "node:net";

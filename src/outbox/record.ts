@@ -109,7 +109,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
   };
 }
 
-/** Kafka message key: per-study order (SPEC 4). */
+/** Kafka message key: per-study order (docs/storage.md). */
 export function recordKey(r: Pick<OutboxRecord, "tenant_id" | "study_uid">): string {
   return `${r.tenant_id}/${r.study_uid}`;
 }

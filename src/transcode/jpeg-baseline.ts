@@ -33,7 +33,7 @@ export interface MozJpegModule {
 }
 
 /**
- * Fixed, not configurable: SPEC 2 has no quality key (how lossy an archive may be is a clinical policy,
+ * Fixed, not configurable: the config has no quality key (how lossy an archive may be is a clinical policy,
  * not a tuning knob). 90 is DCMTK dcmcjpeg's default, the quality operators know from it. To change it,
  * change it here: JPEG_BASELINE_PROFILE changes with it, and with it every derived SOP Instance UID.
  */

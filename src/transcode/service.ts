@@ -1,4 +1,4 @@
-// Transcode on arrival (issue 3). The received instance is first stored as received (durable, renamed:
+// Transcode on arrival. The received instance is first stored as received (durable, renamed:
 // bit-preserving), then, when its transfer syntax is not in transcode.supported_transfer_syntaxes, a pool
 // worker decodes and re-encodes it to transcode.target into a temp file beside it, which replaces it
 // atomically (synced with storage.fsync). Only then is the outbox record appended, carrying

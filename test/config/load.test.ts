@@ -47,7 +47,7 @@ function resolvedDefaults(base: string): Config {
 }
 
 describe("defaults", () => {
-  test("embedded defaults are SPEC section 2 (tenants empty)", () => {
+  test("embedded defaults are those config/site.yaml documents (tenants empty)", () => {
     expect(DEFAULTS).toEqual({
       scp: {
         ae_title: "STORESCP",
@@ -59,10 +59,10 @@ describe("defaults", () => {
         promiscuous: false,
         mode: "concurrent",
         max_associations: 64,
-        max_associations_per_address: 32, // addition (issue 5): hardening
+        max_associations_per_address: 32, // hardening
         artim_timeout_s: 30,
         idle_timeout_s: 120,
-        shutdown_grace_s: 10, // addition (issue 6): the stop bound
+        shutdown_grace_s: 10, // the stop bound
         tls: null,
       },
       storage: {

@@ -1,5 +1,5 @@
 // Test data made on demand with Debian's tools (test/fixtures/*.sh), cached under test/.work/fixtures so
-// the suite pays for it once per machine. Nothing here reads ../shared.
+// the suite pays for it once per run (npm test removes test/.work after a green run).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Issue 6, watching and stopping: /healthz flips to 503 when the storage root becomes unwritable and back,
+// Watching and stopping: /healthz flips to 503 when the storage root becomes unwritable and back,
 // /metrics parses as Prometheus text and counts what was sent, the status page in headless Chromium shows
 // a just-stored instance without a reload, and SIGTERM during a 100-instance send loses nothing that was
 // answered 0000 (file and outbox record) and exits 0 within the bound.

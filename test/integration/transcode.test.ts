@@ -1,4 +1,4 @@
-// Transcode on arrival (issue 3), end to end: DCMTK storescu sends the corpus in its own syntaxes to our
+// Transcode on arrival, end to end: DCMTK storescu sends the corpus in its own syntaxes to our
 // server with the supported list narrowed to Explicit VR LE; what is stored must be Explicit VR LE whose
 // pixels equal the native tools' decodes; corrupt codestreams are stored as received (Failed, 0000); a
 // C-ECHO on another association is answered while a 200-frame JPEG 2000 instance is being transcoded.

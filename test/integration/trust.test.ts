@@ -1,4 +1,4 @@
-// Issue 5, driven by DCMTK over loopback: two tenants on one server (own trees, access rules, crafted
+// Trust, driven by DCMTK over loopback: two tenants on one server (own trees, access rules, crafted
 // tenant_tag), user identity, quota, DICOM TLS (client certificates, TLS 1.0/1.1 refused, tls_subjects,
 // plain and TLS side by side), the per-address limit, and a license that expires while running.
 

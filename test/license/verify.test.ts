@@ -1,4 +1,4 @@
-// License verification (SPEC 5): every way a license can be wrong fails with its own reason; the test CA,
+// License verification (docs/cli.md, License): every way a license can be wrong fails with its own reason; the test CA,
 // intermediates and licenses are made here.
 
 import { beforeAll, describe, expect, test } from "bun:test";
