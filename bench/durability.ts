@@ -70,10 +70,6 @@ if (import.meta.main) {
   const work = join(repoRoot, "bench", ".work");
   const dir = join(work, "durability", String(process.pid));
   const c = measureCommit(work, dir, n);
-  console.log(
-    "skipped" in c
-      ? `commit alone: skipped, ${c.skipped}`
-      : `commit alone: ${describeCommit(c)}`,
-  );
+  console.log("skipped" in c ? `commit alone: skipped, ${c.skipped}` : `commit alone: ${describeCommit(c)}`);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,6 +1,8 @@
 // Start-up bench: binary sizes, median cold start of `storescp --version`, and the time from
 // spawning the server to its first accepted association (a C-ECHO from an in-process SCU that retries the
-// connect every 2 ms), against DCMTK storescp in the same run. Targets: < 100 ms and < 200 ms.
+// connect every 2 ms; the start-up checks of the directories included), against DCMTK storescp and a
+// compiled hello-world (the runtime's own start, built with the same options) in the same run.
+// Targets: --version at most 60 ms, first association at most 150 ms.
 //
 // Builds into bench/.work/dist: all three targets with bytecode, and linux-x64 without bytecode too, to
 // show what bytecode buys.
@@ -113,6 +115,8 @@ export async function startupBench(runs = 11): Promise<StartupResult> {
   const ours = (port: number) => ["--config", join(site, "site.yaml"), "--port", String(port)];
   const rows: StartupResult["rows"] = [];
   const bin = join(dist, outputName("linux-x64"));
+  const hello = await helloWorld(join(WORK, "hello"));
+  rows.push({ name: "hello-world, compiled", versionMs: timeVersion(hello, [], runs), firstAssocMs: null });
   rows.push({
     name: `ours, bytecode${sizes[0]?.bytecode ? "" : " (fell back: none)"}`,
     versionMs: timeVersion(bin, ["--version"], runs),
@@ -153,6 +157,23 @@ export async function startupBench(runs = 11): Promise<StartupResult> {
   return { sizes: [...sizes, ...(plain ? [plain] : [])], rows, runs };
 }
 
+/** A program that prints one line, compiled as ours is (minify, bytecode, ESM): the runtime's own start. */
+async function helloWorld(dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, "hello.ts");
+  writeFileSync(entry, 'process.stdout.write("hello\\n");\n');
+  const outfile = join(dir, "hello");
+  const r = await Bun.build({
+    entrypoints: [entry],
+    minify: true,
+    format: "esm",
+    bytecode: true,
+    compile: { target: "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
+  });
+  if (!r.success) throw new Error(`hello-world build failed: ${r.logs.join("\n")}`);
+  return outfile;
+}
+
 export function printStartupBench(r: StartupResult): void {
   console.log("start-up:");
   for (const s of r.sizes)
@@ -164,11 +185,11 @@ export function printStartupBench(r: StartupResult): void {
   const f = (v: number | null) => (v === null ? "-" : v.toFixed(1)).padStart(12);
   for (const row of r.rows)
     console.log(`  ${row.name.padEnd(28)} ${f(row.versionMs)} ${f(row.firstAssocMs)}`);
-  const ours = r.rows[0];
+  const ours = r.rows.find((row) => row.name.startsWith("ours, bytecode"));
   if (ours?.versionMs != null && ours.firstAssocMs != null)
     console.log(
-      `  targets: --version ${ours.versionMs.toFixed(0)} ms (< 100: ${ours.versionMs < 100 ? "met" : "MISSED"}), ` +
-        `first association ${ours.firstAssocMs.toFixed(0)} ms (< 200: ${ours.firstAssocMs < 200 ? "met" : "MISSED"})`,
+      `  targets: --version ${ours.versionMs.toFixed(0)} ms (<= 60: ${ours.versionMs <= 60 ? "met" : "MISSED"}), ` +
+        `first association ${ours.firstAssocMs.toFixed(0)} ms (<= 150: ${ours.firstAssocMs <= 150 ? "met" : "MISSED"})`,
     );
 }
 

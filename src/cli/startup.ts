@@ -40,7 +40,12 @@ export async function checkDirectories(config: Config, storageRoots: readonly st
   checks.push(["storage.quarantine", config.storage.quarantine, min]);
   checks.push(["outbox.dir", config.outbox.dir, 0]);
   try {
-    for (const [key, dir, minFree] of checks) await checkDirectory(key, dir, minFree);
+    // Side by side; the first problem in the order above is the one reported.
+    const results = await Promise.allSettled(
+      checks.map(([key, dir, minFree]) => checkDirectory(key, dir, minFree)),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
   } catch (err) {
     if (err instanceof DirectoryProblem) throw new StartupError(err.message);
     throw err;

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { LicenseConfig } from "../config/schema.ts";
 import { event, logger } from "../ops/log.ts";
-import { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseInfo, verifyLicense } from "./verify.ts";
+import { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseInfo } from "./info.ts";
 
 const log = logger("license");
 
@@ -28,6 +28,8 @@ export async function loadLicense(config: LicenseConfig, vendorCaPem: string): P
       `cannot read ${config.certificate}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`,
     );
   }
+  // The verifier (and @peculiar/x509 with it) only where there is a license to check.
+  const { verifyLicense } = await import("./verify.ts");
   return verifyLicense({
     certificate: bytes,
     clientId: config.client_id,

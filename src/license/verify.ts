@@ -10,27 +10,13 @@
 // matches if it equals any of these, compared in constant time.
 
 import { createHash, timingSafeEqual } from "node:crypto";
+import { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseInfo } from "./info.ts";
 import { type X509, x509 } from "./x509.ts";
 
 export const LICENSE_EXTENSION_OID = "1.3.6.1.4.15967132172.1";
-/** Warn this long before the license expires. */
-export const EXPIRY_WARNING_DAYS = 30;
 const MAX_CHAIN = 8;
 
-export class LicenseError extends Error {
-  override readonly name = "LicenseError";
-}
-
-export interface LicenseInfo {
-  clientId: string;
-  subject: string;
-  issuer: string;
-  serialNumber: string;
-  notBefore: Date;
-  notAfter: Date;
-  /** Subjects from the license certificate up to (excluding) the vendor CA. */
-  chain: string[];
-}
+export { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseInfo };
 
 export interface LicenseInput {
   /** The license certificate file's bytes (PEM or DER). */
@@ -214,11 +200,6 @@ export async function verifyLicense(input: LicenseInput): Promise<LicenseInfo> {
     notAfter: leaf.notAfter,
     chain,
   };
-}
-
-/** Whole days until the license expires (negative once expired). */
-export function daysLeft(info: LicenseInfo, now = new Date()): number {
-  return Math.floor((info.notAfter.getTime() - now.getTime()) / 86_400_000);
 }
 
 export function describe(info: LicenseInfo, now = new Date()): string {

@@ -118,31 +118,7 @@ export function mozjpegEncoder(): MozJpegModule {
   return loaded().mozjpeg;
 }
 
-/** Transfer syntaxes whose pixel data we can decode. */
-export const DECODABLE: ReadonlySet<string> = new Set([
-  TS.JPEGBaseline8Bit,
-  TS.JPEGExtended12Bit,
-  TS.JPEGLossless,
-  TS.JPEGLosslessSV1,
-  TS.JPEGLSLossless,
-  TS.JPEGLSNearLossless,
-  TS.JPEG2000Lossless,
-  TS.JPEG2000,
-  TS.HTJ2KLossless,
-  TS.HTJ2KLosslessRPCL,
-  TS.HTJ2K,
-  TS.RLELossless,
-]);
-
-/** Encapsulated transfer syntaxes we can encode to (all lossless). */
-export const ENCODABLE: ReadonlySet<string> = new Set([
-  TS.RLELossless,
-  TS.JPEGLSLossless,
-  TS.JPEG2000Lossless,
-  TS.HTJ2KLossless,
-  TS.HTJ2KLosslessRPCL,
-  TS.HTJ2K,
-]);
+export { DECODABLE, ENCODABLE } from "./capabilities.ts";
 
 export interface DecodedFrame {
   /** Native pixels: samples interleaved (Planar Configuration 0), little endian, bitsAllocated each. */

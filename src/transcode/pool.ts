@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./worker.ts";
+import { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 
 export type JobResult = Extract<TranscodeReply, { ok: true }>;
 export type JobRequest = Omit<TranscodeJob, "id">;

@@ -31,10 +31,8 @@ import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
-import { derivedUid } from "./derived.ts";
-import { JPEG_BASELINE_PROFILE } from "./jpeg-baseline.ts";
+import { canRead, TARGETS } from "./capabilities.ts";
 import { TranscodePool } from "./pool.ts";
-import { canRead, TARGETS } from "./transcode.ts";
 
 const log = logger("transcode");
 
@@ -105,6 +103,9 @@ export class Transcoder {
     const onDuplicate = this.opts.onDuplicate ?? "overwrite";
     if (onDuplicate === "overwrite" || this.config.target !== TS.JPEGBaseline8Bit) return null;
     const sop = instance.attributes.sopInstanceUid ?? "";
+    // Loaded here, not with the server: they bring the data dictionary and the codecs.
+    const { derivedUid } = await import("./derived.ts");
+    const { JPEG_BASELINE_PROFILE } = await import("./jpeg-baseline.ts");
     const uid = derivedUid(sop, { target: this.config.target, profile: JPEG_BASELINE_PROFILE });
     const path = this.pathOf(instance, ctx, uid);
     if (!existsSync(path)) return null;

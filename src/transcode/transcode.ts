@@ -6,15 +6,8 @@
 import { buildFileMeta } from "../dicom/part10.ts";
 import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
 import { concatBytes } from "../util/bytes.ts";
-import {
-  CodecError,
-  DECODABLE,
-  decodeFrame,
-  ENCODABLE,
-  encodeFrame,
-  type PixelInfo,
-  planarToInterleaved,
-} from "./codecs.ts";
+import { canRead, TARGETS } from "./capabilities.ts";
+import { CodecError, decodeFrame, encodeFrame, type PixelInfo, planarToInterleaved } from "./codecs.ts";
 import {
   type Element,
   find,
@@ -54,21 +47,10 @@ export const Tags = {
   ExtendedOffsetTableLengths: 0x7fe00002,
 } as const;
 
-/** The transfer syntaxes we can write: native little endian, the lossless encapsulated ones, JPEG Baseline. */
-export const TARGETS: ReadonlySet<string> = new Set([
-  TS.ExplicitVRLittleEndian,
-  TS.ImplicitVRLittleEndian,
-  ...ENCODABLE,
-  TS.JPEGBaseline8Bit,
-]);
+export { canRead, TARGETS };
 
 /** The largest offset a Basic Offset Table can hold (32 bits, PS3.5 A.4). */
 export const MAX_BASIC_OFFSET = 0xffffffff;
-
-/** Syntaxes we can read: native ones (incl. deflated and big endian) and the decodable encapsulated ones. */
-export function canRead(ts: string): boolean {
-  return isNativeTransferSyntax(ts) || DECODABLE.has(ts);
-}
 
 export interface TranscodeOptions {
   /**

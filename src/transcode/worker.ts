@@ -1,35 +1,15 @@
 // The transcoding worker (node:worker_threads): loads the WASM codecs once, then transcodes files on
 // request: reads IN, writes the result to OUT (a temp name the pool renames), optionally synced. Started
-// from this file when running from source, and from the executable's own entry (src/main.ts imports this
-// module) when compiled: `workerData.storescp` says which role the thread has.
+// from this file when running from source, and from the executable's own entry (src/main.ts loads this
+// module in a worker thread) when compiled: `workerData.storescp` says which role the thread has.
 
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { loadCodecs } from "./codecs.ts";
+import { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 import { transcodePart10 } from "./transcode.ts";
 
-export const WORKER_ROLE = "transcode-worker";
-
-export interface TranscodeJob {
-  id: number;
-  input: string;
-  output: string;
-  target: string;
-  fsync: boolean;
-}
-
-export type TranscodeReply =
-  | {
-      id: number;
-      ok: true;
-      size: number;
-      frames: number;
-      pixels: number;
-      ms: number;
-      /** Of the file written: new when the target is lossy (a new instance). */
-      sopInstanceUid: string;
-    }
-  | { id: number; ok: false; error: string };
+export { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 
 export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: true }>, "id" | "ok"> {
   const started = performance.now();
