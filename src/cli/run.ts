@@ -4,6 +4,7 @@
 // command that failed); only a failure of our own (a bug) prints its stack trace.
 
 import { existsSync } from "node:fs";
+import { describeSystemError } from "../util/errors.ts";
 import { type CliCommand, parseArgs, UsageError } from "./args.ts";
 import { versionText } from "./version.ts";
 
@@ -105,22 +106,10 @@ async function dispatch(cmd: CliCommand): Promise<number> {
   }
 }
 
-/** An operating system error of a client command, as one line: what, then its code. */
+/** A client command's failure, as one line: where, then what. */
 function clientFailure(cmd: CliCommand, err: Error): string {
-  const e = err as NodeJS.ErrnoException;
-  const what: Record<string, string> = {
-    ECONNREFUSED: "connection refused (is the SCP running, on this port?)",
-    ETIMEDOUT: "timed out",
-    EHOSTUNREACH: "host unreachable",
-    ENETUNREACH: "network unreachable",
-    ECONNRESET: "connection reset by the peer",
-    ENOTFOUND: "host name not found",
-    EAI_AGAIN: "host name lookup failed",
-  };
-  const reason =
-    e.code !== undefined && what[e.code] !== undefined ? `${what[e.code]} (${e.code})` : e.message;
   const where = cmd.kind === "echo" ? `echo ${cmd.host}:${cmd.port}` : cmd.kind;
-  return `${where}: ${reason.split("\n")[0]}`;
+  return `${where}: ${describeSystemError(err)}`;
 }
 
 /** Runs the command; resolves to the exit code, having printed any failure. */

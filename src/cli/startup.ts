@@ -4,7 +4,8 @@
 
 import { readFile } from "node:fs/promises";
 import type { Config } from "../config/schema.ts";
-import { checkDirectory, DirectoryProblem, describeFsError } from "../store/preflight.ts";
+import { checkDirectory, DirectoryProblem } from "../store/preflight.ts";
+import { describeSystemError } from "../util/errors.ts";
 
 /** A start-up failure with a one-line reason: exit 2, no stack trace (src/main.ts). */
 export class StartupError extends Error {
@@ -23,7 +24,7 @@ export function listenProblem(what: string, host: string, port: number, err: unk
   };
   const reason =
     code !== undefined
-      ? (reasons[code] ?? describeFsError(err))
+      ? (reasons[code] ?? describeSystemError(err))
       : `${(err as Error)?.message ?? String(err)} (is the host name an address of this machine?)`;
   return new StartupError(`cannot listen on ${host}:${port} (${what}): ${reason}`);
 }
@@ -64,7 +65,7 @@ export async function checkFiles(config: Config): Promise<void> {
     try {
       await readFile(path);
     } catch (err) {
-      throw new StartupError(`${key} ${path}: ${describeFsError(err)}`);
+      throw new StartupError(`${key} ${path}: ${describeSystemError(err)}`);
     }
   }
 }

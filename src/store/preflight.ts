@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fsp, statfs } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { describeSystemError } from "../util/errors.ts";
 
 const statfsAsync = promisify(statfs);
 
@@ -21,28 +22,6 @@ export class DirectoryProblem extends Error {
   ) {
     super(`${key} ${path}: ${reason}`);
   }
-}
-
-/** An operating system error as an operator reads it: what it means, then its code. */
-export function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const what: Record<string, string> = {
-    ENOENT: "no such file or directory",
-    EACCES: "permission denied",
-    EPERM: "operation not permitted",
-    EEXIST: "a file of that name is in the way",
-    ENOTDIR: "a part of the path is a file, not a directory",
-    EISDIR: "is a directory",
-    EROFS: "read-only file system",
-    ENOSPC: "no space left on the device",
-    EDQUOT: "disk quota exceeded",
-    ENAMETOOLONG: "name too long",
-    ELOOP: "too many symbolic links",
-    EIO: "input/output error",
-  };
-  const text = e?.code !== undefined ? what[e.code] : undefined;
-  if (text !== undefined) return `${text} (${e.code})`;
-  return e?.message ?? String(err);
 }
 
 /** Free bytes (for unprivileged users) on the file system of `path`, or of its nearest existing parent. */
@@ -84,12 +63,12 @@ export async function checkDirectory(key: string, dir: string, minFreeMb = 0): P
   } catch (err) {
     if (err instanceof DirectoryProblem) throw err;
     if ((err as NodeJS.ErrnoException).code !== "ENOENT")
-      throw new DirectoryProblem(key, dir, describeFsError(err));
+      throw new DirectoryProblem(key, dir, describeSystemError(err));
   }
   try {
     await probeWritable(dir);
   } catch (err) {
-    throw new DirectoryProblem(key, dir, `not writable: ${describeFsError(err)}`);
+    throw new DirectoryProblem(key, dir, `not writable: ${describeSystemError(err)}`);
   }
   if (minFreeMb > 0) {
     const mb = (await freeBytes(dir)) / (1024 * 1024);

@@ -2,19 +2,12 @@
 // and OAuth2 beside the dicom_store_scp object, Kafka brokers as one comma-separated string), with
 // values of our own.
 
-export const RUST_SAMPLE_SYNTAXES = [
-  "1.2.840.10008.1.2",
-  "1.2.840.10008.1.2.1",
-  "1.2.840.10008.1.2.2",
-  "1.2.840.10008.1.2.1.99",
-  "1.2.840.10008.1.2.5",
-  "1.2.840.10008.1.2.4.50",
-  "1.2.840.10008.1.2.4.51",
-  "1.2.840.10008.1.2.4.57",
-  "1.2.840.10008.1.2.4.70",
-  "1.2.840.10008.1.2.4.80",
-  "1.2.840.10008.1.2.4.81",
-];
+import { DEFAULT_SUPPORTED_TRANSFER_SYNTAXES } from "../../src/config/defaults.ts";
+
+/** The original sample's cornerstonejs list: ours without JPEG 2000. */
+export const RUST_SAMPLE_SYNTAXES: string[] = DEFAULT_SUPPORTED_TRANSFER_SYNTAXES.filter(
+  (ts) => !ts.startsWith("1.2.840.10008.1.2.4.9"),
+);
 
 /** The original's sample, as its users have it (values of our own). */
 export function rustSample(
