@@ -6,8 +6,9 @@
 
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { KafkaPublisher } from "../src/outbox/kafka-publisher.ts";
 import { OutboxLog } from "../src/outbox/log.ts";
-import { Drainer, KafkaPublisher } from "../src/outbox/publisher.ts";
+import { Drainer } from "../src/outbox/publisher.ts";
 import { makeRecord } from "../src/outbox/record.ts";
 import { repoRoot } from "../test/helpers/dcmtk.ts";
 import { startMockBroker } from "../test/helpers/kafka.ts";

@@ -29,7 +29,7 @@ import type { Config } from "../config/schema.ts";
 import { drainAdvice, forecastLines } from "../outbox/fill.ts";
 import { encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "../outbox/frame.ts";
 import { OutboxLog, syncDirSync } from "../outbox/log.ts";
-import { Drainer, KafkaPublisher, type Publisher, topicsResolver } from "../outbox/publisher.ts";
+import { Drainer, type Publisher, topicsResolver } from "../outbox/publisher.ts";
 import { uuidV7 } from "../outbox/record.ts";
 import { sha256OfFile } from "../store/hasher.ts";
 
@@ -134,7 +134,8 @@ async function drain(config: Config, out: Out, opts: OutboxCliOptions): Promise<
     throw new OutboxCommandError("kafka.enabled is false: there is nothing to drain to (use export DIR)");
   }
   const log = await openLog(config);
-  const publisher = opts.publisher ?? new KafkaPublisher(config.kafka);
+  const publisher =
+    opts.publisher ?? new (await import("../outbox/kafka-publisher.ts")).KafkaPublisher(config.kafka);
   const drainer = new Drainer(log, publisher, topicsResolver(config));
   const timeout = opts.drainTimeoutMs ?? 30_000;
   let delivered = 0;

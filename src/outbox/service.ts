@@ -16,7 +16,6 @@ import {
   Drainer,
   type DrainerOptions,
   type DrainerState,
-  KafkaPublisher,
   type Publisher,
   topicsResolver,
 } from "./publisher.ts";
@@ -63,7 +62,7 @@ export class OutboxService {
       opts.publisher !== undefined
         ? opts.publisher
         : config.kafka.enabled
-          ? new KafkaPublisher(config.kafka)
+          ? new (await import("./kafka-publisher.ts")).KafkaPublisher(config.kafka)
           : null;
     const hasher = createHasher();
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
