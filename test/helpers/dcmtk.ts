@@ -492,9 +492,22 @@ export interface DcmtkStorescpHandle extends ServerHandle {
   outDir: string;
 }
 
-/** Starts DCMTK's storescp and waits until it listens. */
+/**
+ * Starts DCMTK's storescp and waits until it listens. DCMTK cannot bind port 0 and say which it got: a
+ * free port is picked, and should another process take it first, the start is tried on a new one.
+ */
 export async function startDcmtkStorescp(opts: DcmtkStorescpOptions): Promise<DcmtkStorescpHandle> {
-  const port = opts.port ?? (await freePort());
+  if (opts.port !== undefined) return startDcmtkOn(opts.port, opts);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDcmtkOn(await freePort(), opts);
+    } catch (err) {
+      if (attempt >= 5 || !/exited/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startDcmtkOn(port: number, opts: DcmtkStorescpOptions): Promise<DcmtkStorescpHandle> {
   mkdirSync(opts.outDir, { recursive: true });
   const args: string[] = [];
   if (opts.verbose) args.push("-v");
