@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
       return r.status === 0 ? 0 : 1;
     }
     case "hash-password": {
-      const password = await readStdin();
+      const password = readStdin();
       if (password === "") throw new UsageError("hash-password: no password on stdin");
       process.stdout.write(`${hashPassword(password)}\n`);
       return 0;
