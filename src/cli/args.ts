@@ -3,7 +3,9 @@
 //
 // Values are checked here only for form (a port is an integer, an AE title is an AE title); ranges that
 // the config also constrains (port, max PDU length) are checked by loadConfig, so that flag and file
-// share one rule, and reported there as ConfigError naming the flag.
+// share one rule, and reported there as ConfigError naming the flag. Paths (--config, outbox DIR,
+// transcode IN OUT) come back absolute, against the working directory, by the platform's rules
+// (src/util/paths.ts): nothing later depends on the directory the command was started from.
 
 import { Command, CommanderError } from "commander";
 import pkg from "../../package.json" with { type: "json" };
@@ -11,6 +13,7 @@ import { BUILD_INFO } from "../build-info.ts";
 import { DEFAULTS } from "../config/defaults.ts";
 import type { PartialOverrides } from "../config/load.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
+import { absolutePath, PathError } from "../util/paths.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -115,6 +118,22 @@ function str(opts: Opts, key: string): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** A path argument, absolute. */
+function pathArg(what: string, value: string): string {
+  try {
+    return absolutePath(value, process.cwd());
+  } catch (err) {
+    if (err instanceof PathError) throw new UsageError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The --config option's file, absolute. */
+function configOpt(opts: Opts): string | undefined {
+  const v = str(opts, "config");
+  return v === undefined ? undefined : pathArg("--config", v);
+}
+
 function integer(flag: string, v: string): number {
   if (!/^[0-9]{1,10}$/.test(v)) throw new UsageError(`${flag}: not a non-negative integer: "${v}"`);
   return Number(v);
@@ -199,7 +218,7 @@ function parseServe(args: readonly string[]): CliCommand {
   const out = str(o, "outputDirectory");
   if (out !== undefined) overrides.storage_root = out;
 
-  const configPath = str(o, "config");
+  const configPath = configOpt(o);
   return configPath === undefined ? { kind: "serve", overrides } : { kind: "serve", configPath, overrides };
 }
 
@@ -231,11 +250,11 @@ function parseOutbox(args: readonly string[]): CliCommand {
   const needsDir = a === "export" || a === "import";
   if (needsDir && dir === undefined) throw new UsageError(`outbox ${a}: missing DIR`);
   if (!needsDir && dir !== undefined) throw new UsageError(`outbox ${a}: unexpected argument "${dir}"`);
-  const configPath = str(cmd.opts(), "config");
+  const configPath = configOpt(cmd.opts());
   return {
     kind: "outbox",
     action: a,
-    ...(dir !== undefined ? { dir } : {}),
+    ...(dir !== undefined ? { dir: pathArg("DIR", dir) } : {}),
     ...(configPath !== undefined ? { configPath } : {}),
   };
 }
@@ -247,7 +266,7 @@ function parseLicense(args: readonly string[]): CliCommand {
   if (!(LICENSE_ACTIONS as readonly string[]).includes(action)) {
     throw new UsageError(`license: unknown action "${action}" (show, verify)`);
   }
-  const configPath = str(cmd.opts(), "config");
+  const configPath = configOpt(cmd.opts());
   return {
     kind: "license",
     action: action as LicenseAction,
@@ -261,7 +280,12 @@ function parseTranscode(args: readonly string[]): CliCommand {
   const [input = "", output = ""] = cmd.args;
   const ts = str(cmd.opts(), "ts");
   if (ts !== undefined && !isValidUid(ts)) throw new UsageError(`--ts: not a UID: "${ts}"`);
-  return { kind: "transcode", input, output, ...(ts !== undefined ? { ts } : {}) };
+  return {
+    kind: "transcode",
+    input: pathArg("IN", input),
+    output: pathArg("OUT", output),
+    ...(ts !== undefined ? { ts } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

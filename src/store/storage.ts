@@ -6,6 +6,7 @@ import { existsSync, promises as fsp, statfs, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { durable } from "../util/durable.ts";
+import { safeSegment } from "./layout.ts";
 import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
 import { walkFiles } from "./tree.ts";
@@ -178,7 +179,7 @@ export class Storage {
   /** Today's quarantine directory of a tenant. */
   quarantineDirFor(tenantId: string): string {
     const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
-    return join(this.options.quarantineDir, safeName(tenantId), day);
+    return join(this.options.quarantineDir, safeSegment(tenantId), day);
   }
 
   /** A spare temp file of `dir` that is ready now (see createTemp), or null. */
@@ -286,8 +287,4 @@ export class Storage {
     }
     return removed;
   }
-}
-
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
 }

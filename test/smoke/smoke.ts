@@ -25,9 +25,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { outputName, TARGETS, type Target } from "../../build/build.ts";
 import type { OutboxRecord } from "../../src/outbox/record.ts";
+import { withoutLongPrefix } from "../../src/util/paths.ts";
 import {
   dcmsend,
   dcmtkEnv,
@@ -179,13 +180,14 @@ async function main(): Promise<number> {
 
     // The config in the platform's own style. Windows: a drive-letter path with backslashes, one with
     // forward slashes, and one relative to the config file.
-    const data = join(site, "data");
+    // Deep enough that stored paths pass Windows' classic 260-character limit.
+    const data = join(site, "data", "long-path-".repeat(12));
     const outbox = join(site, "outbox");
     const win = target === "windows-x64";
     const siteYaml = [
       "scp: { host: 127.0.0.1, port: 0 }",
       "storage:",
-      `  root: ${win ? quote(r.native(data)) : "./data"}`,
+      `  root: ${win ? quote(r.native(data)) : `./${relative(site, data)}`}`,
       `  quarantine: ${win ? quote(".\\quarantine") : "./quarantine"}`,
       "  fsync: true",
       "  on_duplicate: reject",
@@ -273,6 +275,20 @@ async function main(): Promise<number> {
       rmSync(join(site, "in.dcm"));
       rmSync(join(site, "out.dcm"));
     });
+
+    if (win)
+      await check("a device name in a config path: exit 2 with FILE:LINE:COL and the reason", async () => {
+        writeFileSync(
+          join(site, "bad.yaml"),
+          `storage:\n  root: ${quote(r.native(join(site, "NUL", "x")))}\n`,
+        );
+        const b = await bin(["--config", "bad.yaml"]);
+        expect(
+          b.code === 2 && /bad\.yaml:2:9: storage\.root: "NUL" is a Windows device name/.test(b.stderr),
+          `exit ${b.code}: ${b.stderr}`,
+        );
+        rmSync(join(site, "bad.yaml"));
+      });
 
     let port = 0;
     const served = await check("serves from a config in the platform's path style", async () => {
@@ -371,7 +387,7 @@ async function main(): Promise<number> {
       }
       const nativeData = r.native(data);
       expect(
-        exported.every((rec) => rec.file_path.startsWith(nativeData)),
+        exported.every((rec) => withoutLongPrefix(rec.file_path).startsWith(nativeData)),
         `paths: ${exported.map((e) => e.file_path)}`,
       );
       expect(
