@@ -130,7 +130,9 @@ async function emulatedRows(dist: string, site: string, runs: number): Promise<S
     WINEDLLOVERRIDES: "mscoree,mshtml=",
   };
   const wine64 = "/usr/lib/wine/wine64";
-  spawnSync(wine64, ["wineboot", "--init"], { env: dcmtkEnv(wine) });
+  // The wineserver alone first (one started by a timed command would hold its pipes open), then the prefix.
+  spawnSync("wineserver", ["-p"], { env: dcmtkEnv(wine), stdio: "ignore" });
+  spawnSync(wine64, ["wineboot", "--init"], { env: dcmtkEnv(wine), stdio: "ignore" });
   const idle: ChildProcess = spawn(wine64, ["cmd.exe"], {
     env: dcmtkEnv(wine),
     stdio: ["pipe", "ignore", "ignore"],

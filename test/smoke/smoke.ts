@@ -99,6 +99,9 @@ function runnerFor(target: Target, work: string): Runner {
       if (cc.status !== 0) throw new Error(`building bcryptprimitives.dll: ${cc.stderr}`);
       // A fresh prefix, made before anything else runs in it (two processes making it at once can hang).
       const wineEnv = { ...process.env, ...env };
+      // The wineserver first, started alone with no pipes of ours: one started by a command below would
+      // inherit that command's stdout and stderr and keep them open, so the command never seems to end.
+      spawnSync("wineserver", ["-p"], { env: wineEnv, stdio: "ignore" });
       const boot = spawnSync(wine, ["wineboot", "--init"], {
         env: wineEnv,
         encoding: "utf8",
