@@ -3,12 +3,15 @@
 //
 // Values are checked here only for form (a port is an integer, an AE title is an AE title); ranges that
 // the config also constrains (port, max PDU length) are checked by loadConfig, so that flag and file
-// share one rule, and reported there as ConfigError naming the flag.
+// share one rule, and reported there as ConfigError naming the flag. Paths (--config, outbox DIR,
+// transcode IN OUT) come back absolute, against the working directory, by the platform's rules
+// (src/util/paths.ts): nothing later depends on the directory the command was started from.
 
 import { Command, CommanderError } from "commander";
 import { DEFAULTS } from "../config/defaults.ts";
 import type { PartialOverrides } from "../config/load.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
+import { absolutePath, PathError } from "../util/paths.ts";
 import { VERSION, versionText } from "./version.ts";
 
 export { VERSION, versionText };
@@ -129,6 +132,22 @@ type Opts = Record<string, unknown>;
 function str(opts: Opts, key: string): string | undefined {
   const v = opts[key];
   return typeof v === "string" ? v : undefined;
+}
+
+/** A path argument, absolute. */
+function pathArg(what: string, value: string): string {
+  try {
+    return absolutePath(value, process.cwd());
+  } catch (err) {
+    if (err instanceof PathError) throw new UsageError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The --config option's file, absolute. */
+function configOpt(opts: Opts): string | undefined {
+  const v = str(opts, "config");
+  return v === undefined ? undefined : pathArg("--config", v);
 }
 
 function integer(flag: string, v: string): number {
@@ -357,7 +376,7 @@ function parseServe(argv: readonly string[]): CliCommand {
   const out = str(o, "outputDirectory");
   if (out !== undefined) overrides.storage_root = out;
 
-  const configPath = str(o, "config");
+  const configPath = configOpt(o);
   return configPath === undefined ? { kind: "serve", overrides } : { kind: "serve", configPath, overrides };
 }
 
@@ -389,11 +408,11 @@ function parseOutbox(args: readonly string[]): CliCommand {
   const needsDir = a === "export" || a === "import";
   if (needsDir && dir === undefined) throw new UsageError(`outbox ${a}: missing DIR`);
   if (!needsDir && dir !== undefined) throw new UsageError(`outbox ${a}: unexpected argument "${dir}"`);
-  const configPath = str(cmd.opts(), "config");
+  const configPath = configOpt(cmd.opts());
   return {
     kind: "outbox",
     action: a,
-    ...(dir !== undefined ? { dir } : {}),
+    ...(dir !== undefined ? { dir: pathArg("DIR", dir) } : {}),
     ...(configPath !== undefined ? { configPath } : {}),
   };
 }
@@ -405,7 +424,7 @@ function parseLicense(args: readonly string[]): CliCommand {
   if (!(LICENSE_ACTIONS as readonly string[]).includes(action)) {
     throw new UsageError(`license: unknown action "${action}" (show, verify)`);
   }
-  const configPath = str(cmd.opts(), "config");
+  const configPath = configOpt(cmd.opts());
   return {
     kind: "license",
     action: action as LicenseAction,
@@ -419,7 +438,12 @@ function parseTranscode(args: readonly string[]): CliCommand {
   const [input = "", output = ""] = cmd.args;
   const ts = str(cmd.opts(), "ts");
   if (ts !== undefined && !isValidUid(ts)) throw new UsageError(`--ts: not a UID: "${ts}"`);
-  return { kind: "transcode", input, output, ...(ts !== undefined ? { ts } : {}) };
+  return {
+    kind: "transcode",
+    input: pathArg("IN", input),
+    output: pathArg("OUT", output),
+    ...(ts !== undefined ? { ts } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------

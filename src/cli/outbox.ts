@@ -9,18 +9,14 @@
 
 import { createHash } from "node:crypto";
 import {
-  appendFileSync,
   closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
@@ -28,10 +24,11 @@ import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { drainAdvice, forecastLines } from "../outbox/fill.ts";
 import { encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "../outbox/frame.ts";
-import { OutboxLog, syncDirSync } from "../outbox/log.ts";
+import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, type Publisher, topicsResolver } from "../outbox/publisher.ts";
 import { uuidV7 } from "../outbox/record.ts";
 import { sha256OfFile } from "../store/hasher.ts";
+import { durable } from "../util/durable.ts";
 
 export const BUNDLE_FORMAT = "storescp-outbox-bundle";
 const RECORDS = "records.seg";
@@ -218,11 +215,11 @@ async function exportBundle(config: Config, dir: string, out: Out): Promise<numb
           records += 1;
         }
       }
-      fsyncSync(fd);
+      durable.syncDataSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, join(dir, RECORDS));
+    durable.replace(tmp, join(dir, RECORDS));
     const manifest: BundleManifest = {
       format: BUNDLE_FORMAT,
       version: 1,
@@ -233,8 +230,8 @@ async function exportBundle(config: Config, dir: string, out: Out): Promise<numb
       bytes,
       sha256: hash.digest("hex"),
     };
-    writeDurable(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    syncDirSync(dir);
+    // The manifest last: a bundle without one is incomplete and import refuses it.
+    durable.replaceFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, true, dir);
     // Only now, with the bundle safe, do the records leave this outbox.
     log.ack(pos, records);
     out(`exported ${records} record(s) (${bytes} bytes) to ${dir}, bundle ${manifest.bundle_id}`);
@@ -337,15 +334,7 @@ async function importBundle(config: Config, dir: string, out: Out): Promise<numb
     });
     await Promise.all(appends);
     if (config.storage.fsync) log.syncNow();
-    if (taken.length > 0) {
-      appendFileSync(ledgerPath, `${taken.join("\n")}\n`);
-      const lfd = openSync(ledgerPath, "r");
-      try {
-        fsyncSync(lfd);
-      } finally {
-        closeSync(lfd);
-      }
-    }
+    if (taken.length > 0) durable.appendSync(ledgerPath, `${taken.join("\n")}\n`, true);
     out(
       `imported ${taken.length} record(s) from bundle ${manifest.bundle_id}` +
         (count - taken.length > 0 ? `; ${count - taken.length} already imported before, skipped` : ""),
@@ -364,15 +353,4 @@ function traceIdOf(payload: Uint8Array): string {
     // fall through
   }
   throw new OutboxCommandError("import: a record without a trace_id (not an outbox record)");
-}
-
-function writeDurable(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
-  const fd = openSync(`${path}.tmp`, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(`${path}.tmp`, path);
 }

@@ -72,7 +72,7 @@ async function dispatch(cmd: CliCommand): Promise<number> {
     }
     case "hash-password": {
       const { hashPassword, readStdin } = await import("./hash-password.ts");
-      const password = await readStdin();
+      const password = readStdin();
       if (password === "") throw new UsageError("hash-password: no password on stdin");
       process.stdout.write(`${hashPassword(password)}\n`);
       return 0;

@@ -10,11 +10,15 @@
 // config file, so a config works whatever the working directory of the service is; without a file,
 // and for paths given on the command line, against the working directory. The returned Config holds
 // absolute paths. storage.quarantine, when the file does not set it, is `<storage.root>/_quarantine`.
+// The platform's own rules apply (src/util/paths.ts): on Windows drive letters, UNC shares and either
+// slash; a value Windows cannot use (a device name such as NUL, a name ending in a dot) is an error at
+// its FILE:LINE:COL.
 
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
+import { absolutePath, PathError } from "../util/paths.ts";
 import { defaultConfig, QUARANTINE_DIRNAME } from "./defaults.ts";
 import { fromRustConfig, isRustConfig } from "./rust-json.ts";
 import { type Config, ConfigSchema, type LogLevel } from "./schema.ts";
@@ -159,8 +163,23 @@ export function readConfig(path?: string, overrides: PartialOverrides = {}): Loa
 
   // 3. Paths.
   const base = path === undefined ? process.cwd() : dirname(resolve(path));
-  resolvePaths(cfg, base);
-  if (overrides.storage_root !== undefined) cfg.storage.root = resolve(overrides.storage_root);
+  resolvePaths(cfg, (at, value) => {
+    try {
+      return absolutePath(value, base);
+    } catch (err) {
+      if (!(err instanceof PathError) || path === undefined) throw err;
+      const pos = located?.locate(at, "value") ?? { line: 1, col: 1 };
+      throw new ConfigError(`${dottedPath(at)}: ${err.message}`, path, pos.line, pos.col);
+    }
+  });
+  if (overrides.storage_root !== undefined) {
+    try {
+      cfg.storage.root = absolutePath(overrides.storage_root, process.cwd());
+    } catch (err) {
+      if (err instanceof PathError) throw new ConfigError(`-o: ${err.message}`);
+      throw err;
+    }
+  }
   if (!quarantineExplicit) cfg.storage.quarantine = join(cfg.storage.root, QUARANTINE_DIRNAME);
   return { config: cfg, notes };
 }
@@ -486,26 +505,26 @@ function applyOverrides(merged: unknown, o: PartialOverrides): unknown {
   return out;
 }
 
-function resolvePaths(cfg: Config, base: string): void {
-  const r = (p: string) => resolve(base, p);
-  cfg.storage.root = r(cfg.storage.root);
-  cfg.storage.quarantine = r(cfg.storage.quarantine);
-  cfg.outbox.dir = r(cfg.outbox.dir);
-  cfg.license.certificate = r(cfg.license.certificate);
-  if (cfg.logging.file) cfg.logging.file.path = r(cfg.logging.file.path);
+/** Every path of the config through `r` (absolute, or an error naming the key at `at`). */
+function resolvePaths(cfg: Config, r: (at: Path, value: string) => string): void {
+  cfg.storage.root = r(["storage", "root"], cfg.storage.root);
+  cfg.storage.quarantine = r(["storage", "quarantine"], cfg.storage.quarantine);
+  cfg.outbox.dir = r(["outbox", "dir"], cfg.outbox.dir);
+  cfg.license.certificate = r(["license", "certificate"], cfg.license.certificate);
+  if (cfg.logging.file) cfg.logging.file.path = r(["logging", "file", "path"], cfg.logging.file.path);
   const tls = cfg.scp.tls;
   if (tls) {
-    tls.cert = r(tls.cert);
-    tls.key = r(tls.key);
-    if (tls.ca !== null) tls.ca = r(tls.ca);
+    tls.cert = r(["scp", "tls", "cert"], tls.cert);
+    tls.key = r(["scp", "tls", "key"], tls.key);
+    if (tls.ca !== null) tls.ca = r(["scp", "tls", "ca"], tls.ca);
   }
   const ssl = cfg.kafka.ssl;
   if (ssl) {
-    if (ssl.ca !== null) ssl.ca = r(ssl.ca);
-    if (ssl.cert !== null) ssl.cert = r(ssl.cert);
-    if (ssl.key !== null) ssl.key = r(ssl.key);
+    if (ssl.ca !== null) ssl.ca = r(["kafka", "ssl", "ca"], ssl.ca);
+    if (ssl.cert !== null) ssl.cert = r(["kafka", "ssl", "cert"], ssl.cert);
+    if (ssl.key !== null) ssl.key = r(["kafka", "ssl", "key"], ssl.key);
   }
-  for (const t of cfg.tenants) {
-    if (t.storage?.root !== undefined) t.storage.root = r(t.storage.root);
+  for (const [i, t] of cfg.tenants.entries()) {
+    if (t.storage?.root !== undefined) t.storage.root = r(["tenants", i, "storage", "root"], t.storage.root);
   }
 }

@@ -15,9 +15,6 @@
 import {
   closeSync,
   existsSync,
-  fdatasync,
-  fdatasyncSync,
-  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -33,6 +30,7 @@ import {
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { event, logger } from "../ops/log.ts";
+import { durable } from "../util/durable.ts";
 import { type BadRange, encodeFrame, HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
 
 const log = logger("outbox");
@@ -233,7 +231,7 @@ export class OutboxLog {
         const wfd = openSync(this.segPath(s.seq), "r+");
         try {
           ftruncateSync(wfd, validEnd);
-          fsyncSync(wfd);
+          durable.syncDataSync(wfd);
         } finally {
           closeSync(wfd);
         }
@@ -302,14 +300,14 @@ export class OutboxLog {
   private roll(): void {
     const prev = this.segments.at(-1);
     if (this.fd >= 0) {
-      if (this.opts.fsync) fdatasyncSync(this.fd);
+      if (this.opts.fsync) durable.syncDataSync(this.fd);
       // An fdatasync may still run on it in the thread pool: close it when that round ends.
       if (this.syncing) this.closeAfterRound.push(this.fd);
       else closeSync(this.fd);
     }
     const seq = Math.max((prev?.seq ?? 0) + 1, this.cursor.segment);
     this.fd = openSync(this.segPath(seq), "wx");
-    if (this.opts.fsync) syncDirSync(this.opts.dir);
+    if (this.opts.fsync) durable.syncDirSync(this.opts.dir);
     this.segments.push({ seq, size: 0 });
     this.syncedSize = 0;
   }
@@ -360,7 +358,7 @@ export class OutboxLog {
     const active = this.segments.at(-1);
     const seq = active?.seq;
     const upTo = active?.size ?? 0;
-    fdatasync(this.fd, (err) => {
+    const settle = (err: Error | null): void => {
       this.syncing = false;
       for (const fd of this.closeAfterRound.splice(0)) closeSync(fd);
       if (err) for (const w of waiters) w.reject(err);
@@ -369,7 +367,8 @@ export class OutboxLog {
         for (const w of waiters) w.resolve();
       }
       if (this.nextRound.length > 0 && !this.closed) this.startRound();
-    });
+    };
+    durable.syncData(this.fd).then(() => settle(null), settle);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -491,7 +490,7 @@ export class OutboxLog {
   /** Make everything appended so far durable now (for bulk appends made without per-record sync). */
   syncNow(): void {
     if (this.fd < 0) return;
-    fdatasyncSync(this.fd);
+    durable.syncDataSync(this.fd);
     this.syncedSize = this.segments.at(-1)?.size ?? 0;
   }
 
@@ -508,17 +507,6 @@ export class OutboxLog {
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
     if (!this.opts.readOnly) unlockDir(this.opts.dir);
-  }
-}
-
-/** fsync a directory, synchronously (POSIX; nothing to do on Windows). */
-export function syncDirSync(dir: string): void {
-  if (process.platform === "win32") return;
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

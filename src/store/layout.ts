@@ -2,8 +2,8 @@
 // that keep anything a peer sends from choosing a path outside its tenant's root.
 
 import { createHash } from "node:crypto";
-import { resolve, sep } from "node:path";
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
+import { longPath, pathsOf, WINDOWS_DEVICE, windowsNameProblem } from "../util/paths.ts";
 import { validDate } from "./validate.ts";
 
 export interface PathVariables {
@@ -53,9 +53,6 @@ export function uidHash(uid: string): string {
   }
   return h;
 }
-
-/** Names Windows reserves for devices, whatever the extension (CON, CON.txt, ...). */
-const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?$/i;
 
 /**
  * Values that are not UIDs may hold anything: keep letters, digits, dot, dash, underscore. The same rules
@@ -110,6 +107,11 @@ export function templateProblem(s: string): string | null {
   if (s.split(/[/\\]/).some((seg) => seg === ".." || seg === "." || seg === "")) {
     return 'must not contain empty, "." or ".." segments';
   }
+  // The literal text must make names that Windows allows too, so that a tree is the same on both.
+  for (const seg of s.split(/[/\\]/)) {
+    const problem = windowsNameProblem(seg.replace(/\{[^{}]*\}/g, "x"));
+    if (problem !== null) return `segment "${seg}": ${problem.replace(/^"[^"]*" /, "")}`;
+  }
   const known: readonly string[] = TEMPLATE_PLACEHOLDERS;
   for (const m of s.matchAll(/\{([^}]*)\}/g)) {
     const name = m[1] ?? "";
@@ -157,9 +159,15 @@ function placeholderValue(name: string, v: PathVariables): string {
 
 /**
  * Render the template to an absolute path under root. UIDs must have been validated before (they are
- * used as they are, so the file name keeps the SOP Instance UID); every other value is sanitised.
+ * used as they are, so the file name keeps the SOP Instance UID); every other value is sanitised. On
+ * Windows a path beyond the classic length limit comes back with the \\?\ prefix (util/paths.ts).
  */
-export function renderPath(root: string, template: string, v: PathVariables): string {
+export function renderPath(
+  root: string,
+  template: string,
+  v: PathVariables,
+  platform: NodeJS.Platform = process.platform,
+): string {
   let rendered = "";
   for (const part of compile(template))
     rendered += typeof part === "string" ? part : placeholderValue(part.name, v);
@@ -169,17 +177,20 @@ export function renderPath(root: string, template: string, v: PathVariables): st
   if (segments.some((seg) => seg === "" || seg === "." || seg === "..")) {
     throw new Error(`rendered path ${rendered} would escape the storage root ${root}`);
   }
-  const base = resolvedRoot(root);
-  return `${base}${base.endsWith(sep) ? "" : sep}${sep === "/" ? rendered : segments.join(sep)}`;
+  const { sep, resolve } = pathsOf(platform);
+  const base = resolvedRoot(root, resolve, sep === "/" ? resolvedRoots : resolvedWindowsRoots);
+  const path = `${base}${base.endsWith(sep) ? "" : sep}${sep === "/" ? rendered : segments.join(sep)}`;
+  return sep === "/" ? path : longPath(path, platform);
 }
 
 const resolvedRoots = new Map<string, string>();
+const resolvedWindowsRoots = new Map<string, string>();
 
-function resolvedRoot(root: string): string {
-  let r = resolvedRoots.get(root);
+function resolvedRoot(root: string, resolve: (p: string) => string, cache: Map<string, string>): string {
+  let r = cache.get(root);
   if (r === undefined) {
     r = resolve(root);
-    resolvedRoots.set(root, r);
+    cache.set(root, r);
   }
   return r;
 }

@@ -2,39 +2,22 @@
 // (rename + directory fsync), duplicates, quarantine, and cleaning what a crash left behind.
 
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  promises as fsp,
-  fsync,
-  openSync,
-  renameSync,
-  statfs,
-  unlinkSync,
-} from "node:fs";
+import { existsSync, promises as fsp, statfs, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { durable } from "../util/durable.ts";
+import { safeSegment } from "./layout.ts";
 import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
 import { walkFiles } from "./tree.ts";
 
 const statfsAsync = promisify(statfs);
-const fsyncAsync = promisify(fsync);
 
 /** A file creation slower than this moves spare creation to the thread pool for SLOW_FOR_MS. */
 const SLOW_CREATE_MS = 0.2;
 const SLOW_FOR_MS = 10_000;
 
-/** Directory descriptors kept open for fsync (series directories currently being filled). */
-const DIR_FD_CACHE = 64;
-
 export type OnDuplicate = "overwrite" | "keep" | "reject";
-
-/** One directory's fsync group commit: whether an fsync runs, and who waits for the next one. */
-interface DirRound {
-  running: boolean;
-  next: Array<{ resolve: () => void; reject: (err: Error) => void }>;
-}
 
 export interface StorageOptions {
   fsync: boolean;
@@ -83,8 +66,8 @@ export class Storage {
   readonly bootId = randomBytes(4).toString("hex");
   private seq = 0;
   private readonly knownDirs = new Set<string>();
-  private readonly dirFds = new Map<string, number>();
-  private readonly dirRounds = new Map<string, DirRound>();
+  /** Syncs of the series directories being filled: cached descriptors, one sync per round. */
+  private readonly dirs = durable.directories();
   private readonly spares = new SpareFiles();
   private freeCheck: { at: number; ok: boolean; freeMb: number } | null = null;
   /** Until then spares are made in the thread pool (see newTemp). */
@@ -115,7 +98,7 @@ export class Storage {
         if (d === created) break;
         d = dirname(d);
       }
-      for (const p of parents.reverse()) await syncDir(p);
+      for (const p of parents.reverse()) await durable.syncDir(p);
     }
     this.knownDirs.add(dir);
   }
@@ -181,10 +164,10 @@ export class Storage {
       return { outcome: "kept-existing", durable: DONE };
     }
     if (exists && this.options.onDuplicate === "reject") return { outcome: "duplicate", durable: DONE };
-    renameSync(tempPath, finalPath);
+    durable.replace(tempPath, finalPath);
     return {
       outcome: exists ? "replaced" : "stored",
-      durable: this.options.fsync ? this.syncDirGrouped(dirname(finalPath)) : DONE,
+      durable: this.options.fsync ? this.dirs.sync(dirname(finalPath)) : DONE,
     };
   }
 
@@ -193,78 +176,10 @@ export class Storage {
     return this.options.onDuplicate === "overwrite" ? existsSync(finalPath) : undefined;
   }
 
-  /**
-   * Make the renames done so far in `dir` durable. Renames that arrive while an fsync of the directory
-   * runs share the next one (group commit): parallel associations into one series pay one fsync per
-   * round, not one each.
-   */
-  private syncDirGrouped(dir: string): Promise<void> {
-    let round = this.dirRounds.get(dir);
-    if (!round) {
-      round = { running: false, next: [] };
-      this.dirRounds.set(dir, round);
-    }
-    const r = round;
-    return new Promise<void>((resolve, reject) => {
-      r.next.push({ resolve, reject });
-      if (!r.running) this.startDirRound(dir, r);
-    });
-  }
-
-  private startDirRound(dir: string, round: DirRound): void {
-    round.running = true;
-    const waiters = round.next;
-    round.next = [];
-    this.syncDirCached(dir)
-      .then(
-        () => {
-          for (const w of waiters) w.resolve();
-        },
-        (err: Error) => {
-          for (const w of waiters) w.reject(err);
-        },
-      )
-      .finally(() => {
-        round.running = false;
-        if (round.next.length > 0) this.startDirRound(dir, round);
-        else this.dirRounds.delete(dir);
-      });
-  }
-
-  /**
-   * fsync a directory through a cached descriptor: one thread-pool call per instance instead of three
-   * (open, fsync, close). Series directories receive hundreds of instances in a row.
-   */
-  private async syncDirCached(dir: string): Promise<void> {
-    if (process.platform === "win32") return;
-    let fd = this.dirFds.get(dir);
-    if (fd === undefined) {
-      fd = openSync(dir, "r");
-      this.dirFds.set(dir, fd);
-      if (this.dirFds.size > DIR_FD_CACHE) {
-        const [oldest, oldFd] = this.dirFds.entries().next().value as [string, number];
-        this.dirFds.delete(oldest);
-        closeSync(oldFd);
-      }
-    } else {
-      // Keep recently used directories at the end of the insertion order (LRU).
-      this.dirFds.delete(dir);
-      this.dirFds.set(dir, fd);
-    }
-    await fsyncAsync(fd);
-  }
-
-  private forgetDirFd(dir: string): void {
-    const fd = this.dirFds.get(dir);
-    if (fd === undefined) return;
-    this.dirFds.delete(dir);
-    closeSync(fd);
-  }
-
   /** Today's quarantine directory of a tenant. */
   quarantineDirFor(tenantId: string): string {
     const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
-    return join(this.options.quarantineDir, safeName(tenantId), day);
+    return join(this.options.quarantineDir, safeSegment(tenantId), day);
   }
 
   /** A spare temp file of `dir` that is ready now (see createTemp), or null. */
@@ -288,7 +203,7 @@ export class Storage {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       // Someone removed the directory since we made it (an operator cleaning up): make it again.
       this.knownDirs.delete(dir);
-      this.forgetDirFd(dir);
+      this.dirs.forget(dir);
       await this.ensureDir(dir);
       file = await this.newTemp(dir, false);
     }
@@ -335,6 +250,7 @@ export class Storage {
 
   async close(): Promise<void> {
     await this.dropSpares();
+    this.dirs.close();
   }
 
   /** Give a quarantined temp file its final name and write its reason beside it. Returns the path. */
@@ -348,12 +264,11 @@ export class Storage {
     await this.ensureDir(dir);
     const finalPath = join(dir, `${stamp}-${sop}-${randomBytes(3).toString("hex")}.dcm`);
     const reasonTemp = this.tempPath(dir);
-    await fsp.writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`, { mode: 0o644 });
-    if (this.options.fsync) await syncFile(reasonTemp);
+    await durable.writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`, this.options.fsync, "wx");
     // The instance first: a crash between the renames leaves it without its reason, never lost.
-    await fsp.rename(tempPath, finalPath);
-    await fsp.rename(reasonTemp, `${finalPath}.reason.json`);
-    if (this.options.fsync) await syncDir(dir);
+    durable.replace(tempPath, finalPath);
+    durable.replace(reasonTemp, `${finalPath}.reason.json`);
+    if (this.options.fsync) await durable.syncDir(dir);
     return finalPath;
   }
 
@@ -371,29 +286,5 @@ export class Storage {
       });
     }
     return removed;
-  }
-}
-
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fh = await fsp.open(path, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** fsync a directory so a rename or a new entry in it survives power loss (POSIX; a no-op where unsupported). */
-export async function syncDir(dir: string): Promise<void> {
-  if (process.platform === "win32") return;
-  const fh = await fsp.open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -2,22 +2,11 @@
 // straight to the page cache while the disk keeps up; when it does not, they are queued in slabs and
 // written off the event loop with writev, batched while a write is in flight.
 
-import {
-  closeSync,
-  fdatasync,
-  fstatSync,
-  open,
-  openSync,
-  unlink,
-  writeSync,
-  writev,
-  writevSync,
-} from "node:fs";
+import { closeSync, fstatSync, open, openSync, unlink, writeSync, writev, writevSync } from "node:fs";
 import { promisify } from "node:util";
-import { writeback } from "./writeback.ts";
+import { durable } from "../util/durable.ts";
 
 const openAsync = promisify(open);
-const fdatasyncAsync = promisify(fdatasync);
 const unlinkAsync = promisify(unlink);
 
 /** Linux IOV_MAX is 1024; stay well below it. */
@@ -187,7 +176,7 @@ export class StreamingFile {
       this.fail(err as Error);
       return;
     }
-    const startWriteback = this.durable ? writeback() : null;
+    const startWriteback = this.durable ? durable.writeback() : null;
     if (startWriteback) {
       // Whole pages only: a write into a page under writeback waits for the disk (stable pages), so
       // the partial last page goes with the next chunk.
@@ -202,15 +191,16 @@ export class StreamingFile {
   }
 
   /**
-   * For durable files where sync_file_range cannot be called (writeback.ts), or for the writes queued
+   * For durable files where pages cannot be handed to the disk as they come (durable.writeback()), or
+   * for the writes queued
    * off the event loop: an fdatasync in the background every EARLY_SYNC bytes, so the disk writes the
    * data while the rest arrives and the fdatasync before the answer has little left to do.
    */
   private startEarlySync(direct = true): void {
-    if (!this.durable || (direct && writeback())) return;
+    if (!this.durable || (direct && durable.writeback())) return;
     if (this.finishing || this.writeback || this.size - this.writebackFrom < EARLY_SYNC) return;
     const upTo = this.size;
-    this.writeback = fdatasyncAsync(this.fd).then(
+    this.writeback = durable.syncData(this.fd).then(
       () => {
         this.writeback = null;
         this.writebackFrom = upTo;
@@ -324,7 +314,7 @@ export class StreamingFile {
       if (this.failure) throw this.failure;
       // fdatasync: the data and the size, which is all a reader needs; timestamps may lag. Skipped when
       // the last early writeback started after the last byte was written.
-      if (sync && this.writebackFrom < this.size) await fdatasyncAsync(this.fd);
+      if (sync && this.writebackFrom < this.size) await durable.syncData(this.fd);
     } finally {
       await this.closeOnce();
     }

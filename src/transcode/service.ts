@@ -16,8 +16,8 @@
 // moved by the difference in size whenever a transcoded file replaces the one received.
 
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, openSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { TranscodeConfig } from "../config/schema.ts";
@@ -31,6 +31,7 @@ import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
+import { durable } from "../util/durable.ts";
 import { canRead, TARGETS } from "./capabilities.ts";
 import { TranscodePool } from "./pool.ts";
 
@@ -176,8 +177,8 @@ export class Transcoder {
       const derived = r.sopInstanceUid !== "" && r.sopInstanceUid !== sop;
       const path = derived ? this.pathOf(instance, ctx, r.sopInstanceUid) : instance.path;
       if (path !== instance.path) await mkdir(dirname(path), { recursive: true });
-      await rename(tmp, path);
-      if (this.opts.fsync) syncDir(dirname(path));
+      durable.replace(tmp, path);
+      if (this.opts.fsync) await durable.syncDir(dirname(path));
       // The new instance is durable under its own name before the one it replaces goes.
       const replaced = path === instance.path || (await this.removeReceived(instance, assoc));
       ctx.tenant.quota?.add(r.size - (replaced ? instance.fileSize : 0));
@@ -226,7 +227,7 @@ export class Transcoder {
   private async removeReceived(instance: StoredInstance, assoc: string): Promise<boolean> {
     try {
       await rm(instance.path);
-      if (this.opts.fsync) syncDir(dirname(instance.path));
+      if (this.opts.fsync) await durable.syncDir(dirname(instance.path));
       return true;
     } catch (err) {
       event(log, "warning", "transcode-original-kept", {
@@ -242,14 +243,5 @@ export class Transcoder {
 
   close(): Promise<void> {
     return this.pool.close();
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

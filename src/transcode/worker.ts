@@ -3,8 +3,9 @@
 // from this file when running from source, and from the executable's own entry (src/main.ts loads this
 // module in a worker thread) when compiled: `workerData.storescp` says which role the thread has.
 
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { durable } from "../util/durable.ts";
 import { loadCodecs } from "./codecs.ts";
 import { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 import { transcodePart10 } from "./transcode.ts";
@@ -14,14 +15,7 @@ export { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: true }>, "id" | "ok"> {
   const started = performance.now();
   const r = transcodePart10(new Uint8Array(readFileSync(job.input)), job.target);
-  const fd = openSync(job.output, "w", 0o644);
-  try {
-    let off = 0;
-    while (off < r.bytes.length) off += writeSync(fd, r.bytes, off, r.bytes.length - off);
-    if (job.fsync) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  durable.writeFileSync(job.output, r.bytes, job.fsync);
   return {
     size: r.bytes.length,
     frames: r.frames,

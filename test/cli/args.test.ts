@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import {
   type CliCommand,
@@ -56,7 +57,7 @@ describe("serve", () => {
           mode: "sequential",
           verbose: true,
         },
-        "site.yaml",
+        resolve("site.yaml"),
       ),
     );
   });
@@ -116,7 +117,9 @@ describe("serve", () => {
     expect(parseArgs(["-n", "false"])).toEqual(serve({ mode: "sequential" }));
     expect(parseArgs(["--non-blocking=false"])).toEqual(serve({ mode: "sequential" }));
     expect(parseArgs(["-n", "-p", "5"])).toEqual(serve({ mode: "concurrent", port: 5 }));
-    expect(parseArgs(["-c", "x.yaml", "-n", "FALSE"])).toEqual(serve({ mode: "sequential" }, "x.yaml"));
+    expect(parseArgs(["-c", "x.yaml", "-n", "FALSE"])).toEqual(
+      serve({ mode: "sequential" }, resolve("x.yaml")),
+    );
   });
 
   test("a bare port, as with DCMTK storescp", () => {
@@ -209,15 +212,19 @@ describe("subcommands", () => {
     expect(parseArgs(["outbox", "drain", "--config", "c.yaml"])).toEqual({
       kind: "outbox",
       action: "drain",
-      configPath: "c.yaml",
+      configPath: resolve("c.yaml"),
     });
     expect(parseArgs(["outbox", "export", "/tmp/x", "-c", "c.yaml"])).toEqual({
       kind: "outbox",
       action: "export",
       dir: "/tmp/x",
-      configPath: "c.yaml",
+      configPath: resolve("c.yaml"),
     });
-    expect(parseArgs(["outbox", "import", "d"])).toEqual({ kind: "outbox", action: "import", dir: "d" });
+    expect(parseArgs(["outbox", "import", "d"])).toEqual({
+      kind: "outbox",
+      action: "import",
+      dir: resolve("d"),
+    });
     for (const argv of [["outbox"], ["outbox", "purge"], ["outbox", "export"], ["outbox", "status", "d"]]) {
       usageError(argv);
     }
@@ -228,7 +235,7 @@ describe("subcommands", () => {
     expect(parseArgs(["license", "verify", "--config", "c.yaml"])).toEqual({
       kind: "license",
       action: "verify",
-      configPath: "c.yaml",
+      configPath: resolve("c.yaml"),
     });
     for (const argv of [["license"], ["license", "renew"], ["license", "show", "x"]]) usageError(argv);
   });
@@ -236,13 +243,13 @@ describe("subcommands", () => {
   test("transcode", () => {
     expect(parseArgs(["transcode", "in.dcm", "out.dcm"])).toEqual({
       kind: "transcode",
-      input: "in.dcm",
-      output: "out.dcm",
+      input: resolve("in.dcm"),
+      output: resolve("out.dcm"),
     });
     expect(parseArgs(["transcode", "a", "b", "--ts", "1.2.840.10008.1.2.4.50"])).toEqual({
       kind: "transcode",
-      input: "a",
-      output: "b",
+      input: resolve("a"),
+      output: resolve("b"),
       ts: "1.2.840.10008.1.2.4.50",
     });
     for (const argv of [

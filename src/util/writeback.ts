@@ -10,8 +10,8 @@
 // final fdatasync writes it anyway. A descriptor closed and reused before its turn only gets another
 // file's range written early, which is harmless.
 //
-// Elsewhere (Windows, macOS, Node, a libc that cannot be opened, no worker) `writeback()` is null and
-// StreamingFile falls back to background fdatasync rounds.
+// Linux only: durable.ts decides where it is started. Where it cannot run (Node, a libc that cannot be
+// opened, no worker) `writeback()` is null and StreamingFile falls back to background fdatasync rounds.
 
 import { Worker } from "node:worker_threads";
 
@@ -43,7 +43,7 @@ for (;;) {
 }`;
 
 function load(): StartWriteback | null {
-  if (process.platform !== "linux" || process.env.STORESCP_NO_SYNC_FILE_RANGE === "1") return null;
+  if (process.env.STORESCP_NO_SYNC_FILE_RANGE === "1") return null;
   if (!(globalThis as { Bun?: unknown }).Bun) return null;
   const control = new SharedArrayBuffer(8);
   const ranges = new SharedArrayBuffer(SLOTS * 3 * 8);
