@@ -16,10 +16,12 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -101,13 +103,23 @@ function runnerFor(target: Target, work: string): Runner {
       const wineEnv = { ...process.env, ...env };
       // The wineserver first, started alone with no pipes of ours: one started by a command below would
       // inherit that command's stdout and stderr and keep them open, so the command never seems to end.
-      spawnSync("wineserver", ["-p"], { env: wineEnv, stdio: "ignore" });
+      // The server refuses a prefix directory that does not exist yet, so it is made first. wineboot's own
+      // output goes to a file, never to a pipe of ours: the services it starts would inherit that pipe and
+      // hold it open after wineboot exits, and waiting for its end would wait for them.
+      mkdirSync(env.WINEPREFIX, { recursive: true });
+      const server = spawnSync("wineserver", ["-p"], { env: wineEnv, stdio: "ignore" });
+      if (server.status !== 0)
+        throw new Error(`wineserver -p: exit ${server.status ?? server.error?.message}`);
+      const bootLog = join(work, "wineboot.log");
+      const bootOut = openSync(bootLog, "w");
       const boot = spawnSync(wine, ["wineboot", "--init"], {
         env: wineEnv,
-        encoding: "utf8",
+        stdio: ["ignore", bootOut, bootOut],
         timeout: 120_000,
       });
-      if (boot.status !== 0) throw new Error(`wineboot: exit ${boot.status ?? boot.signal}: ${boot.stderr}`);
+      closeSync(bootOut);
+      if (boot.status !== 0)
+        throw new Error(`wineboot: exit ${boot.status ?? boot.signal}: ${readFileSync(bootLog, "utf8")}`);
       // A Windows process kept alive for the whole run keeps the wineserver and Wine's own services
       // up: otherwise each command waits seconds for them to start again.
       const idle = spawn(wine, ["cmd.exe"], { env: wineEnv, stdio: ["pipe", "ignore", "ignore"] });
