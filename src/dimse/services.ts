@@ -7,7 +7,12 @@ import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
-import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
+import {
+  DEFAULT_SINK_OPTIONS,
+  InstanceSink,
+  type InstanceSinkOptions,
+  type StoredInstance,
+} from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
@@ -45,8 +50,25 @@ export interface Operation {
   afterResponse?(): void;
 }
 
-/** Called after an instance is safely stored and before the peer is told so (the outbox hooks in here). */
+/**
+ * Called after an instance is safely stored and before the peer is told so (the outbox hooks in here).
+ * A hook that leaves the instance in the archive without its record throws UnrecordedError.
+ */
 export type StoredHook = (instance: StoredInstance, ctx: NetContext, cmd: CommandSet) => Promise<void>;
+
+/**
+ * The instance at `path` is in the archive but its record could not be written: the file is taken back
+ * out (to quarantine) and the peer answered with this failure, so archive and outbox never disagree.
+ */
+export class UnrecordedError extends DimseError {
+  constructor(
+    status: number,
+    comment: string,
+    readonly path: string,
+  ) {
+    super(status, comment);
+  }
+}
 
 /**
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
@@ -74,7 +96,11 @@ export class DimseServices {
   /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
   refuseStore: (() => string | null) | null = null;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    /** Limits on each data set and the record reservation (see InstanceSink). */
+    private readonly sinkOptions: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
+  ) {}
 
   /** Start the operation a request command set asks for. */
   begin(
@@ -198,6 +224,7 @@ export class DimseServices {
         transferSyntaxUid: ts,
       },
       commandProblem,
+      this.sinkOptions,
     );
     // Logged once the response is on its way: the modality waits for nothing that is not storage.
     let after: (() => void) | undefined;
@@ -214,6 +241,11 @@ export class DimseServices {
           const notDurable = await stored.nameDurable;
           if (notDurable) throw notDurable;
         } catch (err) {
+          stored?.reservation?.release();
+          if (err instanceof UnrecordedError) {
+            await this.withdraw(sink, err);
+            if (stored?.outcome === "stored") quota?.add(-stored.fileSize);
+          }
           if (err instanceof DimseError) {
             status = err.status;
             comment = err.comment;
@@ -263,6 +295,18 @@ export class DimseServices {
       abort: () => sink.abort(),
       afterResponse: () => after?.(),
     };
+  }
+
+  /** The file is in the archive without its record: quarantine it (it is answered with a failure). */
+  private async withdraw(sink: InstanceSink, err: UnrecordedError): Promise<void> {
+    try {
+      await sink.withdraw(err.path, { status: err.status, reason: err.comment });
+    } catch (e) {
+      log.error("an instance without its record could not be taken out of the archive: {path}: {error}", {
+        path: err.path,
+        error: e,
+      });
+    }
   }
 }
 

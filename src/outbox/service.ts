@@ -4,11 +4,12 @@
 
 import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
+import { UnrecordedError } from "../dimse/services.ts";
 import { DimseError, Status } from "../dimse/status.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { createHasher, type Hasher } from "../store/hasher.ts";
-import type { StoredInstance } from "../store/instance-sink.ts";
+import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
 import { OutboxLog } from "./log.ts";
 import {
   Drainer,
@@ -18,7 +19,7 @@ import {
   type Publisher,
   topicsResolver,
 } from "./publisher.ts";
-import { makeRecord } from "./record.ts";
+import { makeRecord, recordSizeBound } from "./record.ts";
 
 const log = logger("outbox");
 const encoder = new TextEncoder();
@@ -96,10 +97,40 @@ export class OutboxService {
     return full ? `outbox full (outbox.max_mb ${this.maxMb}): waiting for Kafka` : null;
   }
 
+  /**
+   * The RecordReserver: room for the record of an instance about to be committed, allocated in the
+   * outbox now, so that the record can be written once the file is in the archive. Without it (the
+   * outbox's disk is full) the instance is refused with A700 and its file never enters the archive.
+   */
+  readonly reserve = (draft: RecordDraft): RecordReservation => {
+    const bytes = recordSizeBound({
+      tenantId: draft.ctx.tenant.id,
+      attributes: draft.attributes,
+      path: draft.path,
+      transferSyntaxUid: draft.ctx.transferSyntaxUid,
+      sourceIp: draft.ctx.sourceIp,
+      sourceAe: draft.ctx.callingAe,
+      calledAe: draft.ctx.calledAe,
+    });
+    try {
+      return this.log.reserve(bytes);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      event(log, "error", "outbox-reserve-failed", {
+        sop: draft.attributes.sopInstanceUid,
+        error: e.message,
+      });
+      throw new DimseError(Status.OutOfResources, `outbox cannot take the record: ${e.code ?? e.message}`);
+    }
+  };
+
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
   readonly onStored = async (instance: StoredInstance, ctx: NetContext, _cmd: CommandSet): Promise<void> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.
-    if (instance.outcome === "kept-existing") return;
+    if (instance.outcome === "kept-existing") {
+      instance.reservation?.release();
+      return;
+    }
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
@@ -116,10 +147,18 @@ export class OutboxService {
       calledAe: ctx.calledAe,
     });
     try {
-      await this.log.append(encoder.encode(JSON.stringify(record)));
+      await this.log.append(encoder.encode(JSON.stringify(record)), instance.reservation);
     } catch (err) {
-      event(log, "error", "outbox-append-failed", { sop: record.sop_uid, error: (err as Error).message });
-      throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
+      event(log, "error", "outbox-append-failed", {
+        sop: record.sop_uid,
+        error: (err as Error).message,
+        action: "the instance is taken out of the archive (quarantine) and refused",
+      });
+      throw new UnrecordedError(
+        Status.OutOfResources,
+        `outbox write failed: ${(err as Error).message}`,
+        instance.path,
+      );
     }
     this.drainer.wake();
   };

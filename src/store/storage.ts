@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import {
   closeSync,
   existsSync,
+  constants as fsConstants,
   promises as fsp,
   fsync,
   openSync,
@@ -351,7 +352,7 @@ export class Storage {
     await fsp.writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`, { mode: 0o644 });
     if (this.options.fsync) await syncFile(reasonTemp);
     // The instance first: a crash between the renames leaves it without its reason, never lost.
-    await fsp.rename(tempPath, finalPath);
+    await moveFile(tempPath, finalPath);
     await fsp.rename(reasonTemp, `${finalPath}.reason.json`);
     if (this.options.fsync) await syncDir(dir);
     return finalPath;
@@ -371,6 +372,18 @@ export class Storage {
       });
     }
     return removed;
+  }
+}
+
+/** rename, or (the quarantine on another file system) copy, sync and remove. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    await fsp.copyFile(from, to, fsConstants.COPYFILE_EXCL);
+    await syncFile(to);
+    await fsp.unlink(from);
   }
 }
 
