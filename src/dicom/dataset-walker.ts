@@ -82,6 +82,18 @@ export function tagString(tag: number): string {
   return `(${g.toString(16).toUpperCase().padStart(4, "0")},${e.toString(16).toUpperCase().padStart(4, "0")})`;
 }
 
+/**
+ * Whether an Implicit VR element of undefined length is a sequence: PS3.6 says SQ, or it is a private
+ * data element (unknown VR: read as a sequence, PS3.5 6.2.2, as DCMTK does). Group lengths, private
+ * creators, the groups PS3.5 7.8.1 forbids and the other standard elements cannot be.
+ */
+function implicitSequence(tag: number): boolean {
+  if (isSequenceTag(tag)) return true;
+  const group = Math.floor(tag / 0x10000);
+  const element = tag % 0x10000;
+  return (group & 1) === 1 && group > 0x0008 && group !== 0xffff && element > 0x00ff;
+}
+
 function readU32(b: Uint8Array, o: number, be: boolean): number {
   const x0 = b[o] ?? 0;
   const x1 = b[o + 1] ?? 0;
@@ -294,11 +306,11 @@ export class DataSetWalker {
     }
     if (len === UNDEFINED_LENGTH) {
       if (this.enc === ENC_IMPLICIT_LE) {
-        return this.open(
-          tag === PIXEL_DATA ? FRAGMENTS : SEQ,
-          tag,
-          ENC_IMPLICIT_LE,
-          Number.POSITIVE_INFINITY,
+        if (tag === PIXEL_DATA) return this.open(FRAGMENTS, tag, ENC_IMPLICIT_LE, Number.POSITIVE_INFINITY);
+        if (implicitSequence(tag)) return this.open(SEQ, tag, ENC_IMPLICIT_LE, Number.POSITIVE_INFINITY);
+        return this.failed(
+          "malformed",
+          `undefined length on non-SQ element ${tagString(tag)}${this.where()}`,
         );
       }
       if (vr === VR_SQ) return this.open(SEQ, tag, this.enc, Number.POSITIVE_INFINITY);
