@@ -12,6 +12,7 @@ import { hashPassword } from "../src/cli/hash-password.ts";
 import {
   type AttackResult,
   echoFrom,
+  hostileMix,
   login,
   pendingFlood,
   stallMidStore,
@@ -146,23 +147,8 @@ const ATTACKS: Attack[] = [
     name: "64 hostile associations at once",
     config: BASE,
     run: async (port) => {
-      const bomb = await deflateNestingBomb(sop());
-      const zeros = deflateZeroBomb(sop(), 128);
-      const peer = (i: number) => ({ port, from: `127.0.0.${20 + (i % 4)}` });
-      const kinds: Array<(i: number) => Promise<string>> = [
-        async (i) => (await storeOne(peer(i), truncatedInPixelData(sop(), 50 * MiB, 4 * MiB))).answer,
-        async (i) => (await storeOne(peer(i), truncatedInSequence(sop()))).answer,
-        async (i) => (await storeOne(peer(i), deepNesting(sop()))).answer,
-        async (i) => (await storeOne(peer(i), bomb)).answer,
-        async (i) => (await storeOne(peer(i), zeros)).answer,
-        async (i) => (await stallMidStore(peer(i))).answer,
-        async (i) => (await trickle(peer(i), 500)).answer,
-        async (i) => (await storeOne(peer(i), longModality(sop()))).answer,
-      ];
       const t0 = performance.now();
-      const answers = await Promise.all(
-        Array.from({ length: 64 }, (_, i) => (kinds[i % kinds.length] as (i: number) => Promise<string>)(i)),
-      );
+      const answers = await hostileMix(port, 64, sop);
       return { answer: summary(tally(answers.map((a) => a.split(" ")[0] ?? a))), ms: performance.now() - t0 };
     },
   },

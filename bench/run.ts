@@ -104,27 +104,20 @@ const RECEIVERS = [
 ] as const;
 const FLOORS = ["floor", "floor-duties", "floor-duties-fsync"] as const;
 /** Receivers that take part in a workload when asked for (W1T compares transcoding on and off). */
+/** W1 and W2: every receiver but the transcoding one. */
+const MANY_INSTANCES: readonly ReceiverId[] = [
+  "ours-fsync",
+  "ours-base",
+  "ours-kafka",
+  "ours-nofsync",
+  "dcmtk",
+  "dcmtk-fork",
+  "dcmtk-durable",
+  ...FLOORS,
+];
 const TAKES_PART: Record<WorkloadId, readonly ReceiverId[]> = {
-  W1: [
-    "ours-fsync",
-    "ours-base",
-    "ours-kafka",
-    "ours-nofsync",
-    "dcmtk",
-    "dcmtk-fork",
-    "dcmtk-durable",
-    ...FLOORS,
-  ],
-  W2: [
-    "ours-fsync",
-    "ours-base",
-    "ours-kafka",
-    "ours-nofsync",
-    "dcmtk",
-    "dcmtk-fork",
-    "dcmtk-durable",
-    ...FLOORS,
-  ],
+  W1: MANY_INSTANCES,
+  W2: MANY_INSTANCES,
   W3: ["ours-fsync", "ours-base", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
   W1T: ["ours-fsync", "ours-transcode", "dcmtk"],
 };

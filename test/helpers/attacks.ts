@@ -9,9 +9,19 @@ import { CommandField, encodeCommandSet, Tag } from "../../src/dimse/command.ts"
 import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType, UserIdentityType } from "../../src/net/pdu/types.ts";
-import { type Hostile, wholeInstance } from "./hostile.ts";
+import {
+  deepNesting,
+  deflateNestingBomb,
+  deflateZeroBomb,
+  type Hostile,
+  longModality,
+  truncatedInPixelData,
+  truncatedInSequence,
+  wholeInstance,
+} from "./hostile.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
+const MiB = 1024 * 1024;
 
 export interface AttackResult {
   /** What the SCP answered, e.g. "C000 truncated in (7FE0,0010)...", "A-ABORT", "RJ 2/3/2". */
@@ -255,4 +265,30 @@ export async function echoFrom(p: Peer): Promise<string> {
   } finally {
     a.close();
   }
+}
+
+/**
+ * `n` hostile associations at once, from four addresses (scp.max_associations_per_address is 32): data
+ * sets cut short, nested too deep, deflate bombs, a stall, a trickle, one too long for a path (with
+ * {modality} in storage.path; otherwise stored). Resolves with each one's answer.
+ */
+export async function hostileMix(port: number, n: number, sop: () => string): Promise<string[]> {
+  const bomb = await deflateNestingBomb(sop());
+  const zeros = deflateZeroBomb(sop(), 128);
+  const peer = (i: number): Peer => ({ port, from: `127.0.0.${20 + (i % 4)}` });
+  const kinds: Array<(i: number) => Promise<string>> = [
+    async (i) => (await storeOne(peer(i), truncatedInPixelData(sop(), 50 * MiB, 4 * MiB))).answer,
+    async (i) => (await storeOne(peer(i), truncatedInSequence(sop()))).answer,
+    async (i) => (await storeOne(peer(i), deepNesting(sop()))).answer,
+    async (i) => (await storeOne(peer(i), bomb)).answer,
+    async (i) => (await storeOne(peer(i), zeros)).answer,
+    async (i) => (await stallMidStore(peer(i))).answer,
+    async (i) => (await trickle(peer(i), 500)).answer,
+    async (i) => (await storeOne(peer(i), longModality(sop()))).answer,
+  ];
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      (kinds[i % kinds.length] as (i: number) => Promise<string>)(i).catch((e: Error) => e.message),
+    ),
+  );
 }

@@ -45,16 +45,18 @@ const explicit = (sop: string, bytes: Uint8Array): Hostile => ({
   sopInstanceUid: sop,
 });
 
-/** A whole, ordinary instance: the control. */
-export function wholeInstance(sop: string, pixelBytes = 4096): Hostile {
-  return explicit(
-    sop,
-    encode(
-      [...identifying(sop), bin(tagOf(0x7fe0, 0x0010), "OW", new Uint8Array(pixelBytes).fill(7))],
-      "explicitLE",
-    ),
-  );
+/** A whole, ordinary instance: the control (or, with a long `modality`, one whose path cannot be). */
+export function wholeInstance(sop: string, pixelBytes = 4096, modality = "CT"): Hostile {
+  const pixel = bin(tagOf(0x7fe0, 0x0010), "OW", new Uint8Array(pixelBytes).fill(7));
+  return explicit(sop, encode([...identifying(sop, modality), pixel], "explicitLE"));
 }
+
+const deflated = (sop: string, bytes: Uint8Array): Hostile => ({
+  bytes,
+  ts: TS.DeflatedExplicitVRLittleEndian,
+  sopClassUid: CT_IMAGE,
+  sopInstanceUid: sop,
+});
 
 /** Pixel Data declares `declared` bytes, `sent` of them arrive (in the last PDV, flagged last). */
 export function truncatedInPixelData(sop: string, declared = 1_000_000, sent = 100): Hostile {
@@ -124,33 +126,17 @@ export async function deflateNestingBomb(sop: string, levels = 4_000_000): Promi
   }
   deflate.end();
   await ended;
-  return {
-    bytes: concat(...parts),
-    ts: TS.DeflatedExplicitVRLittleEndian,
-    sopClassUid: CT_IMAGE,
-    sopInstanceUid: sop,
-  };
+  return deflated(sop, concat(...parts));
 }
 
 /** A deflated data set whose Pixel Data is `mb` MiB of zeros: ~1000 times its size on the wire. */
 export function deflateZeroBomb(sop: string, mb = 64): Hostile {
   const head = encode(identifying(sop), "explicitLE");
   const data = concat(head, pixelHeader(mb << 20), new Uint8Array(mb << 20));
-  return {
-    bytes: new Uint8Array(deflateRawSync(data, { level: 9 })),
-    ts: TS.DeflatedExplicitVRLittleEndian,
-    sopClassUid: CT_IMAGE,
-    sopInstanceUid: sop,
-  };
+  return deflated(sop, new Uint8Array(deflateRawSync(data, { level: 9 })));
 }
 
 /** A whole instance with a Modality of `length` characters (storage.path with {modality}). */
 export function longModality(sop: string, length = 6000): Hostile {
-  return explicit(
-    sop,
-    encode(
-      [...identifying(sop, "M".repeat(length)), bin(tagOf(0x7fe0, 0x0010), "OW", new Uint8Array(64))],
-      "explicitLE",
-    ),
-  );
+  return wholeInstance(sop, 64, "M".repeat(length));
 }

@@ -13,6 +13,7 @@ import { hashPassword } from "../../src/cli/hash-password.ts";
 import {
   type AttackResult,
   echoFrom,
+  hostileMix,
   login,
   pendingFlood,
   stallMidStore,
@@ -395,29 +396,14 @@ describe.skipIf(!asRoot)("outbox on a full disk", () => {
 describe("64 hostile associations at once", () => {
   test("peak RSS stays under 250 MB, every one gets its answer, the server keeps serving", async () => {
     const server = await startServer({
-      config: { scp: { idle_timeout_s: 2 }, storage: { min_free_mb: 1, fsync: false } },
+      config: {
+        scp: { idle_timeout_s: 2 },
+        storage: { min_free_mb: 1, fsync: false, path: "{tenant}/{modality}/{sop_uid}.dcm" },
+      },
     });
     try {
-      const bomb = await deflateNestingBomb(nextUid());
-      const zeros = deflateZeroBomb(nextUid(), 128);
-      // From four addresses: scp.max_associations_per_address is 32.
-      const peer = (i: number) => ({ port: server.port, from: `127.0.0.${20 + (i % 4)}` });
-      const kinds: Array<(i: number) => Promise<string>> = [
-        async (i) => (await storeOne(peer(i), truncatedInPixelData(nextUid(), 50 * MB, 4 * MB))).answer,
-        async (i) => (await storeOne(peer(i), truncatedInSequence(nextUid()))).answer,
-        async (i) => (await storeOne(peer(i), deepNesting(nextUid()))).answer,
-        async (i) => (await storeOne(peer(i), bomb)).answer,
-        async (i) => (await storeOne(peer(i), zeros)).answer,
-        async (i) => (await stallMidStore(peer(i))).answer,
-        async (i) => (await trickle(peer(i), 500)).answer,
-        async (i) => (await storeOne(peer(i), truncatedInItem(nextUid()))).answer,
-      ];
       const t0 = performance.now();
-      const answers = await Promise.all(
-        Array.from({ length: 64 }, (_, i) =>
-          (kinds[i % kinds.length] as (i: number) => Promise<string>)(i).catch((e: Error) => e.message),
-        ),
-      );
+      const answers = await hostileMix(server.port, 64, nextUid);
       const peak = peakRss(server.pid) ?? 0;
       table.push([
         "64 hostile associations at once",
