@@ -76,6 +76,9 @@ export const VR_UN = 0x554e;
 const VR_OB = 0x4f42;
 const VR_OW = 0x4f57;
 
+const NO_BYTES = new Uint8Array(0);
+const NO_NUMBERS = new Float64Array(0);
+
 export function tagString(tag: number): string {
   const g = Math.floor(tag / 0x10000);
   const e = tag % 0x10000;
@@ -124,11 +127,12 @@ export class DataSetWalker {
   // The stack of open containers, in typed arrays grown by doubling up to the depth limit.
   private depth = 0;
   private seqDepth = 0;
-  private kinds = new Uint8Array(8);
-  private encs = new Uint8Array(8);
-  private tags = new Float64Array(8);
+  // Allocated at the first sequence: a data set without any costs no stack.
+  private kinds = NO_BYTES;
+  private encs = NO_BYTES;
+  private tags = NO_NUMBERS;
   /** Absolute end of a defined-length container, Infinity for an undefined length. */
-  private ends = new Float64Array(8);
+  private ends = NO_NUMBERS;
   /** Where the innermost defined-length container ends: nothing may run past it. */
   private limit = Number.POSITIVE_INFINITY;
 
@@ -426,7 +430,7 @@ export class DataSetWalker {
   }
 
   private grow(): void {
-    const n = this.kinds.length * 2;
+    const n = Math.max(8, this.kinds.length * 2);
     const kinds = new Uint8Array(n);
     kinds.set(this.kinds);
     const encs = new Uint8Array(n);
