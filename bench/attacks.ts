@@ -68,7 +68,7 @@ const one =
 
 const ATTACKS: Attack[] = [
   {
-    name: "truncated in Pixel Data (1 MB declared, 100 B sent)",
+    name: "truncated in Pixel Data (1 MB, 100 B sent)",
     config: BASE,
     run: one(() => truncatedInPixelData(sop())),
   },

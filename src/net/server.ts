@@ -5,9 +5,9 @@
 // Limits are counted where they bite: an association holds one of scp.max_associations from the moment
 // its A-ASSOCIATE-RQ is read (while its user identity is checked too) until it ends or is rejected;
 // connections still sending their RQ are capped (limits.max_pending_connections), as many more wait
-// unread for a place, and beyond that they are closed; one pending for over a second makes room for a
-// newcomer, so a flood of half-sent RQs cannot lock real peers out until ARTIM; password checks go
-// through a bounded gate (tenancy/password-gate.ts).
+// unread for a place (the newest read first; beyond them the one waiting longest is closed); one pending
+// for over a second makes room for a newcomer, so a flood of half-sent RQs cannot lock real peers out
+// until ARTIM; password checks go through a bounded gate (tenancy/password-gate.ts).
 
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
@@ -160,11 +160,15 @@ export class StoreScpServer {
     }
     if (this.pending.size >= cap) this.evictStalePending();
     if (this.unread.length >= cap) {
-      this.noteDropped(socket.remoteAddress, "pending connections at limits.max_pending_connections");
-      socket.destroy();
-      return;
+      // Under a flood those waiting longest are the flood's: the newcomer may be a real peer.
+      const oldest = this.unread.shift();
+      if (oldest) {
+        this.noteDropped(oldest.remoteAddress, "pending connections at limits.max_pending_connections");
+        oldest.destroy();
+      }
     }
-    // In arrival order, read as soon as a pending place is free: a burst of real peers only waits.
+    // Read as soon as a pending place is free, the newest first: a burst of real peers only waits,
+    // and a real peer arriving during a flood is read before the flood's backlog.
     this.unread.push(socket);
     socket.onClose = () => {
       const i = this.unread.indexOf(socket);
@@ -190,7 +194,7 @@ export class StoreScpServer {
   private readNext(): void {
     const cap = this.deps.config.limits.max_pending_connections;
     while (!this.stopping && this.pending.size < cap) {
-      const next = this.unread.shift();
+      const next = this.unread.pop();
       if (!next) return;
       this.run(next);
     }
