@@ -21,9 +21,14 @@
 //   W3:     at least 300 MB/s with peak RSS at most 150 MB (each checked in the stricter unit: MiB/s, MB)
 //
 // usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,
-//                                                            dcmtk-durable,floor,floor-duties,floor-duties-fsync]
+//                                                            dcmtk-durable,floor,floor-duties,floor-duties-fsync,ours-base]
 //                         [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]
-//                         [--warm N]
+//                         [--warm N] [--base REV] [--fuzz RUNS]
+// --base REV: W1, W2 and W3 also run ours-base, this receiver as of git revision REV (fsync on, from a
+// `git worktree` of REV the bench makes under bench/.work and removes at the end), interleaved with
+// ours-fsync: the target line says how much slower or faster this code is than REV on the same machine
+// in the same run (e.g. the data set checked to its end against the code before that check).
+// --fuzz RUNS: afterwards, the data set fuzzer (bench/fuzz.ts) for RUNS runs.
 // --warm N: before each W1 and W2 run, every receiver first stores N other instances (a perfset of their
 // own, one association), which are set aside before the measured run starts. The rows then show a
 // receiver that has been running for a while (its JIT warm) instead of a fresh process; the
@@ -45,6 +50,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -70,6 +76,7 @@ import {
   measureCommit,
   withCommitRatio,
 } from "./durability.ts";
+import { longFuzz } from "./fuzz.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
 import { printStartupBench, startupBench } from "./startup.ts";
 import { codecBench } from "./transcode.ts";
@@ -94,13 +101,25 @@ const RECEIVERS = [
   "floor",
   "floor-duties",
   "floor-duties-fsync",
+  "ours-base",
 ] as const;
 const FLOORS = ["floor", "floor-duties", "floor-duties-fsync"] as const;
 /** Receivers that take part in a workload when asked for (W1T compares transcoding on and off). */
+/** W1 and W2: every receiver but the transcoding one. */
+const MANY_INSTANCES: readonly ReceiverId[] = [
+  "ours-fsync",
+  "ours-base",
+  "ours-kafka",
+  "ours-nofsync",
+  "dcmtk",
+  "dcmtk-fork",
+  "dcmtk-durable",
+  ...FLOORS,
+];
 const TAKES_PART: Record<WorkloadId, readonly ReceiverId[]> = {
-  W1: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork", "dcmtk-durable", ...FLOORS],
-  W2: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork", "dcmtk-durable", ...FLOORS],
-  W3: ["ours-fsync", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
+  W1: MANY_INSTANCES,
+  W2: MANY_INSTANCES,
+  W3: ["ours-fsync", "ours-base", "ours-kafka", "ours-nofsync", "dcmtk", "dcmtk-fork"],
   W1T: ["ours-fsync", "ours-transcode", "dcmtk"],
 };
 type ReceiverId = (typeof RECEIVERS)[number];
@@ -119,15 +138,20 @@ interface Options {
   warm: number;
   /** The perfset those come from (set in main). */
   warmDir?: string;
+  /** --base: the git revision ours-base runs, and its worktree (set in main). */
+  base?: string;
+  baseDir?: string;
+  /** --fuzz: runs of the data set fuzzer afterwards (0: none). */
+  fuzz: number;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
   console.error(
     "usage: bun bench/run.ts [--only W1,W2,W3,W1T] [--receivers ours-fsync,ours-kafka,ours-nofsync,ours-transcode,dcmtk,dcmtk-fork,\n" +
-      "                                                            dcmtk-durable,floor,floor-duties,floor-duties-fsync]\n" +
+      "                                                            dcmtk-durable,floor,floor-duties,floor-duties-fsync,ours-base]\n" +
       "                        [--quick] [--repeat N] [--log-level LEVEL] [--keep] [--no-outbox] [--no-startup] [--no-codecs]\n" +
-      "                        [--warm N]",
+      "                        [--warm N] [--base REV] [--fuzz RUNS]",
   );
   process.exit(2);
 }
@@ -155,6 +179,7 @@ function parseArgs(argv: string[]): Options {
     startup: true,
     codecs: true,
     warm: 0,
+    fuzz: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -172,6 +197,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--warm") {
       o.warm = Number.parseInt(argv[++i] ?? "", 10);
       if (!(o.warm >= 1)) usage("--warm needs a positive number");
+    } else if (a === "--base") o.base = argv[++i] ?? usage("--base needs a git revision");
+    else if (a === "--fuzz") {
+      o.fuzz = Number.parseInt(argv[++i] ?? "", 10);
+      if (!(o.fuzz >= 1)) usage("--fuzz needs a positive number of runs");
     } else if (a === "--help" || a === "-h") usage();
     else usage(`unknown argument ${a}`);
   }
@@ -475,6 +504,7 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
   const config: ConfigTree = {
     scp: { ae_title: "STORESCP", host: "127.0.0.1", max_pdu_length: 131072 },
     storage: { root: data, fsync: id !== "ours-nofsync", quarantine: join(data, "_quarantine") },
+    // ours-base runs another revision of this code: the same config as ours-fsync.
     outbox: { dir: join(recv, "outbox") },
     kafka: mock ? { enabled: true, brokers: mock.bootstrap.split(",") } : { enabled: false },
     logging: { level: opts.logLevel, format: "text" },
@@ -488,7 +518,12 @@ async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promis
         }
       : {}),
   };
-  const handle = await startServer({ workDir: recv, config, readyTimeoutMs: 15_000 });
+  const handle = await startServer({
+    workDir: recv,
+    config,
+    readyTimeoutMs: 15_000,
+    ...(id === "ours-base" && opts.baseDir ? { entry: join(opts.baseDir, "src", "main.ts") } : {}),
+  });
   return {
     ...(mock ? { cleanup: () => mock.stop() } : {}),
     handle,
@@ -746,6 +781,7 @@ const LABEL: Record<ReceiverId, string> = {
   floor: "floor: bytes only",
   "floor-duties": "floor: +meta,record,log",
   "floor-duties-fsync": "floor: +duties, fsync",
+  "ours-base": "ours fsync=on, --base REV",
 };
 
 function pad(s: string, n: number, right = false): string {
@@ -840,6 +876,21 @@ function targets(rows: Row[], commit?: CommitCost | { skipped: string }): string
       `${w} Kafka enabled vs disabled (fsync on) < 5% slower: ${slower.toFixed(1)}% ${slower < 5 ? "PASS" : "FAIL"}`,
     );
   }
+  for (const w of ["W1", "W2", "W3"] as const) {
+    const now = find(w, "ours-fsync");
+    const before = find(w, "ours-base");
+    const a = now ? rateOf(now) : undefined;
+    const b = before ? rateOf(before) : undefined;
+    if (!before) continue;
+    if (a === undefined || b === undefined) {
+      out.push(`${w} this code vs --base (fsync on) <= 3% slower: n/a (a run failed)`);
+      continue;
+    }
+    const slower = (b / a - 1) * 100;
+    out.push(
+      `${w} this code vs --base (fsync on) <= 3% slower: ${slower >= 0 ? `${slower.toFixed(1)}% slower` : `${(-slower).toFixed(1)}% faster`} ${slower <= 3 ? "PASS" : "FAIL"}`,
+    );
+  }
   const plain = find("W1T", "ours-fsync");
   const transcoding = find("W1T", "ours-transcode");
   if (plain?.outcome.ok && transcoding?.outcome.ok) {
@@ -868,9 +919,39 @@ function targets(rows: Row[], commit?: CommitCost | { skipped: string }): string
 
 // ---------------------------------------------------------------------------------------------------
 
+/** A detached `git worktree` of `rev` under bench/.work, sharing this checkout's node_modules. */
+function baseWorktree(rev: string): string {
+  const dir = join(WORK, `base-${rev.replace(/[^A-Za-z0-9._-]/g, "_")}`);
+  removeWorktree(dir);
+  const r = spawnSync("git", ["worktree", "add", "--detach", dir, rev], { cwd: repoRoot, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`git worktree add ${rev} failed: ${r.stderr}`);
+  symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+function removeWorktree(dir: string): void {
+  if (existsSync(dir)) spawnSync("git", ["worktree", "remove", "--force", dir], { cwd: repoRoot });
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync("git", ["worktree", "prune"], { cwd: repoRoot });
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   mkdirSync(WORK, { recursive: true });
+  if (opts.base === undefined) opts.receivers = opts.receivers.filter((r) => r !== "ours-base");
+  else {
+    opts.baseDir = baseWorktree(opts.base);
+    const rev = spawnSync("git", ["rev-parse", "--short", opts.base], { cwd: repoRoot, encoding: "utf8" });
+    LABEL["ours-base"] = `ours fsync=on @${rev.stdout.trim() || opts.base}`;
+  }
+  try {
+    await measureAll(opts);
+  } finally {
+    if (opts.baseDir) removeWorktree(opts.baseDir);
+  }
+}
+
+async function measureAll(opts: Options): Promise<void> {
   rmSync(TRASH, { recursive: true, force: true });
   const workloads = opts.workloads.map((id) => makeWorkload(id, opts.quick));
   if (opts.warm > 0 && workloads.some((w) => w.id === "W1" || w.id === "W2")) {
@@ -944,6 +1025,10 @@ async function main(): Promise<void> {
   if (opts.codecs) {
     console.log("");
     console.log(await codecBench(opts.quick ? 2 : 5));
+  }
+  if (opts.fuzz > 0) {
+    console.log("");
+    await longFuzz(opts.fuzz, 20260315, 60);
   }
   const t = targets(rows, commit);
   if (t.length > 0) {

@@ -2,12 +2,14 @@
 // and stop gracefully on SIGINT/SIGTERM.
 
 import type { Config } from "../config/schema.ts";
+import { DEFAULT_DATA_SET_LIMITS } from "../dicom/attribute-scanner.ts";
 import { DimseServices } from "../dimse/services.ts";
 import { startLicense } from "../license/runtime.ts";
 import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { StoreScpServer } from "../net/server.ts";
 import { OpsServer } from "../ops/http.ts";
 import { event, logger } from "../ops/log.ts";
+import { checkArchive } from "../outbox/archive-check.ts";
 import { OutboxLockedError } from "../outbox/log.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { Storage } from "../store/storage.ts";
@@ -19,12 +21,17 @@ import { checkDirectories, checkFiles, listenProblem, readyFields, StartupError 
 
 const log = logger("server");
 
+/** Archive files without a record are logged one per line up to this many (then only counted). */
+const UNRECORDED_LINES = 100;
+
 /**
  * Runs the SCP until SIGINT/SIGTERM. `configSource` says where the config came from, for the start-up
  * line. Everything that can be wrong with the site is found before listening: a StartupError (or
  * LicenseError, ConfigError) is one line and exit 2 (src/main.ts).
  */
 export async function serve(config: Config, configSource = "embedded defaults"): Promise<number> {
+  // Files written from now on are this process's: the archive check looks only before.
+  const startedAt = Date.now();
   // A promise nobody awaited failing is a bug of ours, not a reason to drop every association.
   process.on("unhandledRejection", (reason) => log.error("unhandled rejection: {reason}", { reason }));
   // The license first: a failure ends the start with exit 2 (LicenseError, see main.ts).
@@ -62,7 +69,19 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     if (err instanceof OutboxLockedError) throw new StartupError(`outbox.dir: ${err.message}`);
     throw err;
   }
-  const services = new DimseServices(storage, config.storage.require);
+  const limits = config.limits;
+  const services = new DimseServices(storage, {
+    dataSet: {
+      maxSequenceDepth: limits.max_sequence_depth,
+      maxInflatedBytes: limits.max_inflated_mb * 1024 * 1024,
+      maxInflateRatio: limits.max_inflate_ratio,
+      inflateRatioFloorBytes: DEFAULT_DATA_SET_LIMITS.inflateRatioFloorBytes,
+    },
+    headLimit: limits.association_buffer_mb * 1024 * 1024,
+    // Room for each record in the outbox before its file enters the archive.
+    reserveRecord: outbox.reserve,
+    required: config.storage.require,
+  });
   // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
   const transcoder = new Transcoder(config.transcode, {
     fsync: config.storage.fsync,
@@ -147,6 +166,21 @@ export async function serve(config: Config, configSource = "embedded defaults"):
       if (removed > 0) event(log, "warning", "stale-temp-files-removed", { count: removed });
     })
     .catch((err: Error) => event(log, "error", "stale-temp-cleanup-failed", { error: err.message }));
+
+  // Files a crash left in the archive without their record (see archive-check.ts), also in the background.
+  checkArchive(outbox.log, { roots, skip: [config.storage.quarantine], startedAt })
+    .then((r) => {
+      for (const path of r.unrecorded.slice(0, UNRECORDED_LINES))
+        event(log, "warning", "archive-without-record", { path, newest_record: r.since });
+      event(log, r.unrecorded.length > 0 ? "warning" : "info", "archive-check", {
+        newest_record: r.since ?? "none (nothing to compare with)",
+        unrecorded: r.unrecorded.length,
+        entries: r.entries,
+        complete: r.complete,
+        action: r.unrecorded.length > 0 ? "send these instances again (or import their records)" : undefined,
+      });
+    })
+    .catch((err: Error) => event(log, "error", "archive-check-failed", { error: err.message }));
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -1,5 +1,5 @@
 // The embedded defaults, as config/site.yaml documents them; `tenants` is empty, so every association
-// belongs to tenant "default", whose AE title is scp.ae_title.
+// belongs to tenant "default", whose AE title is scp.ae_title. `limits` says what one peer may cost.
 //
 // Paths here are relative, as an operator would write them; loadConfig() resolves them, against the
 // config file's directory, or against the working directory when there is no file.
@@ -65,6 +65,19 @@ export function defaultConfig(): Config {
       workers: 0,
     },
     outbox: { dir: "./outbox", max_mb: 2048 },
+    limits: {
+      max_sequence_depth: 64,
+      max_inflated_mb: 2048,
+      max_inflate_ratio: 200,
+      association_buffer_mb: 4,
+      min_rate_bytes_per_s: 1024,
+      max_pending_connections: 128,
+      max_associate_rq_kb: 256,
+      password_checks: 2,
+      password_queue: 32,
+      auth_backoff_after_failures: 5,
+      auth_backoff_max_s: 60,
+    },
     kafka: {
       enabled: false,
       brokers: ["localhost:9092"],

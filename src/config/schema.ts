@@ -248,6 +248,24 @@ export const OutboxSchema = z.strictObject({
   max_mb: intRange(1, Number.MAX_SAFE_INTEGER, "an integer >= 1"),
 });
 
+/**
+ * What one peer may cost: bounds on a data set's work, an association's memory and pace, and the
+ * connections and password checks before associations are established.
+ */
+export const LimitsSchema = z.strictObject({
+  max_sequence_depth: intRange(1, 10_000, "an integer 1..10000"),
+  max_inflated_mb: intRange(1, 1_000_000, "an integer >= 1 (MB)"),
+  max_inflate_ratio: intRange(2, 1_000_000, "an integer >= 2"),
+  association_buffer_mb: intRange(1, 4096, "an integer 1..4096 (MB)"),
+  min_rate_bytes_per_s: intRange(0, 1_000_000_000, "an integer >= 0 (0 = any byte is progress)"),
+  max_pending_connections: intRange(1, 1_000_000, "an integer >= 1"),
+  max_associate_rq_kb: intRange(16, 1024, "an integer 16..1024 (KiB)"),
+  password_checks: intRange(1, 1024, "an integer >= 1"),
+  password_queue: intRange(0, 1_000_000, "an integer >= 0"),
+  auth_backoff_after_failures: intRange(1, 1_000_000, "an integer >= 1"),
+  auth_backoff_max_s: positiveSeconds,
+});
+
 export const KafkaSchema = z.strictObject({
   enabled: z.boolean({ error: "must be true or false" }),
   brokers: z.array(broker, { error: "must be a list of HOST:PORT" }).min(1, {
@@ -318,6 +336,7 @@ export const ConfigSchema = z
       .nullable(),
     transcode: TranscodeSchema,
     outbox: OutboxSchema,
+    limits: LimitsSchema,
     kafka: KafkaSchema,
     license: LicenseSchema,
     logging: LoggingSchema,
@@ -374,6 +393,7 @@ export type StorageConfig = Config["storage"];
 export type TenantConfig = Config["tenants"][number];
 export type TranscodeConfig = Config["transcode"];
 export type OutboxConfig = Config["outbox"];
+export type LimitsConfig = Config["limits"];
 export type KafkaConfig = Config["kafka"];
 export type LicenseConfig = Config["license"];
 export type LoggingConfig = Config["logging"];

@@ -1,9 +1,25 @@
 // Streaming extraction of a few top-level attributes from a data set that arrives in chunks
-// (C-STORE P-DATA fragments). Never holds the data set: unwanted values are skipped by counting bytes;
-// only element headers split across chunks and the (small) values of wanted elements are buffered.
+// (C-STORE P-DATA fragments), and the check that the data set is whole: every chunk goes through the
+// data set walker (dataset-walker.ts), which follows the structure to the last byte; this module is
+// its visitor until the identifying attributes have been read. Never holds the data set: only the
+// (small) values of wanted elements are buffered. Deflated data sets are inflated as they arrive,
+// within a bound on the inflated size and on the inflation ratio.
 
 import { createInflateRaw, type InflateRaw } from "node:zlib";
 import { copyOf, latin1 } from "../util/bytes.ts";
+import {
+  DataSetWalker,
+  ENC_EXPLICIT_BE,
+  ENC_EXPLICIT_LE,
+  ENC_IMPLICIT_LE,
+  SKIP_VALUE,
+  type TopLevelVisitor,
+  tagString,
+  UNDEFINED_LENGTH,
+  WANT_VALUE,
+  type WalkEncoding,
+  type WalkProblem,
+} from "./dataset-walker.ts";
 import { transferSyntaxInfo } from "./transfer-syntax.ts";
 
 export interface InstanceAttributes {
@@ -34,16 +50,6 @@ export const MAX_WANTED_VALUE_LENGTH = 64 * 1024;
 
 /** Past this tag (0028,0008 Number of Frames) at the top level nothing more is wanted. */
 const LAST_WANTED_TAG = 0x00280008;
-const UNDEFINED_LENGTH = 0xffffffff;
-
-const ENC_IMPLICIT_LE = 0;
-const ENC_EXPLICIT_LE = 1;
-const ENC_EXPLICIT_BE = 2;
-
-const HEADER = 0;
-const SKIP = 1;
-const VALUE = 2;
-
 // Wanted attributes: index into WANTED_KEYS.
 const W_CHARSET = 0;
 const W_SOP_CLASS = 1;
@@ -69,274 +75,34 @@ const WANTED: ReadonlyMap<number, number> = new Map([
   [LAST_WANTED_TAG, W_FRAMES],
 ]);
 
-/**
- * Explicit VR header form, indexed by (c0 - 0x41) * 26 + (c1 - 0x41) for two upper-case letters:
- * 1 = 2-byte length, 2 = reserved + 4-byte length. VRs unknown to this table use the 4-byte form,
- * as DCMTK does (they are read as UN).
- */
-const VR_FORM: Uint8Array = (() => {
-  const t = new Uint8Array(26 * 26).fill(2);
-  for (const vr of "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split(" ")) {
-    t[(vr.charCodeAt(0) - 0x41) * 26 + (vr.charCodeAt(1) - 0x41)] = 1;
-  }
-  return t;
-})();
-
-const VR_SQ = 0x5351;
-const VR_UN = 0x554e;
-const VR_OB = 0x4f42;
-const VR_OW = 0x4f57;
-
-interface Container {
-  /** Tag of the undefined-length element (sequence) this container belongs to. */
-  readonly tag: number;
-  /** An undefined-length item (ends at FFFE,E00D) rather than the sequence level (items, then FFFE,E0DD). */
-  readonly isItem: boolean;
-  readonly enc: number;
-}
-
 const utf8 = new TextDecoder("utf-8");
 
-function tagString(tag: number): string {
-  const g = Math.floor(tag / 0x10000);
-  const e = tag % 0x10000;
-  return `(${g.toString(16).toUpperCase().padStart(4, "0")},${e.toString(16).toUpperCase().padStart(4, "0")})`;
-}
-
-/** Synchronous byte-level parser over the (inflated) data set stream. */
-class DataSetParser {
-  stopped = false;
-  error: string | undefined;
-
-  private readonly stack: Container[] = [];
-  private enc: number;
-  private state = HEADER;
-  private readonly carry = new Uint8Array(12);
-  private carryLen = 0;
-  private skipRemaining = 0;
-  private curTag = 0;
+/** The walker's visitor until (0028,0008) is passed: keeps the wanted values in `attrs`. */
+class WantedAttributes implements TopLevelVisitor {
+  /** The identifying attributes have all been seen (or cannot be anymore). */
+  done = false;
   private valueKey = 0;
-  private valueLen = 0;
-  private value: Uint8Array | undefined;
-  private valueFilled = 0;
 
-  constructor(
-    private readonly baseEnc: number,
-    private readonly attrs: InstanceAttributes,
-  ) {
-    this.enc = baseEnc;
+  constructor(private readonly attrs: InstanceAttributes) {}
+
+  element(tag: number, _vr: number, len: number): number | string {
+    if (tag > LAST_WANTED_TAG) {
+      this.done = true;
+      return SKIP_VALUE;
+    }
+    const key = WANTED.get(tag);
+    if (key === undefined) return SKIP_VALUE;
+    if (len === UNDEFINED_LENGTH) return `undefined length on non-SQ element ${tagString(tag)}`;
+    if (len > MAX_WANTED_VALUE_LENGTH) return `value of ${tagString(tag)} too long (${len} bytes)`;
+    this.valueKey = key;
+    return WANT_VALUE;
   }
 
-  feed(b: Uint8Array): void {
-    let pos = 0;
-    const end = b.length;
-    while (pos < end && !this.stopped) {
-      if (this.state === SKIP) {
-        const avail = end - pos;
-        if (this.skipRemaining > avail) {
-          this.skipRemaining -= avail;
-          return;
-        }
-        pos += this.skipRemaining;
-        this.skipRemaining = 0;
-        this.state = HEADER;
-        continue;
-      }
-      if (this.state === VALUE) {
-        let v = this.value;
-        if (v === undefined) {
-          if (end - pos >= this.valueLen) {
-            this.store(b, pos, this.valueLen);
-            pos += this.valueLen;
-            this.state = HEADER;
-            continue;
-          }
-          v = new Uint8Array(this.valueLen);
-          this.value = v;
-          this.valueFilled = 0;
-        }
-        const n = Math.min(v.length - this.valueFilled, end - pos);
-        v.set(b.subarray(pos, pos + n), this.valueFilled);
-        this.valueFilled += n;
-        pos += n;
-        if (this.valueFilled === v.length) {
-          this.store(v, 0, v.length);
-          this.value = undefined;
-          this.state = HEADER;
-        }
-        continue;
-      }
-      // HEADER
-      if (this.carryLen === 0) {
-        const used = this.header(b, pos, end - pos);
-        if (used > 0) {
-          pos += used;
-        } else if (used === 0) {
-          // Fewer than 12 bytes left (a header is at most 12): keep them for the next chunk.
-          this.carry.set(b.subarray(pos, end), 0);
-          this.carryLen = end - pos;
-          return;
-        } else {
-          return;
-        }
-      } else {
-        const had = this.carryLen;
-        const take = Math.min(12 - had, end - pos);
-        this.carry.set(b.subarray(pos, pos + take), had);
-        this.carryLen = had + take;
-        const used = this.header(this.carry, 0, this.carryLen);
-        if (used === 0) return; // all of this chunk went into the carry
-        if (used < 0) return;
-        // The header needed more than `had` bytes (or it would have been parsed before).
-        pos += used - had;
-        this.carryLen = 0;
-      }
-    }
+  value(b: Uint8Array, start: number, len: number): void {
+    this.store(b, start, len, this.valueKey);
   }
 
-  /** End of the data set. */
-  end(): void {
-    if (this.stopped) return;
-    const inSeq = this.stack.length > 0 ? ` in sequence ${tagString(this.stack[0]?.tag ?? 0)}` : "";
-    if (this.state === SKIP || this.state === VALUE) {
-      this.fail(`truncated element ${tagString(this.curTag)}${inSeq}`);
-    } else if (this.carryLen > 0) {
-      this.fail(`truncated element header (${this.carryLen} bytes)${inSeq}`);
-    } else if (this.stack.length > 0) {
-      this.fail(`truncated sequence ${tagString(this.stack[0]?.tag ?? 0)}: missing delimiter`);
-    } else {
-      this.stopped = true;
-    }
-  }
-
-  fail(message: string): false {
-    if (!this.stopped) {
-      this.error = message;
-      this.stopped = true;
-    }
-    return false;
-  }
-
-  /** Parse an element header at b[o..o+avail): bytes consumed, 0 = need more bytes, -1 = stopped. */
-  private header(b: Uint8Array, o: number, avail: number): number {
-    if (avail < 4) return 0;
-    const enc = this.enc;
-    const be = enc === ENC_EXPLICIT_BE;
-    const b0 = b[o] ?? 0;
-    const b1 = b[o + 1] ?? 0;
-    const b2 = b[o + 2] ?? 0;
-    const b3 = b[o + 3] ?? 0;
-    const group = be ? (b0 << 8) | b1 : (b1 << 8) | b0;
-    const tag = group * 0x10000 + (be ? (b2 << 8) | b3 : (b3 << 8) | b2);
-    const depth = this.stack.length;
-    if (depth === 0 && tag > LAST_WANTED_TAG) {
-      this.stopped = true;
-      return -1;
-    }
-    if (avail < 8) return 0;
-    if (group === 0xfffe) {
-      return this.delimiter(tag, readU32(b, o + 4, be)) ? 8 : -1;
-    }
-    if (enc === ENC_IMPLICIT_LE) {
-      return this.element(tag, 0, readU32(b, o + 4, false)) ? 8 : -1;
-    }
-    const c0 = b[o + 4] ?? 0;
-    const c1 = b[o + 5] ?? 0;
-    if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) {
-      this.fail(`invalid VR for element ${tagString(tag)}`);
-      return -1;
-    }
-    const vr = (c0 << 8) | c1;
-    if (VR_FORM[(c0 - 0x41) * 26 + (c1 - 0x41)] === 1) {
-      const len = be ? ((b[o + 6] ?? 0) << 8) | (b[o + 7] ?? 0) : ((b[o + 7] ?? 0) << 8) | (b[o + 6] ?? 0);
-      return this.element(tag, vr, len) ? 8 : -1;
-    }
-    if (avail < 12) return 0;
-    return this.element(tag, vr, readU32(b, o + 8, be)) ? 12 : -1;
-  }
-
-  /** A data element header (not an item/delimiter). `vr` is 0 in implicit VR. False when stopped. */
-  private element(tag: number, vr: number, len: number): boolean {
-    this.curTag = tag;
-    const top = this.stack[this.stack.length - 1];
-    if (top === undefined) {
-      const key = WANTED.get(tag);
-      if (key !== undefined) {
-        if (len === UNDEFINED_LENGTH)
-          return this.fail(`undefined length on non-SQ element ${tagString(tag)}`);
-        if (len > MAX_WANTED_VALUE_LENGTH) {
-          return this.fail(`value of ${tagString(tag)} too long (${len} bytes)`);
-        }
-        if (len === 0) {
-          this.store(this.carry, 0, 0, key);
-        } else {
-          this.state = VALUE;
-          this.valueKey = key;
-          this.valueLen = len;
-        }
-        return true;
-      }
-    } else if (!top.isItem) {
-      return this.fail(`unexpected element ${tagString(tag)} in sequence ${tagString(top.tag)}`);
-    }
-    if (len === UNDEFINED_LENGTH) return this.open(tag, vr);
-    if (len > 0) {
-      this.state = SKIP;
-      this.skipRemaining = len;
-    }
-    return true;
-  }
-
-  /** An undefined-length element: a sequence (or encapsulated pixel data) whose items we walk. */
-  private open(tag: number, vr: number): boolean {
-    let enc = this.enc;
-    if (enc !== ENC_IMPLICIT_LE) {
-      if (vr === VR_UN) {
-        // PS3.5 6.2.2: UN of undefined length holds a sequence in Implicit VR Little Endian.
-        enc = ENC_IMPLICIT_LE;
-      } else if (vr !== VR_SQ && vr !== VR_OB && vr !== VR_OW) {
-        return this.fail(`undefined length on non-SQ element ${tagString(tag)}`);
-      }
-    }
-    this.stack.push({ tag, isItem: false, enc });
-    this.enc = enc;
-    return true;
-  }
-
-  /** (FFFE,E000) item, (FFFE,E00D) item delimiter, (FFFE,E0DD) sequence delimiter. */
-  private delimiter(tag: number, len: number): boolean {
-    this.curTag = tag;
-    const top = this.stack[this.stack.length - 1];
-    if (top === undefined) return this.fail(`unexpected ${tagString(tag)} outside a sequence`);
-    if (top.isItem) {
-      if (tag !== 0xfffee00d) {
-        return this.fail(`unexpected ${tagString(tag)} in an item of sequence ${tagString(top.tag)}`);
-      }
-      this.pop();
-      return true;
-    }
-    if (tag === 0xfffee0dd) {
-      this.pop();
-      return true;
-    }
-    if (tag !== 0xfffee000) {
-      return this.fail(`unexpected ${tagString(tag)} in sequence ${tagString(top.tag)}`);
-    }
-    if (len === UNDEFINED_LENGTH) {
-      this.stack.push({ tag: top.tag, isItem: true, enc: top.enc });
-    } else if (len > 0) {
-      this.state = SKIP;
-      this.skipRemaining = len;
-    }
-    return true;
-  }
-
-  private pop(): void {
-    this.stack.pop();
-    this.enc = this.stack[this.stack.length - 1]?.enc ?? this.baseEnc;
-  }
-
-  private store(b: Uint8Array, start: number, len: number, key: number = this.valueKey): void {
+  private store(b: Uint8Array, start: number, len: number, key: number): void {
     let s = start;
     let e = start + len;
     while (e > s && (b[e - 1] === 0x20 || b[e - 1] === 0x00)) e--;
@@ -385,38 +151,58 @@ class DataSetParser {
   }
 }
 
-function readU32(b: Uint8Array, o: number, be: boolean): number {
-  const x0 = b[o] ?? 0;
-  const x1 = b[o + 1] ?? 0;
-  const x2 = b[o + 2] ?? 0;
-  const x3 = b[o + 3] ?? 0;
-  return be ? x0 * 0x1000000 + ((x1 << 16) | (x2 << 8) | x3) : x3 * 0x1000000 + ((x2 << 16) | (x1 << 8) | x0);
+export interface DataSetLimits {
+  /** Sequences nested deeper than this are refused (limits.max_sequence_depth). */
+  maxSequenceDepth: number;
+  /** Deflated data sets: inflated bytes beyond this are refused (limits.max_inflated_mb). */
+  maxInflatedBytes: number;
+  /** Deflated data sets: inflated / received bytes beyond this are refused (limits.max_inflate_ratio)... */
+  maxInflateRatio: number;
+  /** ... once this many bytes have been inflated: small, very compressible data sets always pass. */
+  inflateRatioFloorBytes: number;
+}
+
+export const DEFAULT_DATA_SET_LIMITS: Readonly<DataSetLimits> = {
+  maxSequenceDepth: 64,
+  maxInflatedBytes: 2048 * 1024 * 1024,
+  maxInflateRatio: 200,
+  inflateRatioFloorBytes: 16 * 1024 * 1024,
+};
+
+function encodingOf(transferSyntaxUid: string): WalkEncoding {
+  const info = transferSyntaxInfo(transferSyntaxUid);
+  if (info !== undefined && !info.explicitVr) return ENC_IMPLICIT_LE;
+  return info?.littleEndian === false ? ENC_EXPLICIT_BE : ENC_EXPLICIT_LE;
 }
 
 /**
  * Reads the attributes listed in {@link InstanceAttributes} from the top level of a data set (no file
- * meta) pushed in chunks of any size. Supports Implicit VR LE, Explicit VR LE/BE and the deflated
- * syntaxes; encapsulated and unknown transfer syntaxes are parsed as Explicit VR Little Endian.
+ * meta) pushed in chunks of any size, and checks the whole data set's structure to its end (see
+ * dataset-walker.ts). Supports Implicit VR LE, Explicit VR LE/BE and the deflated syntaxes;
+ * encapsulated and unknown transfer syntaxes are parsed as Explicit VR Little Endian.
  */
 export class AttributeScanner {
   readonly attributes: InstanceAttributes = {};
-  private readonly parser: DataSetParser;
+  /** Called when inflater input waiting in memory (pendingBytes) went down. */
+  onProgress: (() => void) | null = null;
+  private readonly wanted: WantedAttributes;
+  private readonly walker: DataSetWalker;
   private seen = 0;
   private finished = false;
   private inflater: InflateRaw | undefined;
   private inflateSettled: Promise<void> | undefined;
   private settleInflate: (() => void) | undefined;
+  private inflated = 0;
+  private inflateEnded = false;
+  private lastByte = 0;
 
-  constructor(transferSyntaxUid: string) {
-    const info = transferSyntaxInfo(transferSyntaxUid);
-    const enc =
-      info === undefined || info.explicitVr
-        ? info?.littleEndian === false
-          ? ENC_EXPLICIT_BE
-          : ENC_EXPLICIT_LE
-        : ENC_IMPLICIT_LE;
-    this.parser = new DataSetParser(enc, this.attributes);
-    if (info?.deflated) this.startInflater();
+  constructor(
+    transferSyntaxUid: string,
+    private readonly limits: DataSetLimits = DEFAULT_DATA_SET_LIMITS,
+  ) {
+    this.wanted = new WantedAttributes(this.attributes);
+    this.walker = new DataSetWalker(encodingOf(transferSyntaxUid), limits, this.wanted);
+    if (transferSyntaxInfo(transferSyntaxUid)?.deflated) this.startInflater();
   }
 
   /** Data set bytes pushed so far (compressed bytes for the deflated syntaxes), including after `done`. */
@@ -425,29 +211,44 @@ export class AttributeScanner {
   }
 
   /**
-   * True once parsing stopped: a top-level tag greater than (0028,0008) was seen (or the end, or an
-   * error). For the deflated syntaxes this becomes true asynchronously, as inflated output arrives.
+   * True once the identifying attributes are known: a top-level tag greater than (0028,0008) was seen
+   * (or the end, or a problem). For the deflated syntaxes this becomes true asynchronously, as inflated
+   * output arrives. The data set is still checked after that, to its end.
    */
   get done(): boolean {
-    return this.parser.stopped;
+    return this.wanted.done || this.walker.stopped;
   }
 
-  /** First parse problem; undefined when fine. */
+  /** First problem (structure, limits, deflate); undefined while fine. Final once finish() resolved. */
   get error(): string | undefined {
-    return this.parser.error;
+    return this.walker.error;
+  }
+
+  /** What kind of problem `error` is. */
+  get problem(): WalkProblem | undefined {
+    return this.walker.problem;
+  }
+
+  /** Deflated input waiting for the inflater, held in memory (counted as the association's buffer). */
+  get pendingBytes(): number {
+    return this.inflater?.writableLength ?? 0;
   }
 
   /** Feed the next chunk of the data set. The chunk may be reused by the caller after this returns. */
   push(chunk: Uint8Array): void {
-    this.seen += chunk.length;
-    if (this.parser.stopped || this.finished) return;
+    const n = chunk.length;
+    if (n === 0) return;
+    this.seen += n;
+    if (this.walker.stopped || this.finished) return;
     const inflater = this.inflater;
     if (inflater === undefined) {
-      this.parser.feed(chunk);
-    } else {
-      // zlib works asynchronously and keeps a reference: copy.
-      inflater.write(copyOf(chunk));
+      this.walker.feed(chunk);
+      if (this.wanted.done) this.walker.detachVisitor();
+      return;
     }
+    this.lastByte = chunk[n - 1] ?? 0;
+    // zlib works asynchronously and keeps a reference: copy.
+    inflater.write(copyOf(chunk));
   }
 
   /** End of data set; resolves with what was found. Never rejects. */
@@ -456,10 +257,12 @@ export class AttributeScanner {
       this.finished = true;
       const inflater = this.inflater;
       if (inflater !== undefined && this.inflateSettled !== undefined) {
-        if (!this.parser.stopped) inflater.end();
+        if (!this.walker.stopped) inflater.end();
         await this.inflateSettled;
+        this.checkDeflateEnd(inflater);
       }
-      this.parser.end();
+      this.walker.end();
+      this.wanted.done = true;
     }
     return this.attributes;
   }
@@ -467,7 +270,7 @@ export class AttributeScanner {
   /** Give up (e.g. the association was aborted): release the inflater. `done` becomes true. */
   abort(): void {
     this.finished = true;
-    if (!this.parser.stopped) this.parser.fail("aborted");
+    this.walker.fail("truncated", "aborted");
     this.stopInflater();
   }
 
@@ -476,17 +279,51 @@ export class AttributeScanner {
     this.inflater = inflater;
     this.inflateSettled = new Promise<void>((resolve) => {
       this.settleInflate = resolve;
-      inflater.on("data", (d: Uint8Array) => {
-        if (!this.parser.stopped) this.parser.feed(d);
-        if (this.parser.stopped) this.stopInflater();
-      });
+      inflater.on("data", (d: Uint8Array) => this.inflatedChunk(d));
+      inflater.on("drain", () => this.onProgress?.());
       inflater.once("error", (e: Error) => {
-        this.parser.fail(`deflate: ${e.message}`);
+        this.walker.fail("malformed", `deflate: ${e.message}`);
         resolve();
       });
-      inflater.once("end", () => resolve());
+      inflater.once("end", () => {
+        this.inflateEnded = true;
+        resolve();
+      });
       inflater.once("close", () => resolve());
     });
+  }
+
+  private inflatedChunk(d: Uint8Array): void {
+    const walker = this.walker;
+    if (!walker.stopped) {
+      this.inflated += d.length;
+      const l = this.limits;
+      if (this.inflated > l.maxInflatedBytes) {
+        walker.fail(
+          "limit",
+          `inflates to more than ${Math.round(l.maxInflatedBytes / 1048576)} MB (limits.max_inflated_mb)`,
+        );
+      } else if (this.inflated > l.inflateRatioFloorBytes && this.inflated > l.maxInflateRatio * this.seen) {
+        walker.fail("limit", `inflates over ${l.maxInflateRatio}x its size (limits.max_inflate_ratio)`);
+      } else {
+        walker.feed(d);
+        if (this.wanted.done) walker.detachVisitor();
+      }
+    }
+    // Nothing more to learn from it: release its memory and stop spending CPU on it.
+    if (walker.stopped) this.stopInflater();
+  }
+
+  /**
+   * The deflated bitstream must end where the data set does: bytes after it are not part of the data
+   * set, except the one 00H that pads an odd-length bitstream (PS3.5 A.5).
+   */
+  private checkDeflateEnd(inflater: InflateRaw): void {
+    if (this.walker.stopped || !this.inflateEnded) return;
+    const extra = this.seen - inflater.bytesWritten;
+    if (extra > 1 || (extra === 1 && this.lastByte !== 0)) {
+      this.walker.fail("malformed", `${extra} bytes after the end of the deflated data set`);
+    }
   }
 
   private stopInflater(): void {
@@ -494,6 +331,7 @@ export class AttributeScanner {
     if (inflater !== undefined && !inflater.destroyed) {
       inflater.removeAllListeners("data");
       inflater.destroy();
+      this.onProgress?.();
     }
     this.settleInflate?.();
   }

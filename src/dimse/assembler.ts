@@ -27,6 +27,11 @@ export class MessageAssembler {
 
   constructor(private readonly port: AssemblerPort) {}
 
+  /** Between messages: no command or data set is partly received. */
+  get idle(): boolean {
+    return this.receiving === null && this.commandParts.length === 0 && this.commandBytes === 0;
+  }
+
   /** The sink currently receiving a data set, for backpressure. */
   get currentSink(): DataSink | null {
     return this.receiving?.sink ?? null;

@@ -7,9 +7,14 @@ import { uidProblem } from "../dicom/uid.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
-import { InstanceSink, type StoredInstance } from "../store/instance-sink.ts";
+import {
+  DEFAULT_SINK_OPTIONS,
+  InstanceSink,
+  type InstanceSinkOptions,
+  type StoredInstance,
+} from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
-import type { Problem, Requirable } from "../store/validate.ts";
+import type { Problem } from "../store/validate.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import {
   CommandField,
@@ -47,13 +52,28 @@ export interface Operation {
 
 /**
  * Called after an instance is safely stored and before the peer is told so (the transcoder and the
- * outbox hook in here); resolves to the instance as finally stored (transcoded, or as it came).
+ * outbox hook in here); resolves to the instance as finally stored (transcoded, or as it came). A hook
+ * that leaves the instance in the archive without its record throws UnrecordedError.
  */
 export type StoredHook = (
   instance: StoredInstance,
   ctx: NetContext,
   cmd: CommandSet,
 ) => Promise<StoredInstance>;
+
+/**
+ * The instance at `path` is in the archive but its record could not be written: the file is taken back
+ * out (to quarantine) and the peer answered with this failure, so archive and outbox never disagree.
+ */
+export class UnrecordedError extends DimseError {
+  constructor(
+    status: number,
+    comment: string,
+    readonly path: string,
+  ) {
+    super(status, comment);
+  }
+}
 
 /**
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
@@ -81,10 +101,10 @@ export class DimseServices {
   /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
   refuseStore: (() => string | null) | null = null;
 
-  /** @param required storage.require: Type 2 attributes without which an instance is quarantined. */
   constructor(
     private readonly storage: Storage,
-    private readonly required: readonly Requirable[] = [],
+    /** Limits on each data set and the record reservation (see InstanceSink). */
+    private readonly sinkOptions: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
   ) {}
 
   /** Start the operation a request command set asks for. */
@@ -210,7 +230,7 @@ export class DimseServices {
         transferSyntaxUid: ts,
       },
       commandProblem,
-      this.required,
+      this.sinkOptions,
     );
     // Logged once the response is on its way: the modality waits for nothing that is not storage.
     let after: (() => void) | undefined;
@@ -227,6 +247,11 @@ export class DimseServices {
           const notDurable = await stored.nameDurable;
           if (notDurable) throw notDurable;
         } catch (err) {
+          stored?.reservation?.release();
+          if (err instanceof UnrecordedError) {
+            await this.withdraw(sink, err);
+            if (stored?.outcome === "stored") quota?.add(-stored.fileSize);
+          }
           if (err instanceof DimseError) {
             status = err.status;
             comment = err.comment;
@@ -291,6 +316,18 @@ export class DimseServices {
       abort: () => sink.abort(),
       afterResponse: () => after?.(),
     };
+  }
+
+  /** The file is in the archive without its record: quarantine it (it is answered with a failure). */
+  private async withdraw(sink: InstanceSink, err: UnrecordedError): Promise<void> {
+    try {
+      await sink.withdraw(err.path, { status: err.status, reason: err.comment });
+    } catch (e) {
+      log.error("an instance without its record could not be taken out of the archive: {path}: {error}", {
+        path: err.path,
+        error: e,
+      });
+    }
   }
 }
 

@@ -1,5 +1,15 @@
 // One association, acceptor side: owns the socket, feeds bytes to the PDU reader, runs every PDU and
 // timer through the PS3.8 state machine (fsm.ts), and connects the negotiation and the DIMSE layer.
+//
+// Bounded in time in every state: until it is established the association has artimMs (the standard's
+// ARTIM covers only the wait for the A-ASSOCIATE-RQ; here the decision on it, user identity included,
+// is covered too); afterwards it is aborted when the peer makes no progress for idleMs, whatever it is
+// in the middle of (an operation whose data set stops arriving included). Progress is a complete DIMSE
+// message, a response sent, or data delivered at minRateBytesPerS on average since the last progress,
+// so a peer trickling a byte now and then does not count as alive. Time the peer spends waiting for
+// our answers is not its idleness. Bounded in memory: reading pauses while more than bufferBytes of
+// received data are not on disk yet, while the peer leaves that much of our answers unread, and while
+// MAX_OUTSTANDING operations are unanswered.
 
 import { MessageAssembler } from "../dimse/assembler.ts";
 import type { CommandSet } from "../dimse/command.ts";
@@ -29,17 +39,31 @@ import type { Connection } from "./transport.ts";
 
 const log = logger("assoc");
 
-/** Largest non-P-DATA PDU we buffer: an A-ASSOCIATE-RQ with 128 contexts is far below this. */
-const MAX_OTHER_PDU_LENGTH = 1024 * 1024;
-/** Pause reading when this much received data is not on disk yet; resume below LOW. */
-const BACKPRESSURE_HIGH = 4 * 1024 * 1024;
-const BACKPRESSURE_LOW = 1024 * 1024;
+/**
+ * Operations of one association started and not yet answered. We answer an asynchronous operations
+ * window of 1/1 (PS3.7 D.3.3.3): a conformant peer has one at a time; one that sends on regardless is
+ * read no further until some are answered.
+ */
+const MAX_OUTSTANDING = 8;
+/** How often the idle rule is checked at most (a timer per association, not per chunk). */
+const IDLE_CHECK_MS = 1000;
 
 export interface AssociationOptions {
   policy: NegotiationPolicy;
   strict: boolean;
+  /** From the connection to the association being established (the ARTIM timeout). */
   artimMs: number;
+  /** Without progress for this long, in any state, the association is aborted. */
   idleMs: number;
+  /** Data arriving at this average rate since the last progress counts as progress (0: any byte). */
+  minRateBytesPerS: number;
+  /**
+   * Received data not on disk yet (and answers the peer leaves unread) above this: reading pauses until
+   * it is below a quarter of it.
+   */
+  bufferBytes: number;
+  /** The largest A-ASSOCIATE-RQ (or other non-P-DATA PDU) read: buffered whole before it is decoded. */
+  maxRqBytes: number;
   /**
    * Decide whether this A-ASSOCIATE-RQ may proceed (tenant, limits, disk, user identity). Returns the
    * tenant or the rejection to send; may take a while (scrypt), so it may be a promise.
@@ -57,7 +81,14 @@ export interface Admitted {
 
 export type Admission = Admitted | Rejection;
 
-export type Ending = "released" | "aborted-by-peer" | "aborted" | "rejected" | "disconnected" | "timeout";
+export type Ending =
+  | "released"
+  | "aborted-by-peer"
+  | "aborted"
+  | "rejected"
+  | "disconnected"
+  | "timeout"
+  | "dropped";
 
 export class Association implements ProviderPort {
   state: State = "Sta1";
@@ -66,7 +97,11 @@ export class Association implements ProviderPort {
   private readonly assembler: MessageAssembler;
   private artim: ReturnType<typeof setTimeout> | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
-  private lastActivity = Date.now();
+  private establishTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the peer last made progress (see the header comment), and the bytes it sent since. */
+  private lastProgress = Date.now();
+  private bytesSinceProgress = 0;
+  private readonly minBytesPerMs: number;
   /** Set by DT-2 for the P-DATA-TF being read: deliver its PDVs, or (AA-6) drop them. */
   private deliver = false;
   private rq: AssociateRqPdu | null = null;
@@ -84,6 +119,8 @@ export class Association implements ProviderPort {
   /** A transition is running (see fire). */
   private firing = false;
   private readonly started = performance.now();
+  /** When the connection was accepted (performance.now()). */
+  readonly connectedAt = this.started;
   private readonly stats: AssociationStats = { instances: 0, failures: 0, bytes: 0 };
   private resolveDone!: () => void;
   /** Resolves when the association is over and every operation has finished. */
@@ -98,18 +135,22 @@ export class Association implements ProviderPort {
     id: string,
   ) {
     this.id = id;
+    this.minBytesPerMs = options.minRateBytesPerS / 1000;
     this.reader = new PduReader(
       {
         pdu: (pdu) => this.onPdu(pdu),
         pdataStart: (length) => this.onPDataStart(length),
         pdvData: (contextId, isCommand, isLast, chunk, pdvEnd) => {
-          if (this.deliver) this.assembler.pdv(contextId, isCommand, isLast, chunk, pdvEnd);
+          if (!this.deliver) return;
+          this.assembler.pdv(contextId, isCommand, isLast, chunk, pdvEnd);
+          // Per piece, not per PDU: a PDU may be as long as the peer likes when strict is off.
+          this.applyBackpressure();
         },
-        pdataEnd: () => this.applyBackpressure(),
+        pdataEnd: () => {},
       },
       {
         maxPDataLength: options.strict ? options.policy.maxPduLength : 0,
-        maxOtherPduLength: MAX_OTHER_PDU_LENGTH,
+        maxOtherPduLength: options.maxRqBytes,
       },
     );
     this.assembler = new MessageAssembler({
@@ -118,6 +159,7 @@ export class Association implements ProviderPort {
       ready: (contextId, op) => this.operationReady(contextId, op),
     });
     socket.onData = (chunk) => this.onData(chunk);
+    socket.onDrain = () => this.relieveBackpressure();
     socket.onError = (err) => {
       if (!this.ending) event(log, "debug", "socket-error", { assoc: this.id, error: err.message });
     };
@@ -128,6 +170,17 @@ export class Association implements ProviderPort {
   start(): void {
     this.fire("Evt5");
     this.armIdle();
+    this.establishTimer = setTimeout(() => {
+      this.establishTimer = null;
+      if (this.state !== "Sta2" && this.state !== "Sta3") return;
+      event(log, "warning", "association-timeout", {
+        assoc: this.id,
+        peer: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
+        state: this.state,
+        why: "not established within scp.artim_timeout_s",
+      });
+      this.abort("timeout");
+    }, this.options.artimMs);
   }
 
   /** Local abort (idle timeout, shutdown): Evt15. */
@@ -137,8 +190,20 @@ export class Association implements ProviderPort {
     this.fire("Evt15");
   }
 
+  /** Close the connection at once, without an A-ABORT (a pending connection made room for another). */
+  drop(): void {
+    if (this.state === "Sta1") return;
+    this.ending ??= "dropped";
+    this.socket.destroy();
+  }
+
   get established(): boolean {
     return this.state === "Sta6" || this.state === "Sta8";
+  }
+
+  /** Still waiting for (the rest of) the A-ASSOCIATE-RQ. */
+  get awaitingRequest(): boolean {
+    return this.state === "Sta2";
   }
 
   get remoteAddress(): string {
@@ -153,7 +218,9 @@ export class Association implements ProviderPort {
   // ---- bytes in -------------------------------------------------------------------------------
 
   private onData(chunk: Uint8Array): void {
-    this.lastActivity = Date.now();
+    this.bytesSinceProgress += chunk.length;
+    const now = Date.now();
+    if (this.bytesSinceProgress >= this.minBytesPerMs * (now - this.lastProgress)) this.progress(now);
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -375,6 +442,7 @@ export class Association implements ProviderPort {
         why: admission.why,
       });
       opsSink?.associationRejected(admission.result, admission.source, admission.reason);
+      this.stopEstablishTimer();
       this.fire("Evt8");
       return;
     }
@@ -412,7 +480,14 @@ export class Association implements ProviderPort {
       called: rq.calledAeTitle,
       tenant: admission.tenant.id,
     });
+    this.stopEstablishTimer();
+    this.progress(Date.now());
     this.fire("Evt7");
+  }
+
+  private stopEstablishTimer(): void {
+    if (this.establishTimer) clearTimeout(this.establishTimer);
+    this.establishTimer = null;
   }
 
   // ---- DIMSE ----------------------------------------------------------------------------------
@@ -429,8 +504,11 @@ export class Association implements ProviderPort {
   }
 
   private operationReady(contextId: number, op: Operation): void {
+    // A whole request arrived: progress, however slowly its bytes came.
+    this.progress(Date.now());
     // Start completing now (fsync, rename) so it overlaps with the next request; answer in order.
     const result = op.complete();
+    this.applyBackpressure();
     this.relieveBackpressure();
     this.chain = this.chain
       .then(() => result)
@@ -438,6 +516,9 @@ export class Association implements ProviderPort {
         (rsp) => {
           this.outstanding -= 1;
           if (rsp) this.sendResponse(contextId, rsp);
+          // The peer waited for us: its clock starts again now.
+          this.progress(Date.now());
+          this.relieveBackpressure();
           try {
             op.afterResponse?.();
           } catch (err) {
@@ -447,6 +528,7 @@ export class Association implements ProviderPort {
         },
         (err: Error) => {
           this.outstanding -= 1;
+          this.relieveBackpressure();
           log.error("operation failed without a response: {error}", { error: err });
         },
       );
@@ -470,9 +552,15 @@ export class Association implements ProviderPort {
     this.fire("Evt9");
   }
 
+  /** Pause reading while too much is held for this association (see the header comment). */
   private applyBackpressure(): void {
+    if (this.paused) return;
     const sink = this.assembler.currentSink;
-    if (!this.paused && sink && sink.pendingBytes > BACKPRESSURE_HIGH) {
+    if (
+      (sink !== null && sink.pendingBytes > this.options.bufferBytes) ||
+      this.outstanding > MAX_OUTSTANDING ||
+      this.socket.unsentBytes > this.options.bufferBytes
+    ) {
       this.paused = true;
       this.socket.pause();
     }
@@ -480,8 +568,13 @@ export class Association implements ProviderPort {
 
   private relieveBackpressure(): void {
     if (!this.paused) return;
+    const low = this.options.bufferBytes / 4;
     const sink = this.assembler.currentSink;
-    if (!sink || sink.pendingBytes < BACKPRESSURE_LOW) {
+    if (
+      (sink === null || sink.pendingBytes < low) &&
+      this.outstanding <= MAX_OUTSTANDING &&
+      this.socket.unsentBytes < low
+    ) {
       this.paused = false;
       this.socket.resume();
     }
@@ -499,23 +592,49 @@ export class Association implements ProviderPort {
 
   // ---- timers and the end ---------------------------------------------------------------------
 
+  private progress(now: number): void {
+    this.lastProgress = now;
+    this.bytesSinceProgress = 0;
+  }
+
+  /**
+   * Every operation the peer started has all its input, and the reader is between PDUs: the peer is
+   * waiting for our answers, and that time is ours, not its idleness.
+   */
+  private get waitingForUs(): boolean {
+    if (this.state === "Sta3") return true; // our decision on its A-ASSOCIATE-RQ (ARTIM bounds it)
+    return this.outstanding > 0 && this.assembler.idle && this.reader.idle;
+  }
+
   private armIdle(): void {
     const idle = this.options.idleMs;
     const check = (): void => {
       if (this.state === "Sta1") return;
-      const quiet = Date.now() - this.lastActivity;
-      if (this.state === "Sta6" && this.outstanding === 0 && quiet >= idle) {
-        event(log, "warning", "idle-timeout", { assoc: this.id, seconds: Math.round(quiet / 1000) });
+      const now = Date.now();
+      if (this.waitingForUs) this.progress(now);
+      const quiet = now - this.lastProgress;
+      if (quiet >= idle && this.state !== "Sta13") {
+        event(log, "warning", "idle-timeout", {
+          assoc: this.id,
+          state: this.state,
+          seconds: Math.round(quiet / 1000),
+          bytes_since_progress: this.bytesSinceProgress,
+          why:
+            this.bytesSinceProgress > 0
+              ? "data arriving slower than limits.min_rate_bytes_per_s"
+              : "nothing received for scp.idle_timeout_s",
+        });
         this.abort("timeout");
         return;
       }
-      this.idleTimer = setTimeout(check, Math.max(250, idle - quiet));
+      this.idleTimer = setTimeout(check, Math.min(IDLE_CHECK_MS, Math.max(50, idle - quiet)));
     };
-    this.idleTimer = setTimeout(check, idle);
+    this.idleTimer = setTimeout(check, Math.min(IDLE_CHECK_MS, idle));
   }
 
   private finished(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.stopEstablishTimer();
     this.stopArtim();
     this.abortIncomplete();
     if (!this.socket.closed) this.socket.destroy();

@@ -22,6 +22,7 @@ import {
   type Pdu,
   PduType,
   type PresentationContextRqItem,
+  type UserIdentityRq,
 } from "./pdu/types.ts";
 
 export class AssociationRejectedError extends Error {
@@ -71,9 +72,15 @@ export class ClientAssociation {
     socket.on("error", () => this.push({ kind: "closed" }));
   }
 
-  static connect(host: string, port: number, timeoutMs = 10_000): Promise<ClientAssociation> {
+  /** `localAddress`: the address to connect from (tests that play several peers over loopback). */
+  static connect(
+    host: string,
+    port: number,
+    timeoutMs = 10_000,
+    localAddress?: string,
+  ): Promise<ClientAssociation> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port, noDelay: true });
+      const socket = connect({ host, port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${host}:${port} timed out`));
@@ -121,11 +128,13 @@ export class ClientAssociation {
     callingAe: string,
     contexts: PresentationContextRqItem[],
     maxLength = 131072,
+    identity?: UserIdentityRq,
   ): Promise<AssociateAcPdu> {
     const ui = emptyUserInformation();
     ui.maxLength = maxLength;
     ui.implementationClassUid = IMPLEMENTATION_CLASS_UID;
     ui.implementationVersionName = IMPLEMENTATION_VERSION_NAME;
+    if (identity) ui.userIdentityRq = identity;
     this.send(
       encodePdu({
         type: PduType.AssociateRq,

@@ -1,6 +1,13 @@
 // The listener: accepts connections, admits or rejects associations (limits, disk, tenants), and runs
 // them concurrently (up to scp.max_associations) or one at a time (scp.mode: sequential), as the Rust
 // original's non-blocking/blocking switch did.
+//
+// Limits are counted where they bite: an association holds one of scp.max_associations from the moment
+// its A-ASSOCIATE-RQ is read (while its user identity is checked too) until it ends or is rejected;
+// connections still sending their RQ are capped (limits.max_pending_connections), as many more wait
+// unread for a place (the newest read first; beyond them the one waiting longest is closed); one pending
+// for over a second makes room for a newcomer, so a flood of half-sent RQs cannot lock real peers out
+// until ARTIM; password checks go through a bounded gate (tenancy/password-gate.ts).
 
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
@@ -8,6 +15,7 @@ import type { DimseServices } from "../dimse/services.ts";
 import { event, logger } from "../ops/log.ts";
 import type { Storage } from "../store/storage.ts";
 import { checkIdentity } from "../tenancy/identity.ts";
+import { PasswordGate } from "../tenancy/password-gate.ts";
 import type { Rejection, Tenant, TenantDirectory } from "../tenancy/tenants.ts";
 import { type Admission, Association } from "./association.ts";
 import type { NegotiationPolicy } from "./negotiation.ts";
@@ -21,6 +29,9 @@ import {
 import { type Connection, type Listener, listenTcp, listenTls } from "./transport.ts";
 
 const log = logger("server");
+
+/** A connection still without its whole A-ASSOCIATE-RQ after this long may be closed to make room. */
+const PENDING_GRACE_MS = 1000;
 
 export interface ServerDeps {
   config: Config;
@@ -40,20 +51,36 @@ export class StoreScpServer {
   private listener: Listener | null = null;
   private tlsListener: Listener | null = null;
   private readonly active = new Set<Association>();
+  /** Connections whose A-ASSOCIATE-RQ has not been read yet, oldest first. */
+  private readonly pending = new Set<Association>();
+  /** Associations holding one of scp.max_associations: their RQ was read, and they were not rejected. */
+  private readonly holdingSlot = new Set<Association>();
+  /** Connections accepted while every pending place was taken, not read yet, oldest first. */
+  private readonly unread: Connection[] = [];
   /** Sequential mode: connections waiting for the running association to end. */
   private readonly waiting: Connection[] = [];
   private running: Association | null = null;
   private seq = 0;
   private stopping = false;
   private readonly policy: NegotiationPolicy;
+  private readonly passwords: PasswordGate;
+  /** Pending connections closed to make room, since the last log line about them. */
+  private dropped = 0;
+  private droppedLogAt = 0;
 
   constructor(private readonly deps: ServerDeps) {
-    const scp = deps.config.scp;
+    const { scp, limits } = deps.config;
     this.policy = {
       promiscuous: scp.promiscuous,
       uncompressedOnly: scp.uncompressed_only,
       maxPduLength: scp.max_pdu_length,
     };
+    this.passwords = new PasswordGate({
+      concurrency: limits.password_checks,
+      queue: limits.password_queue,
+      backoffAfter: limits.auth_backoff_after_failures,
+      backoffMaxMs: limits.auth_backoff_max_s * 1000,
+    });
   }
 
   /**
@@ -115,7 +142,14 @@ export class StoreScpServer {
       socket.destroy();
       return;
     }
+    const cap = this.deps.config.limits.max_pending_connections;
     if (this.deps.config.scp.mode === "sequential" && this.running) {
+      if (this.waiting.length + this.pending.size >= cap) {
+        // Those waiting are served in order: the newest is the one refused.
+        this.noteDropped(socket.remoteAddress, "sequential queue full");
+        socket.destroy();
+        return;
+      }
       // The peer waits (its A-ASSOCIATE-RQ stays unread) until the running association ends.
       this.waiting.push(socket);
       socket.onClose = () => {
@@ -124,13 +158,52 @@ export class StoreScpServer {
       };
       return;
     }
-    this.run(socket);
+    if (this.pending.size >= cap) this.evictStalePending();
+    if (this.unread.length >= cap) {
+      // Under a flood those waiting longest are the flood's: the newcomer may be a real peer.
+      const oldest = this.unread.shift();
+      if (oldest) {
+        this.noteDropped(oldest.remoteAddress, "pending connections at limits.max_pending_connections");
+        oldest.destroy();
+      }
+    }
+    // Read as soon as a pending place is free, the newest first: a burst of real peers only waits,
+    // and a real peer arriving during a flood is read before the flood's backlog.
+    this.unread.push(socket);
+    socket.onClose = () => {
+      const i = this.unread.indexOf(socket);
+      if (i >= 0) this.unread.splice(i, 1);
+    };
+    this.readNext();
+  }
+
+  /**
+   * A real peer sends its A-ASSOCIATE-RQ right after connecting: one still pending after
+   * PENDING_GRACE_MS is stalled or hostile, and the one waiting longest makes room (refusing
+   * newcomers instead would let a flood of half-sent RQs lock everyone out until ARTIM).
+   */
+  private evictStalePending(): void {
+    const oldest = this.pending.values().next();
+    if (oldest.done || performance.now() - oldest.value.connectedAt < PENDING_GRACE_MS) return;
+    this.pending.delete(oldest.value);
+    this.noteDropped(oldest.value.remoteAddress, "pending connections at limits.max_pending_connections");
+    oldest.value.drop();
+  }
+
+  /** Start reading queued connections while there is room among the pending ones. */
+  private readNext(): void {
+    const cap = this.deps.config.limits.max_pending_connections;
+    while (!this.stopping && this.pending.size < cap) {
+      const next = this.unread.pop();
+      if (!next) return;
+      this.run(next);
+    }
   }
 
   private run(socket: Connection): void {
     this.seq += 1;
     const id = `A${this.seq}`;
-    const scp = this.deps.config.scp;
+    const { scp, limits } = this.deps.config;
     const assoc: Association = new Association(
       socket,
       this.deps.services,
@@ -139,14 +212,21 @@ export class StoreScpServer {
         strict: scp.strict,
         artimMs: scp.artim_timeout_s * 1000,
         idleMs: scp.idle_timeout_s * 1000,
+        minRateBytesPerS: limits.min_rate_bytes_per_s,
+        bufferBytes: limits.association_buffer_mb * 1024 * 1024,
+        maxRqBytes: limits.max_associate_rq_kb * 1024,
         admit: (rq, remote) => this.admitWithIdentity(rq, remote, assoc),
       },
       id,
     );
     this.active.add(assoc);
+    this.pending.add(assoc);
     if (scp.mode === "sequential") this.running = assoc;
     assoc.done.then(() => {
       this.active.delete(assoc);
+      this.pending.delete(assoc);
+      this.holdingSlot.delete(assoc);
+      this.readNext();
       // Spare temp files only serve running associations: an idle server leaves none in the tree.
       if (this.active.size === 0) void this.deps.storage.dropSpares();
       if (this.running === assoc) {
@@ -159,29 +239,69 @@ export class StoreScpServer {
     socket.resume();
   }
 
-  /** admit(), then the tenant's user identity check (scrypt, asynchronous). */
+  /** Log pending connections closed to make room: the first, then at most one line per 10 s. */
+  private noteDropped(remote: string, why: string): void {
+    this.dropped += 1;
+    const now = Date.now();
+    if (now - this.droppedLogAt < 10_000) return;
+    event(log, "warning", "connections-dropped", { count: this.dropped, last_peer: remote, why });
+    this.dropped = 0;
+    this.droppedLogAt = now;
+  }
+
+  /**
+   * admit(), then the tenant's user identity check (scrypt, asynchronous, through the password gate).
+   * The association holds its slot from here: a rejection gives it back.
+   */
   private admitWithIdentity(
     rq: AssociateRqPdu,
     remote: string,
     self: Association,
   ): Admission | Promise<Admission> {
+    this.pending.delete(self);
+    this.readNext();
     const admission = this.admit(rq, remote, self);
     if (!("tenant" in admission)) return admission;
+    this.holdingSlot.add(self);
+    const released = (a: Admission): Admission => {
+      if (!("tenant" in a)) this.holdingSlot.delete(self);
+      return a;
+    };
     const { tenant } = admission;
     const identity = rq.userInformation.userIdentityRq;
     if (tenant.users.size === 0) return { tenant };
-    return checkIdentity(tenant, identity).then((r): Admission => {
-      if (!r.ok) {
-        // PS3.7 D.3.3.7: a failed identity is a permanent rejection by the service-user, no reason given.
-        return {
-          result: RejectResult.Permanent,
-          source: RejectSource.ServiceUser,
-          reason: RejectReason.NoReasonGiven,
-          why: r.why,
-        };
-      }
-      return { tenant, user: r.username, identityResponse: identity?.positiveResponseRequested === true };
-    });
+    const checked = this.passwords.check(
+      remote,
+      () => checkIdentity(tenant, identity),
+      (r) => r.ok,
+    );
+    return checked.then(
+      (r): Admission => {
+        if ("refused" in r) {
+          return released({
+            result: RejectResult.Transient,
+            source:
+              r.refused === "busy" ? RejectSource.ServiceProviderPresentation : RejectSource.ServiceUser,
+            reason: r.refused === "busy" ? RejectReason.TemporaryCongestion : RejectReason.NoReasonGiven,
+            why: r.why,
+          });
+        }
+        if (!r.ok) {
+          // PS3.7 D.3.3.7: a failed identity is a permanent rejection by the service-user, no reason given.
+          return released({
+            result: RejectResult.Permanent,
+            source: RejectSource.ServiceUser,
+            reason: RejectReason.NoReasonGiven,
+            why: r.why,
+          });
+        }
+        return { tenant, user: r.username, identityResponse: identity?.positiveResponseRequested === true };
+      },
+      (err: Error) => {
+        this.holdingSlot.delete(self);
+        throw err;
+      },
+    );
   }
 
   /** PS3.8 Table 9-21: which A-ASSOCIATE-RJ an RQ gets, or the tenant it belongs to. */
@@ -202,18 +322,19 @@ export class StoreScpServer {
         why: `application context ${rq.applicationContext} not supported`,
       };
     }
-    const established = [...this.active].filter((a) => a !== self && a.established).length;
-    if (established >= this.deps.config.scp.max_associations) {
+    const running = this.holdingSlot.size;
+    if (running >= this.deps.config.scp.max_associations) {
       return {
         result: RejectResult.Transient,
         source: RejectSource.ServiceProviderPresentation,
         reason: RejectReason.LocalLimitExceeded,
-        why: `${established} associations running (scp.max_associations)`,
+        why: `${running} associations running or being admitted (scp.max_associations)`,
       };
     }
     const perAddress = this.deps.config.scp.max_associations_per_address;
     if (perAddress > 0) {
-      const fromPeer = [...this.active].filter((a) => a !== self && a.remoteAddress === remote).length;
+      let fromPeer = 0;
+      for (const a of this.holdingSlot) if (a.remoteAddress === remote) fromPeer += 1;
       if (fromPeer >= perAddress) {
         return {
           result: RejectResult.Transient,
@@ -265,6 +386,7 @@ export class StoreScpServer {
     this.listener?.close();
     this.tlsListener?.close();
     for (const s of this.waiting.splice(0)) s.destroy();
+    for (const s of this.unread.splice(0)) s.destroy();
     const all = Promise.all([...this.active].map((a) => a.done));
     const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
     if ((await Promise.race([all, timer])) === "timeout") {

@@ -21,8 +21,12 @@ export interface Connection {
   onData: (chunk: Uint8Array) => void;
   onClose: () => void;
   onError: (err: Error) => void;
+  /** Bytes written earlier have all been handed to the kernel (unsentBytes is 0 again). */
+  onDrain: () => void;
   /** Buffered: bytes the kernel does not take at once are sent when the socket drains. */
   write(bytes: Uint8Array): void;
+  /** Written bytes the kernel has not taken yet (the peer is not reading them). */
+  readonly unsentBytes: number;
   /** Close after what was written has been sent. */
   end(): void;
   /** Close now. */
@@ -112,7 +116,9 @@ class BunConnection implements Connection {
   onData: (chunk: Uint8Array) => void = noop;
   onClose: () => void = noop;
   onError: (err: Error) => void = noop;
+  onDrain: () => void = noop;
   closed = false;
+  unsentBytes = 0;
   private unsent: Uint8Array[] = [];
   private ending = false;
   readonly remoteAddress: string;
@@ -127,11 +133,15 @@ class BunConnection implements Connection {
     if (this.closed) return;
     if (this.unsent.length > 0) {
       this.unsent.push(bytes);
+      this.unsentBytes += bytes.length;
       return;
     }
     const n = this.socket.write(bytes);
     if (n < 0) return;
-    if (n < bytes.length) this.unsent.push(bytes.subarray(n));
+    if (n < bytes.length) {
+      this.unsent.push(bytes.subarray(n));
+      this.unsentBytes += bytes.length - n;
+    }
   }
 
   drained(): void {
@@ -139,12 +149,14 @@ class BunConnection implements Connection {
       const head = this.unsent[0] as Uint8Array;
       const n = this.socket.write(head);
       if (n < 0) return;
+      this.unsentBytes -= Math.max(0, n);
       if (n < head.length) {
         this.unsent[0] = head.subarray(n);
         return;
       }
       this.unsent.shift();
     }
+    this.onDrain();
     if (this.ending) this.socket.end();
   }
 
@@ -172,6 +184,7 @@ class NodeConnection implements Connection {
   onData: (chunk: Uint8Array) => void = noop;
   onClose: () => void = noop;
   onError: (err: Error) => void = noop;
+  onDrain: () => void = noop;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly tlsSubject: string | null;
@@ -187,10 +200,15 @@ class NodeConnection implements Connection {
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("close", () => this.onClose());
     socket.on("error", (err) => this.onError(err));
+    socket.on("drain", () => this.onDrain());
   }
 
   get closed(): boolean {
     return this.socket.destroyed;
+  }
+
+  get unsentBytes(): number {
+    return this.socket.writableLength;
   }
 
   write(bytes: Uint8Array): void {

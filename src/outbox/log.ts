@@ -11,6 +11,12 @@
 // At open every segment after the cursor is checked; a torn tail of the last segment is set aside and
 // truncated, bad records elsewhere are set aside and skipped. Records leave the log when the publisher
 // acknowledges them (ack): the cursor moves, and segments it has passed are deleted.
+//
+// Capacity for a record can be reserved before the record exists (reserve): the active segment is
+// extended with zeros, so that the record's bytes are allocated on disk before the instance it
+// describes is committed, and its append writes into space it already owns (no ENOSPC then on
+// file systems that overwrite in place: ext4, XFS, NTFS, tmpfs). The zero tail is never a record: a
+// frame starts with FF; it is cut off at close, at a roll, and at the next open after a crash.
 
 import {
   closeSync,
@@ -44,6 +50,9 @@ const readAsync = async (
 ): Promise<number> => (await readRaw(fd, buf, off, len, pos)).bytesRead;
 
 export const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** The active segment is extended by at least this much when reservations need room. */
+const PREALLOCATE_STEP = 1024 * 1024;
+const ZEROS = new Uint8Array(64 * 1024);
 /** Reads cover any whole frame. */
 const READ_BYTES = 2 * MAX_PAYLOAD + HEADER;
 const SEG_RE = /^(\d{20})\.seg$/;
@@ -99,6 +108,23 @@ export class OutboxLockedError extends Error {
   override readonly name = "OutboxLockedError";
 }
 
+/** Bytes of the outbox held for a record not written yet (OutboxLog.reserve). */
+export class OutboxReservation {
+  private released = false;
+
+  constructor(
+    private readonly onRelease: (bytes: number) => void,
+    readonly bytes: number,
+  ) {}
+
+  /** Give the bytes back (the instance failed, or its record is being written). Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this.bytes);
+  }
+}
+
 export class OutboxLog {
   private segments: Segment[] = [];
   private fd = -1;
@@ -114,6 +140,10 @@ export class OutboxLog {
   private readFd: { seq: number; fd: number } | null = null;
   private closed = false;
   private readonly segmentBytes: number;
+  /** Bytes reserved in the active segment for records not written yet. */
+  private reserved = 0;
+  /** Size of the active segment's file: its records, then zeros allocated for reservations. */
+  private allocated = 0;
 
   private constructor(private readonly opts: OutboxLogOptions) {
     this.segmentBytes = opts.segmentBytes ?? SEGMENT_BYTES;
@@ -201,6 +231,7 @@ export class OutboxLog {
     else {
       this.fd = openSync(this.segPath(active.seq), "r+");
       this.syncedSize = active.size;
+      this.allocated = active.size;
     }
   }
 
@@ -208,6 +239,19 @@ export class OutboxLog {
   private async check(s: Segment, from: number, last: boolean): Promise<void> {
     const fd = openSync(this.segPath(s.seq), "r");
     try {
+      // Zeros at the end are space reserved for records that were never written (a crash): no record.
+      const end = await dataEnd(fd, s.size, from);
+      if (end < s.size) {
+        if (!this.opts.readOnly) {
+          const wfd = openSync(this.segPath(s.seq), "r+");
+          try {
+            ftruncateSync(wfd, end);
+          } finally {
+            closeSync(wfd);
+          }
+        }
+        s.size = end;
+      }
       let pos = from;
       let validEnd = from;
       const buf = new Uint8Array(READ_BYTES);
@@ -296,10 +340,11 @@ export class OutboxLog {
   // -------------------------------------------------------------------------------------------------
   // Appending
 
-  /** Start a new active segment (the old one is synced and closed). */
+  /** Start a new active segment (the old one is synced and closed). Never while bytes are reserved. */
   private roll(): void {
     const prev = this.segments.at(-1);
     if (this.fd >= 0) {
+      if (prev && this.allocated > prev.size) ftruncateSync(this.fd, prev.size);
       if (this.opts.fsync) durable.syncDataSync(this.fd);
       // An fdatasync may still run on it in the thread pool: close it when that round ends.
       if (this.syncing) this.closeAfterRound.push(this.fd);
@@ -310,17 +355,63 @@ export class OutboxLog {
     if (this.opts.fsync) durable.syncDirSync(this.opts.dir);
     this.segments.push({ seq, size: 0 });
     this.syncedSize = 0;
+    this.allocated = 0;
   }
 
   /**
-   * Append one record. Resolves when it is durable (with fsync) or written (without). Throws on a write
-   * error (e.g. ENOSPC), leaving the log as it was.
+   * Hold `bytes` of the active segment for a record to be appended later (with the reservation), by
+   * allocating them on disk now. Throws (e.g. ENOSPC) when the space cannot be had; the log is then as
+   * it was.
    */
-  append(payload: Uint8Array): Promise<void> {
+  reserve(bytes: number): OutboxReservation {
+    if (this.closed || this.opts.readOnly) throw new Error("outbox is closed");
+    let active = this.segments.at(-1);
+    // Roll here rather than at the append: a reservation's bytes must be in the segment it is written to.
+    if (!active || (this.reserved === 0 && active.size > 0 && active.size + bytes > this.segmentBytes)) {
+      this.roll();
+      active = this.segments.at(-1);
+    }
+    if (!active) throw new Error("outbox has no active segment");
+    const need = active.size + this.reserved + bytes;
+    if (need > this.allocated) this.extend(need);
+    this.reserved += bytes;
+    return new OutboxReservation((n) => {
+      this.reserved -= n;
+    }, bytes);
+  }
+
+  /** Grow the active segment's file with zeros to at least `need` bytes (a step more when possible). */
+  private extend(need: number): void {
+    const from = this.allocated;
+    for (const target of [Math.max(need, from + PREALLOCATE_STEP), need]) {
+      try {
+        for (let at = from; at < target; ) {
+          at += writeSync(this.fd, ZEROS, 0, Math.min(ZEROS.length, target - at), at);
+        }
+        this.allocated = target;
+        return;
+      } catch (err) {
+        // Not even that much room: give back what was taken and try the bare need, then give up.
+        ftruncateSync(this.fd, from);
+        if (target === need) throw err;
+      }
+    }
+  }
+
+  /**
+   * Append one record, into the space of `reservation` when given. Resolves when it is durable (with
+   * fsync) or written (without). Throws on a write error (e.g. ENOSPC), leaving the log as it was.
+   */
+  append(payload: Uint8Array, reservation?: { release(): void }): Promise<void> {
+    reservation?.release();
     if (this.closed || this.opts.readOnly) return Promise.reject(new Error("outbox is closed"));
     const frame = encodeFrame(payload);
     let active = this.segments.at(-1);
-    if (!active || (active.size > 0 && active.size + frame.length > this.segmentBytes)) {
+    // While records are reserved the segment may grow past segmentBytes: they were allocated in it.
+    if (
+      !active ||
+      (this.reserved === 0 && active.size > 0 && active.size + frame.length > this.segmentBytes)
+    ) {
       this.roll();
       active = this.segments.at(-1);
     }
@@ -330,15 +421,17 @@ export class OutboxLog {
       let done = 0;
       while (done < frame.length) done += writeSync(this.fd, frame, done, frame.length - done, start + done);
     } catch (err) {
-      // Leave no partial record behind.
+      // Leave no partial record behind (and no space reserved behind it: later appends extend again).
       try {
         ftruncateSync(this.fd, start);
+        this.allocated = start;
       } catch {
         // a torn tail is handled at the next open
       }
       return Promise.reject(err as Error);
     }
     active.size += frame.length;
+    if (active.size > this.allocated) this.allocated = active.size;
     this.recordCount += 1;
     if (!this.opts.fsync) {
       this.syncedSize = active.size;
@@ -487,6 +580,31 @@ export class OutboxLog {
     }
   }
 
+  /**
+   * The newest record in the log, acknowledged or not (the active segment keeps its records after they
+   * are published), or null when the log holds none.
+   */
+  async lastRecord(): Promise<Uint8Array | null> {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const seg = this.segments[i];
+      if (!seg) continue;
+      const end = i === this.segments.length - 1 && !this.opts.readOnly ? this.syncedSize : seg.size;
+      if (end === 0) continue;
+      // A frame is at most READ_BYTES / 2 long: the last whole one is in the last READ_BYTES.
+      const from = Math.max(0, end - READ_BYTES);
+      const buf = new Uint8Array(end - from);
+      const fd = openSync(this.segPath(seg.seq), "r");
+      try {
+        const n = await readAsync(fd, buf, 0, buf.length, from);
+        const last = parseFrames(buf.subarray(0, n), from, true).frames.at(-1);
+        if (last) return last.payload;
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return null;
+  }
+
   /** Make everything appended so far durable now (for bulk appends made without per-record sync). */
   syncNow(): void {
     if (this.fd < 0) return;
@@ -502,12 +620,34 @@ export class OutboxLog {
       await new Promise<void>((r) => setTimeout(r, 2));
     }
     this.closed = true;
+    const active = this.segments.at(-1);
+    if (this.fd >= 0 && active && this.allocated > active.size) ftruncateSync(this.fd, active.size);
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     if (this.readFd) closeSync(this.readFd.fd);
     this.readFd = null;
     if (!this.opts.readOnly) unlockDir(this.opts.dir);
   }
+}
+
+/**
+ * Where the data of a segment ends: `size` less the zero bytes at its end (space reserved for records
+ * that were never written). A record never ends in a zero byte (its payload is a JSON object). Reads
+ * backwards only through the zeros; never below `floor`.
+ */
+async function dataEnd(fd: number, size: number, floor: number): Promise<number> {
+  const buf = new Uint8Array(64 * 1024);
+  let end = size;
+  while (end > floor) {
+    const n = Math.min(buf.length, end - floor);
+    const got = await readAsync(fd, buf, 0, n, end - n);
+    if (got !== n) return end;
+    let i = got - 1;
+    while (i >= 0 && buf[i] === 0) i--;
+    if (i >= 0) return end - n + i + 1;
+    end -= n;
+  }
+  return end;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -109,6 +109,37 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
   };
 }
 
+/**
+ * Room for everything of a record but its variable text: the keys, the fixed-size values, and what a
+ * transcode may add or change after the bound is taken (target_ts, transfer_status, source_sop_uid, a
+ * file_path under a new UID) and a few warnings.
+ */
+const RECORD_FIXED_BYTES = 4096;
+/** JSON writes one UTF-16 unit as at most 6 bytes (\u00XX); UTF-8 as at most 3. */
+const JSON_BYTES_PER_UNIT = 6;
+
+/**
+ * At most how many bytes the record of `s` takes as written, from what is known before the instance's
+ * file is committed: the outbox reserves this much then (OutboxService.reserve).
+ */
+export function recordSizeBound(s: Omit<RecordSource, "fileSize" | "sha256">): number {
+  const a = s.attributes;
+  let units = s.tenantId.length + s.path.length + s.transferSyntaxUid.length;
+  units += s.sourceIp.length + s.sourceAe.length + s.calledAe.length;
+  for (const v of [
+    a.patientId,
+    a.studyInstanceUid,
+    a.seriesInstanceUid,
+    a.sopInstanceUid,
+    a.sopClassUid,
+    a.studyDate,
+    a.accessionNumber,
+  ]) {
+    units += v?.length ?? 0;
+  }
+  return RECORD_FIXED_BYTES + JSON_BYTES_PER_UNIT * units;
+}
+
 /** Kafka message key: per-study order (docs/storage.md). */
 export function recordKey(r: Pick<OutboxRecord, "tenant_id" | "study_uid">): string {
   return `${r.tenant_id}/${r.study_uid}`;

@@ -5,11 +5,12 @@
 
 import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
+import { UnrecordedError } from "../dimse/services.ts";
 import { DimseError, Status } from "../dimse/status.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { createHasher, type Hasher } from "../store/hasher.ts";
-import type { StoredInstance } from "../store/instance-sink.ts";
+import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { OutboxLog } from "./log.ts";
 import {
@@ -19,7 +20,7 @@ import {
   type Publisher,
   topicsResolver,
 } from "./publisher.ts";
-import { makeRecord } from "./record.ts";
+import { makeRecord, recordSizeBound } from "./record.ts";
 
 const log = logger("outbox");
 const encoder = new TextEncoder();
@@ -134,6 +135,33 @@ export class OutboxService {
     }
   }
 
+  /**
+   * The RecordReserver: room for the record of an instance about to be committed, allocated in the
+   * outbox now, so that the record can be written once the file is in the archive. Without it (the
+   * outbox's disk is full) the instance is refused with A700 and its file never enters the archive.
+   */
+  readonly reserve = (draft: RecordDraft): RecordReservation => {
+    const bytes = recordSizeBound({
+      tenantId: draft.ctx.tenant.id,
+      attributes: draft.attributes,
+      path: draft.path,
+      transferSyntaxUid: draft.ctx.transferSyntaxUid,
+      sourceIp: draft.ctx.sourceIp,
+      sourceAe: draft.ctx.callingAe,
+      calledAe: draft.ctx.calledAe,
+    });
+    try {
+      return this.log.reserve(bytes);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      event(log, "error", "outbox-reserve-failed", {
+        sop: draft.attributes.sopInstanceUid,
+        error: e.message,
+      });
+      throw new DimseError(Status.OutOfResources, `outbox cannot take the record: ${e.code ?? e.message}`);
+    }
+  };
+
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
   readonly onStored = async (
     instance: StoredInstance,
@@ -141,7 +169,10 @@ export class OutboxService {
     _cmd: CommandSet,
   ): Promise<StoredInstance> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.
-    if (instance.outcome === "kept-existing") return instance;
+    if (instance.outcome === "kept-existing") {
+      instance.reservation?.release();
+      return instance;
+    }
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
@@ -159,10 +190,18 @@ export class OutboxService {
       ...(instance.warnings !== undefined ? { warnings: instance.warnings } : {}),
     });
     try {
-      await this.log.append(encoder.encode(JSON.stringify(record)));
+      await this.log.append(encoder.encode(JSON.stringify(record)), instance.reservation);
     } catch (err) {
-      event(log, "error", "outbox-append-failed", { sop: record.sop_uid, error: (err as Error).message });
-      throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
+      event(log, "error", "outbox-append-failed", {
+        sop: record.sop_uid,
+        error: (err as Error).message,
+        action: "the instance is taken out of the archive (quarantine) and refused",
+      });
+      throw new UnrecordedError(
+        Status.OutOfResources,
+        `outbox write failed: ${(err as Error).message}`,
+        instance.path,
+      );
     }
     this.drainer.wake();
     return instance;

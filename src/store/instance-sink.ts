@@ -1,21 +1,70 @@
 // One incoming C-STORE data set on its way to disk. Fragments stream through the attribute scanner into
 // a temp file in the instance's final directory; only the head of the data set (until the identifying
-// attributes have been read, at most HEAD_LIMIT) is held in memory while the directory is not known.
+// attributes have been read, at most the association's buffer bound) is held in memory while the
+// directory is not known. The scanner checks the data set to its last byte: one that is not whole, or
+// exceeds a limit, is quarantined and answered with a failure. Capacity for the outbox record is
+// reserved before the file is committed, so a file never enters the archive without room for its record.
 
 import { dirname } from "node:path";
-import { AttributeScanner, type InstanceAttributes } from "../dicom/attribute-scanner.ts";
+import {
+  AttributeScanner,
+  type DataSetLimits,
+  DEFAULT_DATA_SET_LIMITS,
+  type InstanceAttributes,
+} from "../dicom/attribute-scanner.ts";
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import { keepChunk } from "../util/chunks.ts";
-import { pathVariables, renderPath } from "./layout.ts";
+import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
 import { type Problem, type Requirable, type2Warnings, validateInstance } from "./validate.ts";
 
-/** Identifying attributes sit in groups 0008-0028, normally within the first few KiB. */
-const HEAD_LIMIT = 4 * 1024 * 1024;
 const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * Capacity for an instance's record, held from before its file is committed until the record is
+ * written (which consumes it) or the instance fails (release). Releasing twice is harmless.
+ */
+export interface RecordReservation {
+  release(): void;
+}
+
+/** What is known of an instance just before its file is committed: enough to size its record. */
+export interface RecordDraft {
+  ctx: InstanceContext;
+  path: string;
+  fileSize: number;
+  attributes: InstanceAttributes;
+}
+
+/**
+ * Secures capacity for the record of an instance about to be committed; throws a DimseError (the
+ * status to answer, e.g. A700) when it cannot, and the file is then never committed.
+ */
+export type RecordReserver = (draft: RecordDraft) => RecordReservation;
+
+export interface InstanceSinkOptions {
+  /** Bounds on the data set's structure and inflation (limits.*). */
+  dataSet: DataSetLimits;
+  /**
+   * At most this much of the data set's head is held while its identifying attributes are looked for
+   * (limits.association_buffer_mb); identifying attributes sit in groups 0008-0028, normally within
+   * the first few KiB.
+   */
+  headLimit: number;
+  reserveRecord: RecordReserver | null;
+  /** storage.require: Type 2 attributes without which an instance is quarantined. */
+  required: readonly Requirable[];
+}
+
+export const DEFAULT_SINK_OPTIONS: Readonly<InstanceSinkOptions> = {
+  dataSet: DEFAULT_DATA_SET_LIMITS,
+  headLimit: 4 * 1024 * 1024,
+  reserveRecord: null,
+  required: [],
+};
 
 export interface InstanceContext {
   tenant: Tenant;
@@ -50,6 +99,8 @@ export interface StoredInstance {
   sourceSopInstanceUid?: string;
   /** Type 2 attributes the instance lacks (stored all the same): for its record and the log. */
   warnings?: readonly string[];
+  /** Capacity secured for its record before the file was committed (RecordReserver). */
+  reservation?: RecordReservation;
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -74,15 +125,16 @@ export class InstanceSink {
   /**
    * @param refused A problem already known from the command (e.g. an invalid SOP Instance UID): the data
    * set is still received, but straight into quarantine, so nothing a modality sent is lost.
-   * @param required Type 2 attributes that storage.require makes a condition of storing.
+   * @param options Limits on the data set, the record reservation and storage.require.
    */
   constructor(
     private readonly storage: Storage,
     readonly ctx: InstanceContext,
     private readonly refused?: Problem,
-    private readonly required: readonly Requirable[] = [],
+    private readonly options: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
   ) {
-    this.scanner = new AttributeScanner(ctx.transferSyntaxUid);
+    this.scanner = new AttributeScanner(ctx.transferSyntaxUid, options.dataSet);
+    this.scanner.onProgress = () => this.onProgress?.();
   }
 
   /** The identifying attributes read so far (all of them once the data set is complete). */
@@ -92,20 +144,21 @@ export class InstanceSink {
 
   /** Bytes received but not yet written: the association pauses its socket above a bound. */
   get pendingBytes(): number {
-    return this.headBytes + (this.file?.pendingBytes ?? 0);
+    return this.headBytes + (this.file?.pendingBytes ?? 0) + this.scanner.pendingBytes;
   }
 
   write(chunk: Uint8Array): void {
     // The file could not be made: the instance fails at finish(); the rest of it is not kept.
     if (this.ioError) return;
-    if (!this.scanner.done) this.scanner.push(chunk);
+    // Every chunk, to the end: the scanner checks that the data set is whole.
+    this.scanner.push(chunk);
     if (this.file) {
       this.file.write(chunk);
       return;
     }
     this.head.push(chunk);
     this.headBytes += chunk.length;
-    if (!this.opening && (this.scanner.done || this.headBytes >= HEAD_LIMIT)) this.open();
+    if (!this.opening && (this.scanner.done || this.headBytes >= this.options.headLimit)) this.open();
     // Usually the file takes the head in this same turn; if not, the head must outlive the chunks.
     if (this.file === null && !this.keepHeadQueued) {
       this.keepHeadQueued = true;
@@ -128,8 +181,10 @@ export class InstanceSink {
 
   private decide(): Destination {
     if (this.refused) return { kind: "quarantine", problem: this.refused };
+    const structural = this.endProblem();
+    if (structural) return { kind: "quarantine", problem: structural };
     const a = this.scanner.attributes;
-    const problem = validateInstance(a, this.ctx, this.scanner.error, this.required);
+    const problem = validateInstance(a, this.ctx, undefined, this.options.required);
     if (problem) return { kind: "quarantine", problem };
     try {
       const finalPath = renderPath(
@@ -139,9 +194,14 @@ export class InstanceSink {
       );
       return { kind: "store", finalPath };
     } catch (err) {
+      // A value that cannot be a path (too long, or one that would leave the root): the data set
+      // carries a value its VR does not allow, A900 as for the other attributes it must get right.
       return {
         kind: "quarantine",
-        problem: { status: Status.DataSetDoesNotMatchSopClass, reason: String(err) },
+        problem: {
+          status: Status.DataSetDoesNotMatchSopClass,
+          reason: err instanceof PathValueError ? err.message : String(err),
+        },
       };
     }
   }
@@ -218,9 +278,25 @@ export class InstanceSink {
       await file.discard();
       throw storageFailure(err as Error);
     }
-    if (destination.kind === "quarantine") {
-      await this.quarantine(file.path, destination.problem);
-      throw new DimseError(destination.problem.status, destination.problem.reason);
+    // A problem found only at the end (the data set not whole, a limit) weighs like one found earlier.
+    const problem = destination.kind === "quarantine" ? destination.problem : this.endProblem();
+    if (problem) {
+      await this.quarantine(file.path, problem);
+      throw new DimseError(problem.status, problem.reason);
+    }
+    if (destination.kind !== "store") throw storageFailure(null);
+    let reservation: RecordReservation | undefined;
+    try {
+      reservation = this.options.reserveRecord?.({
+        ctx: this.ctx,
+        path: destination.finalPath,
+        fileSize: file.size,
+        attributes,
+      });
+    } catch (err) {
+      // No room for the record: the file never enters the archive; the modality keeps its copy.
+      await file.discard();
+      throw err instanceof DimseError ? err : storageFailure(err as Error);
     }
     let outcome: CommitResult;
     let nameDurable: Promise<DimseError | null>;
@@ -232,10 +308,12 @@ export class InstanceSink {
         (err: Error) => storageFailure(err),
       );
     } catch (err) {
+      reservation?.release();
       await file.discard();
       throw storageFailure(err as Error);
     }
     if (outcome === "duplicate") {
+      reservation?.release();
       const problem = {
         status: Status.DuplicateSopInstance,
         reason: "SOP Instance already stored (on_duplicate: reject)",
@@ -243,7 +321,7 @@ export class InstanceSink {
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
-    const warnings = type2Warnings(attributes, this.required);
+    const warnings = type2Warnings(attributes, this.options.required);
     return {
       path: destination.finalPath,
       fileSize: file.size,
@@ -252,7 +330,26 @@ export class InstanceSink {
       transferSyntaxUid: this.ctx.transferSyntaxUid,
       nameDurable,
       ...(warnings !== null ? { warnings } : {}),
+      ...(reservation ? { reservation } : {}),
     };
+  }
+
+  /**
+   * The scanner's verdict on the data set so far (whole, once it ended): not whole, malformed, or over a
+   * limit. C000 (Cannot understand): the data cannot be read as a data set, and would fail again.
+   */
+  private endProblem(): Problem | undefined {
+    const error = this.scanner.error;
+    return error === undefined ? undefined : { status: Status.CannotUnderstand, reason: error };
+  }
+
+  /**
+   * Take a committed file back out of the archive into quarantine: it was answered with a failure
+   * after all (its record could not be written), and an instance answered with a failure is never
+   * in the archive.
+   */
+  async withdraw(path: string, problem: Problem): Promise<void> {
+    await this.quarantine(path, problem);
   }
 
   private async quarantine(tempPath: string, problem: Problem): Promise<void> {

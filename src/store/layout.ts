@@ -85,6 +85,31 @@ function isDigitsAndDots(value: string): boolean {
 
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
 
+/** The longest file or directory name (NAME_MAX of ext4 and XFS; NTFS allows 255 UTF-16 units). */
+export const MAX_SEGMENT_LENGTH = 255;
+/** The longest path written (Linux PATH_MAX is 4096, with room for a temp name beside the file). */
+export const MAX_PATH_LENGTH = 4000;
+
+/** What a placeholder's value is, for a message an operator can act on. */
+const PLACEHOLDER_SOURCE: Readonly<Record<string, string>> = {
+  tenant: "the tenant id",
+  study_date: "Study Date (0008,0020)",
+  study_uid: "Study Instance UID (0020,000D)",
+  series_uid: "Series Instance UID (0020,000E)",
+  sop_uid: "SOP Instance UID (0008,0018)",
+  sop_class_uid: "SOP Class UID (0008,0016)",
+  modality: "Modality (0008,0060)",
+  calling_ae: "the calling AE title",
+};
+
+/**
+ * A value that cannot be part of a path (storage.path): too long for a file name or the whole path.
+ * The instance is answered with a failure and quarantined, not stored under a shortened name.
+ */
+export class PathValueError extends Error {
+  override readonly name = "PathValueError";
+}
+
 export const TEMPLATE_PLACEHOLDERS = [
   "tenant",
   "study_date",
@@ -169,17 +194,40 @@ export function renderPath(
   platform: NodeJS.Platform = process.platform,
 ): string {
   let rendered = "";
-  for (const part of compile(template))
-    rendered += typeof part === "string" ? part : placeholderValue(part.name, v);
+  for (const part of compile(template)) {
+    if (typeof part === "string") {
+      rendered += part;
+      continue;
+    }
+    const value = placeholderValue(part.name, v);
+    if (value.length > MAX_SEGMENT_LENGTH) {
+      throw new PathValueError(
+        `${PLACEHOLDER_SOURCE[part.name] ?? part.name} of ${value.length} characters cannot be part of a file name (storage.path {${part.name}})`,
+      );
+    }
+    rendered += value;
+  }
   // Every segment is a template literal or a checked value, so this never fires; it stays as the last
   // line of defence, made of string operations (the path module's calls cost more per instance).
   const segments = rendered.split("/");
   if (segments.some((seg) => seg === "" || seg === "." || seg === "..")) {
     throw new Error(`rendered path ${rendered} would escape the storage root ${root}`);
   }
+  for (const seg of segments) {
+    if (seg.length > MAX_SEGMENT_LENGTH) {
+      throw new PathValueError(
+        `a file name of ${seg.length} characters (storage.path): longer than ${MAX_SEGMENT_LENGTH}`,
+      );
+    }
+  }
   const { sep, resolve } = pathsOf(platform);
   const base = resolvedRoot(root, resolve, sep === "/" ? resolvedRoots : resolvedWindowsRoots);
   const path = `${base}${base.endsWith(sep) ? "" : sep}${sep === "/" ? rendered : segments.join(sep)}`;
+  if (path.length > MAX_PATH_LENGTH) {
+    throw new PathValueError(
+      `a path of ${path.length} characters (storage.path): longer than ${MAX_PATH_LENGTH}`,
+    );
+  }
   return sep === "/" ? path : longPath(path, platform);
 }
 

@@ -266,7 +266,7 @@ export class Storage {
     const reasonTemp = this.tempPath(dir);
     await durable.writeFile(reasonTemp, `${JSON.stringify(reason, null, 2)}\n`, this.options.fsync, "wx");
     // The instance first: a crash between the renames leaves it without its reason, never lost.
-    durable.replace(tempPath, finalPath);
+    await durable.move(tempPath, finalPath);
     durable.replace(reasonTemp, `${finalPath}.reason.json`);
     if (this.options.fsync) await durable.syncDir(dir);
     return finalPath;

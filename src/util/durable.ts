@@ -24,6 +24,7 @@ import {
   closeSync,
   fdatasync as fdatasyncCb,
   fdatasyncSync,
+  constants as fsConstants,
   fsync as fsyncCb,
   fsyncSync,
   open as openCb,
@@ -32,6 +33,7 @@ import {
   write as writeCb,
   writeSync,
 } from "node:fs";
+import { copyFile, unlink } from "node:fs/promises";
 import { promisify } from "node:util";
 import { type StartWriteback, writeback } from "./writeback.ts";
 
@@ -189,6 +191,21 @@ export class Durable {
         if (!this.windows || pause === undefined || !TRANSIENT_REPLACE.has(code)) throw err;
         this.sleep(pause);
       }
+    }
+  }
+
+  /**
+   * Move a file to `to` (which must not exist): a rename, or, across file systems (a quarantine on
+   * another disk), a copy made durable and the original removed. Make the name durable with syncDir.
+   */
+  async move(from: string, to: string): Promise<void> {
+    try {
+      this.replace(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      await copyFile(from, to, fsConstants.COPYFILE_EXCL);
+      await this.syncFile(to);
+      await unlink(from);
     }
   }
 

@@ -97,6 +97,20 @@ describe("defaults", () => {
         workers: 0,
       },
       outbox: { dir: "./outbox", max_mb: 2048 },
+      // addition: what one peer may cost
+      limits: {
+        max_sequence_depth: 64,
+        max_inflated_mb: 2048,
+        max_inflate_ratio: 200,
+        association_buffer_mb: 4,
+        min_rate_bytes_per_s: 1024,
+        max_pending_connections: 128,
+        max_associate_rq_kb: 256,
+        password_checks: 2,
+        password_queue: 32,
+        auth_backoff_after_failures: 5,
+        auth_backoff_max_s: 60,
+      },
       kafka: {
         enabled: false,
         brokers: ["localhost:9092"],

@@ -100,12 +100,12 @@ describe("AttributeScanner", () => {
       "explicitLE",
     );
     const s = new AttributeScanner(TS.ExplicitVRLittleEndian);
-    // Element 1 is bytes 0..10; the tag of element 2 is bytes 10..14.
+    // Element 1 is bytes 0..10; the header of element 2 is bytes 10..18.
     s.push(bytes.subarray(0, 11));
     expect(s.done).toBe(false);
-    s.push(bytes.subarray(11, 13));
+    s.push(bytes.subarray(11, 14));
     expect(s.done).toBe(false);
-    s.push(bytes.subarray(13, 14)); // the 4 tag bytes are complete
+    s.push(bytes.subarray(14, 18)); // its header is complete
     expect(s.done).toBe(true);
     expect(s.attributes).toEqual({ modality: "MR" });
   });
@@ -162,7 +162,8 @@ describe("AttributeScanner", () => {
     const marker = new TextEncoder().encode("PID-");
     const at = indexOf(bytes, marker);
     const s = await scan(bytes.subarray(0, at + 2), TS.ExplicitVRLittleEndian);
-    expect(s.error).toBe("truncated element (0010,0020)");
+    expect(s.error).toBe("truncated in (0010,0020): 6 of 8 bytes missing");
+    expect(s.problem).toBe("truncated");
     expect(s.done).toBe(true);
     expect(s.attributes.patientId).toBeUndefined();
     expect(s.attributes.sopInstanceUid).toBe(SOP_INSTANCE);
@@ -172,17 +173,19 @@ describe("AttributeScanner", () => {
     const bytes = encode(small(), "implicitLE");
     const at = indexOf(bytes, new TextEncoder().encode("WRONG3"));
     const s = await scan(bytes.subarray(0, at), TS.ImplicitVRLittleEndian);
-    expect(s.error).toMatch(/^truncated .* in sequence \(0008,1032\)$/);
+    expect(s.error).toMatch(
+      /^truncated in \(0010,0020\): 6 of 6 bytes missing in sequence \(0040,A730\) within \(0008,1032\)$/,
+    );
     const h = await scan(
       encode([str(tagOf(0x0008, 0x0060), "CS", "MR")], "explicitLE").subarray(0, 5),
       TS.ExplicitVRLittleEndian,
     );
-    expect(h.error).toMatch(/^truncated element header/);
+    expect(h.error).toMatch(/^truncated in an element header \(5 bytes after the last element\)$/);
     const d = await scan(
       encode([seq(tagOf(0x0008, 0x1110), [item([], true)], true)], "explicitLE").subarray(0, 20),
       TS.ExplicitVRLittleEndian,
     );
-    expect(d.error).toBe("truncated sequence (0008,1110): missing delimiter");
+    expect(d.error).toBe("truncated: an item of (0008,1110) not closed (no delimiter)");
   });
 
   test("any truncation or garbage: never throws, finish resolves", async () => {
@@ -248,7 +251,7 @@ describe("AttributeScanner", () => {
     // A data element directly in a sequence (an item was expected).
     const bad = new Uint8Array([...strayItem.subarray(0, 12), ...strayItem.subarray(20)]);
     expect((await scan(bad, TS.ExplicitVRLittleEndian)).error).toBe(
-      "unexpected element (0008,0060) in sequence (0008,1110)",
+      "element (0008,0060) in sequence (0008,1110) outside an item",
     );
   });
 

@@ -22,7 +22,10 @@ export function dciodvfyErrors(file: string): string[] {
     .sort();
 }
 
-/** Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). */
+/**
+ * Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). A
+ * running server's active segment may end in zeros (space reserved for records): no frame starts there.
+ */
 export function outboxRecords(outboxDir: string): OutboxRecord[] {
   const out: OutboxRecord[] = [];
   if (!existsSync(outboxDir)) return out;
@@ -30,7 +33,7 @@ export function outboxRecords(outboxDir: string): OutboxRecord[] {
     .filter((n) => n.endsWith(".seg"))
     .sort()) {
     const b = readFileSync(join(outboxDir, f));
-    for (let o = 0; o + 12 <= b.length; ) {
+    for (let o = 0; o + 12 <= b.length && b[o] === 0xff; ) {
       const len = b.readUInt32LE(o + 4);
       out.push(JSON.parse(b.subarray(o + 12, o + 12 + len).toString("utf8")) as OutboxRecord);
       o += 12 + len;
