@@ -53,7 +53,12 @@ async function main(argv: string[]): Promise<number> {
     case "outbox": {
       const config = loadConfig(cmd.configPath);
       setupLogging(config.logging.level, config.logging.format);
-      return outboxCommand(config, cmd.action, cmd.dir);
+      return outboxCommand(config, cmd.action, cmd.dir, {
+        ...(cmd.withFiles ? { withFiles: true } : {}),
+        ...(cmd.maxBundleMb !== undefined ? { maxBundleMb: cmd.maxBundleMb } : {}),
+        ...(cmd.filesTo !== undefined ? { filesTo: cmd.filesTo } : {}),
+        ...(cmd.bundle !== undefined ? { bundle: cmd.bundle } : {}),
+      });
     }
     case "license":
       return licenseCommand(cmd.action, loadConfig(cmd.configPath), VENDOR_CA_PEM);

@@ -43,6 +43,13 @@ export interface OutboxRecord {
   source_ae: string;
   called_ae: string;
   created_time: string;
+  /** Only when there are any (SPEC 4), e.g. why sha256 is null. */
+  warnings?: string[];
+  /**
+   * Internal, never published or exported: fileIdentity of the stored file as written, so that its
+   * bytes are hashed later only if they are still this reception's (src/outbox/hashes.ts).
+   */
+  _file_identity?: string;
 }
 
 /** What the record is made from: the stored instance and the association it came on. */
@@ -62,6 +69,8 @@ export interface RecordSource {
   sourceIp: string;
   sourceAe: string;
   calledAe: string;
+  /** fileIdentity of the stored file (see OutboxRecord._file_identity). */
+  fileIdentity?: string;
 }
 
 const NODE_ID = hostname();
@@ -96,6 +105,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
     source_ae: s.sourceAe,
     called_ae: s.calledAe,
     created_time: new Date(now).toISOString(),
+    ...(s.fileIdentity ? { _file_identity: s.fileIdentity } : {}),
   };
 }
 

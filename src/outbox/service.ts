@@ -1,6 +1,8 @@
-// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP,
-// the "outbox full" refusal (A700 for instances, transient A-ASSOCIATE-RJ for associations), and the
-// publisher's drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites).
+// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP
+// (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for instances,
+// transient A-ASSOCIATE-RJ for associations), the publisher's drain loop when kafka.enabled (otherwise
+// records only accumulate: air-gapped sites), and the owner's side of `outbox export|import` run beside
+// it (src/outbox/handover.ts).
 
 import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
@@ -9,6 +11,8 @@ import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { createHasher, type Hasher } from "../store/hasher.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
+import { Handover } from "./handover.ts";
+import { RecordHashes } from "./hashes.ts";
 import { OutboxLog } from "./log.ts";
 import {
   Drainer,
@@ -32,16 +36,22 @@ export interface OutboxServiceOptions {
   busy?: () => boolean;
 }
 
+/** How often the hand-over files are looked at: an export or import waits at most this for its answer. */
+const HANDOVER_POLL_MS = 250;
+
 export class OutboxService {
   private wasFull = false;
   /** Notices (and logs) the way back below max_mb even while nobody sends. */
   private readonly watch = setInterval(() => this.refusal(), 1000);
+  private readonly handoverTimer = setInterval(() => this.pollHandover(), HANDOVER_POLL_MS);
 
   private constructor(
     readonly log: OutboxLog,
     readonly drainer: Drainer,
     private readonly maxMb: number,
     private readonly hasher: Hasher,
+    private readonly hashes: RecordHashes,
+    readonly handover: Handover,
   ) {}
 
   static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
@@ -49,6 +59,8 @@ export class OutboxService {
       dir: config.outbox.dir,
       maxBytes: config.outbox.max_mb * 1024 * 1024,
       fsync: config.storage.fsync,
+      // An `outbox export|import` may hold the log for a moment (it does so only while no server runs).
+      lockWaitMs: 10_000,
       ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     });
     const publisher =
@@ -58,12 +70,21 @@ export class OutboxService {
           ? new KafkaPublisher(config.kafka)
           : null;
     const hasher = createHasher();
+    const hashes = new RecordHashes(config.outbox.dir, hasher);
+    let handover: Handover | null = null;
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
-      hashFile: (path, size) => hasher.start(path).digest(size),
+      resolveRecord: (record, segment) => hashes.resolve(record, segment),
       busy: () => opts.busy?.() ?? false,
+      paused: () => handover?.paused ?? true,
       ...opts.drainer,
     });
-    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher);
+    handover = new Handover(outbox, {
+      publishingIdle: () => drainer.idle(),
+      settleHashes: () => hashes.settle(),
+    });
+    // What exports and imports left while no server ran, before anything is published.
+    await handover.poll();
+    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher, hashes, handover);
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
       records: outbox.records,
@@ -71,6 +92,7 @@ export class OutboxService {
       kafka: publisher ? config.kafka.brokers.join(",") : "disabled (records accumulate)",
     });
     svc.watch.unref();
+    svc.handoverTimer.unref();
     svc.refusal();
     drainer.start();
     return svc;
@@ -96,17 +118,26 @@ export class OutboxService {
     return full ? `outbox full (outbox.max_mb ${this.maxMb}): waiting for Kafka` : null;
   }
 
+  private pollHandover(): void {
+    this.handover.poll().then(
+      () => this.drainer.wake(),
+      (err: Error) => event(log, "error", "outbox-handover-failed", { error: err.message }),
+    );
+  }
+
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
   readonly onStored = async (instance: StoredInstance, ctx: NetContext, _cmd: CommandSet): Promise<void> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.
     if (instance.outcome === "kept-existing") return;
+    const held = instance.sha256 === undefined ? instance.held : undefined;
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
       path: instance.path,
       fileSize: instance.fileSize,
-      // Hashed at publish time (Drainer), off the C-STORE path.
-      sha256: null,
+      // Known when a transcode wrote the file; otherwise hashed right after the answer, off its path.
+      sha256: instance.sha256 ?? null,
+      ...(held ? { fileIdentity: held.identity } : {}),
       transferSyntaxUid: instance.transferSyntaxUid,
       targetTs: instance.targetTs ?? instance.transferSyntaxUid,
       transferStatus: instance.transferStatus ?? "NoNeedTransfer",
@@ -115,18 +146,23 @@ export class OutboxService {
       sourceAe: ctx.callingAe,
       calledAe: ctx.calledAe,
     });
+    let at: { segment: number };
     try {
-      await this.log.append(encoder.encode(JSON.stringify(record)));
+      at = await this.log.append(encoder.encode(JSON.stringify(record)));
     } catch (err) {
       event(log, "error", "outbox-append-failed", { sop: record.sop_uid, error: (err as Error).message });
       throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
     }
+    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held);
     this.drainer.wake();
   };
 
   async close(): Promise<void> {
     clearInterval(this.watch);
+    clearInterval(this.handoverTimer);
+    await this.handover.poll().catch(() => undefined);
     await this.drainer.stop();
+    await this.hashes.close();
     await this.hasher.close();
     await this.log.close();
   }

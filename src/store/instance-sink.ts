@@ -8,6 +8,7 @@ import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import { keepChunk } from "../util/chunks.ts";
+import type { HeldFile } from "./held-file.ts";
 import { renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
@@ -48,6 +49,13 @@ export interface StoredInstance {
   transferStatus?: "NoNeedTransfer" | "Success" | "Failed";
   /** As received, when a lossy transcode made a new instance of it (`attributes` has the new UID). */
   sourceSopInstanceUid?: string;
+  /**
+   * The stored file's descriptor, still open: its bytes are this reception's whatever later happens to
+   * the path. Whoever wants it takes it (HeldFile.take); the C-STORE releases it once answered.
+   */
+  held?: HeldFile;
+  /** SHA-256 of the stored file, when already known (a transcode computes it from what it wrote). */
+  sha256?: string;
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -206,15 +214,22 @@ export class InstanceSink {
     const file = this.file;
     const destination = this.destination;
     if (this.ioError || !file || !destination) throw storageFailure(this.ioError);
+    if (destination.kind === "quarantine") {
+      try {
+        await file.complete(this.storage.options.fsync);
+      } catch (err) {
+        await file.discard();
+        throw storageFailure(err as Error);
+      }
+      await this.quarantine(file.path, destination.problem);
+      throw new DimseError(destination.problem.status, destination.problem.reason);
+    }
+    let held: HeldFile;
     try {
-      await file.complete(this.storage.options.fsync);
+      held = await file.completeHeld(this.storage.options.fsync);
     } catch (err) {
       await file.discard();
       throw storageFailure(err as Error);
-    }
-    if (destination.kind === "quarantine") {
-      await this.quarantine(file.path, destination.problem);
-      throw new DimseError(destination.problem.status, destination.problem.reason);
     }
     let outcome: CommitResult;
     let nameDurable: Promise<DimseError | null>;
@@ -226,9 +241,12 @@ export class InstanceSink {
         (err: Error) => storageFailure(err),
       );
     } catch (err) {
+      held.release();
       await file.discard();
       throw storageFailure(err as Error);
     }
+    // Kept the existing file (its temp is gone) or set this one aside: nothing of it to hash.
+    if (outcome === "kept-existing" || outcome === "duplicate") held.release();
     if (outcome === "duplicate") {
       const problem = {
         status: Status.DuplicateSopInstance,
@@ -244,6 +262,7 @@ export class InstanceSink {
       outcome,
       transferSyntaxUid: this.ctx.transferSyntaxUid,
       nameDurable,
+      ...(outcome === "kept-existing" ? {} : { held }),
     };
   }
 

@@ -378,8 +378,9 @@ function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
 }
 
-async function syncFile(path: string): Promise<void> {
-  const fh = await fsp.open(path, "r");
+/** fsync a file by name (opened for writing: Windows flushes only a handle that may write). */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await fsp.open(path, "r+");
   try {
     await fh.sync();
   } finally {

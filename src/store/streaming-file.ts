@@ -14,6 +14,7 @@ import {
   writevSync,
 } from "node:fs";
 import { promisify } from "node:util";
+import { fileIdentity, HeldFile } from "./held-file.ts";
 import { writeback } from "./writeback.ts";
 
 const openAsync = promisify(open);
@@ -91,18 +92,22 @@ export class StreamingFile {
     private readonly durable: boolean,
   ) {}
 
-  /** Create a new file; fails if it exists (temp names are unique, so that means a bug or an attack). */
+  /**
+   * Create a new file; fails if it exists (temp names are unique, so that means a bug or an attack).
+   * Opened for reading too: the descriptor may outlive the file's commit (complete(sync, true)), to
+   * hash what was written.
+   */
   static create(path: string, durable = false): StreamingFile {
     // Synchronous: the received data would otherwise wait in memory for a thread-pool round trip.
     // Storage keeps a spare per busy directory (created in the background with createAsync) so this
     // is rarely on the path of an instance at all.
-    const fd = openSync(path, "wx", 0o644);
+    const fd = openSync(path, "wx+", 0o644);
     return new StreamingFile(path, fd, durable);
   }
 
   /** As create(), off the event loop. */
   static async createAsync(path: string, durable = false): Promise<StreamingFile> {
-    const fd = await openAsync(path, "wx", 0o644);
+    const fd = await openAsync(path, "wx+", 0o644);
     return new StreamingFile(path, fd, durable);
   }
 
@@ -317,6 +322,21 @@ export class StreamingFile {
 
   /** Flush, optionally fsync, and close. */
   async complete(sync: boolean): Promise<void> {
+    await this.finishFile(sync, false);
+  }
+
+  /**
+   * As complete(), but the descriptor stays open and is returned with the file's identity (its new
+   * owner closes it: HeldFile.release).
+   */
+  async completeHeld(sync: boolean): Promise<HeldFile> {
+    const held = await this.finishFile(sync, true);
+    if (!held) throw new Error(`internal error: ${this.path} was not held`);
+    return held;
+  }
+
+  private async finishFile(sync: boolean, hold: boolean): Promise<HeldFile | undefined> {
+    let held: HeldFile | undefined;
     try {
       await this.flush();
       this.finishing = true;
@@ -325,9 +345,13 @@ export class StreamingFile {
       // fdatasync: the data and the size, which is all a reader needs; timestamps may lag. Skipped when
       // the last early writeback started after the last byte was written.
       if (sync && this.writebackFrom < this.size) await fdatasyncAsync(this.fd);
+      // After the last write: the modification time is final (one fstat, a few microseconds).
+      if (hold) held = new HeldFile(this.fd, fileIdentity(fstatSync(this.fd, { bigint: true })), this.size);
     } finally {
-      await this.closeOnce();
+      if (held) this.closed = true;
+      else await this.closeOnce();
     }
+    return held;
   }
 
   /**

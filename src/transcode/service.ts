@@ -193,9 +193,12 @@ export class Transcoder {
         path: derived ? path : undefined,
         ms: Math.round(performance.now() - started),
       });
+      // The file held is the one received, replaced now: the record describes what was written here.
+      const { held: _received, ...rest } = instance;
       const done: StoredInstance = {
-        ...instance,
+        ...rest,
         fileSize: r.size,
+        sha256: r.sha256,
         targetTs: target,
         transferStatus: "Success",
       };

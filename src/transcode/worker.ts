@@ -3,6 +3,7 @@
 // from this file when running from source, and from the executable's own entry (src/main.ts imports this
 // module) when compiled: `workerData.storescp` says which role the thread has.
 
+import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { loadCodecs } from "./codecs.ts";
@@ -28,6 +29,8 @@ export type TranscodeReply =
       ms: number;
       /** Of the file written: new when the target is lossy (a new instance). */
       sopInstanceUid: string;
+      /** SHA-256 (hex) of the file written, from the bytes at hand: its outbox record's sha256. */
+      sha256: string;
     }
   | { id: number; ok: false; error: string };
 
@@ -48,6 +51,7 @@ export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: tr
     pixels: r.pixels,
     ms: performance.now() - started,
     sopInstanceUid: r.sopInstanceUid,
+    sha256: createHash("sha256").update(r.bytes).digest("hex"),
   };
 }
 
