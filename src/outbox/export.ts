@@ -114,7 +114,7 @@ function bundlePathOf(filePath: string, tenant: string, roots: ReturnType<typeof
   for (const root of [roots.byTenant.get(tenant), roots.fallback]) {
     if (root === undefined) continue;
     const rel = relative(root, filePath);
-    if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) continue;
+    if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) continue;
     const p = [FILES_DIR, safeSegment(tenant), ...rel.split(sep)].join("/");
     if (bundlePathProblem(p) === null) return p;
   }

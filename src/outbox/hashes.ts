@@ -97,11 +97,11 @@ export class RecordHashes {
   ) {}
 
   /**
-   * The record of `traceId` (in `segment`) is durable: hash its file from the descriptor held since it
-   * was written, in the background, and note the digest. Takes the descriptor, or lets it go when
-   * too many are waiting (the file is then hashed from its path when the record leaves).
+   * The record of `traceId` (in `segment`) is durable: hash its file (at `path`) from the descriptor
+   * held since it was written, in the background, and note the digest. Takes the descriptor, or lets
+   * it go when too many are waiting (the file is then hashed from its path when the record leaves).
    */
-  hashHeld(traceId: string, segment: number, held: HeldFile): void {
+  hashHeld(traceId: string, segment: number, held: HeldFile, path: string): void {
     if (this.inflight.size >= MAX_HELD) {
       held.release();
       this.overflowed += 1;
@@ -114,8 +114,10 @@ export class RecordHashes {
       return;
     }
     const fd = held.take();
-    if (fd === null) return;
-    const p = this.hasher.digestFd(fd, held.size).then(
+    // Nothing held (Windows): the file by its path, while it is still the one written.
+    const digest =
+      fd === null ? this.hasher.digestIfSame(path, held.identity) : this.hasher.digestFd(fd, held.size);
+    const p = digest.then(
       (d): Digest => d,
       (err: Error): Digest => {
         event(log, "warning", "outbox-hash-failed", { trace_id: traceId, error: err.message });

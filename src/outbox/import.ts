@@ -13,7 +13,7 @@
 
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { Storage, syncDir, syncFile } from "../store/storage.ts";
 import {
@@ -67,7 +67,7 @@ function destinationOf(f: BundleFile, root: (tenant: string) => string): string 
   const r = root(tenant);
   const dest = join(r, ...rest);
   const rel = relative(r, dest);
-  return rel === "" || rel.startsWith("..") || rel.includes(`..${sep}`) ? null : dest;
+  return rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? null : dest;
 }
 
 /** Copy a bundle file to `tmp`, hashing it: why it does not match its entry, or null. */

@@ -153,7 +153,7 @@ export class OutboxService {
       event(log, "error", "outbox-append-failed", { sop: record.sop_uid, error: (err as Error).message });
       throw new DimseError(Status.OutOfResources, `outbox write failed: ${(err as Error).message}`);
     }
-    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held);
+    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held, record.file_path);
     this.drainer.wake();
   };
 

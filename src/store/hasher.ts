@@ -88,7 +88,7 @@ parentPort.on("message", (m) => {
       }
       parentPort.postMessage({ id: m.id, d });
     } catch (e) {
-      parentPort.postMessage({ id: m.id, e: String(e && e.message || e) });
+      parentPort.postMessage({ id: m.id, e: String(e && e.message || e), c: e && e.code });
     } finally {
       if (fd >= 0) try { closeSync(fd); } catch {}
     }
@@ -132,7 +132,7 @@ class WorkerHasher implements Hasher {
   constructor() {
     this.worker = new Worker(WORKER_CODE, { eval: true });
     this.worker.unref();
-    this.worker.on("message", (m: { id: number; d?: string | null; e?: string }) => {
+    this.worker.on("message", (m: { id: number; d?: string | null; e?: string; c?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) {
         if (m.e !== undefined) this.failed.set(m.id, m.e);
@@ -140,7 +140,7 @@ class WorkerHasher implements Hasher {
       }
       this.waiting.delete(m.id);
       if (m.d !== undefined) w.resolve(m.d);
-      else w.reject(new Error(`hashing failed: ${m.e}`));
+      else w.reject(Object.assign(new Error(`hashing failed: ${m.e}`), m.c ? { code: m.c } : {}));
     });
     const fail = (err: Error): void => {
       this.failure = err;

@@ -14,6 +14,7 @@ export function fileIdentity(st: Pick<BigIntStats, "dev" | "ino" | "size" | "mti
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
+/** -1: nothing held (Windows), the identity alone travels. */
 export class HeldFile {
   private fd: number;
 

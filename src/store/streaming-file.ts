@@ -346,9 +346,14 @@ export class StreamingFile {
       // the last early writeback started after the last byte was written.
       if (sync && this.writebackFrom < this.size) await fdatasyncAsync(this.fd);
       // After the last write: the modification time is final (one fstat, a few microseconds).
-      if (hold) held = new HeldFile(this.fd, fileIdentity(fstatSync(this.fd, { bigint: true })), this.size);
+      // Windows does not let a name be replaced while a handle is open on its file: there the
+      // descriptor is not held, and the file is hashed by path while its identity is unchanged.
+      if (hold) {
+        const identity = fileIdentity(fstatSync(this.fd, { bigint: true }));
+        held = new HeldFile(process.platform === "win32" ? -1 : this.fd, identity, this.size);
+      }
     } finally {
-      if (held) this.closed = true;
+      if (held && process.platform !== "win32") this.closed = true;
       else await this.closeOnce();
     }
     return held;

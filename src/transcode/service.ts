@@ -175,6 +175,8 @@ export class Transcoder {
       const derived = r.sopInstanceUid !== "" && r.sopInstanceUid !== sop;
       const path = derived ? this.pathOf(instance, ctx, r.sopInstanceUid) : instance.path;
       if (path !== instance.path) await mkdir(dirname(path), { recursive: true });
+      // The received file is replaced: nothing of it to hash, and Windows renames over no open file.
+      instance.held?.release();
       await rename(tmp, path);
       if (this.opts.fsync) syncDir(dirname(path));
       // The new instance is durable under its own name before the one it replaces goes.
