@@ -37,7 +37,7 @@ const NOTE_DELAY_MS = 100;
 
 type Digest = string | null;
 
-/** Add a warning to a record (SPEC 4 `warnings`), once. */
+/** Add a warning to a record (its `warnings` list, made when the first one comes), once. */
 export function addWarning(record: Record<string, unknown>, warning: string): void {
   const list = Array.isArray(record.warnings) ? (record.warnings as unknown[]) : [];
   if (!list.includes(warning)) list.push(warning);

@@ -209,7 +209,7 @@ export interface DrainerOptions {
   paused?: () => boolean;
   /**
    * Whether modalities are sending right now. Storage comes first on a two-core edge PC: while busy,
-   * only records older than busyLagMs are published (and their files hashed), so a transfer shorter
+   * only records older than busyLagMs are published, so a transfer shorter
    * than that pays nothing for Kafka and a long one sees its events about busyLagMs late.
    */
   busy?: () => boolean;

@@ -43,7 +43,7 @@ export interface OutboxRecord {
   source_ae: string;
   called_ae: string;
   created_time: string;
-  /** Only when there are any (SPEC 4), e.g. why sha256 is null. */
+  /** Only when there are any, e.g. why sha256 is null. */
   warnings?: string[];
   /**
    * Internal, never published or exported: fileIdentity of the stored file as written, so that its

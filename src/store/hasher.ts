@@ -41,8 +41,8 @@ const STEP = 128 * 1024;
 // The worker opens the file itself and reads what was written (a page-cache copy, in its own thread):
 // the event loop only posts small messages, no data.
 //
-// The thread runs at the lowest priority (nice 19, Linux): hashing happens at publish time, and on a
-// 2-core edge PC it must take only CPU that receiving does not want. Where a thread cannot be reniced
+// The thread runs at the lowest priority (nice 19, Linux): files are hashed after their answer, while
+// more arrive, and on a 2-core edge PC that must take only CPU that receiving does not want. Where a thread cannot be reniced
 // (no /proc/thread-self: Windows) it runs at normal priority, which is only slower to yield.
 const WORKER_CODE = `
 const { parentPort } = require("node:worker_threads");
