@@ -13,7 +13,16 @@
 // format (version 1: records.seg and manifest.json right in DIR, no files) still imports.
 
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
 import type { Position } from "./log.ts";
@@ -188,23 +197,39 @@ export function* bundleRecords(path: string): Generator<Uint8Array> {
   }
 }
 
-/** SHA-256 and size of a file, read in 1 MiB pieces. */
-export function hashFileSync(path: string): { sha256: string; size: number } {
+/**
+ * Read an open file from its start, hashing it and, with `out`, writing each piece there too; stops
+ * once more than `maxBytes` were read (a file larger than it should be is not read to its end).
+ */
+export function hashCopy(
+  src: number,
+  out: number | null,
+  maxBytes = Number.POSITIVE_INFINITY,
+): { sha256: string; size: number } {
   const h = createHash("sha256");
-  const fd = openSync(path, "r");
   const buf = new Uint8Array(1024 * 1024);
   let size = 0;
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      size += n;
+  while (size <= maxBytes) {
+    const n = readSync(src, buf, 0, buf.length, size);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    if (out !== null) {
+      let w = 0;
+      while (w < n) w += writeSync(out, buf, w, n - w);
     }
+    size += n;
+  }
+  return { sha256: h.digest("hex"), size };
+}
+
+/** SHA-256 and size of a file. */
+export function hashFileSync(path: string): { sha256: string; size: number } {
+  const fd = openSync(path, "r");
+  try {
+    return hashCopy(fd, null);
   } finally {
     closeSync(fd);
   }
-  return { sha256: h.digest("hex"), size };
 }
 
 /**
@@ -236,4 +261,9 @@ export function checkFile(volDir: string, f: BundleFile): string | null {
   if (got.size !== f.size) return `${f.path}: ${got.size} bytes, the manifest says ${f.size}`;
   if (got.sha256 !== f.sha256) return `${f.path}: SHA-256 does not match the manifest`;
   return null;
+}
+
+/** Run `f` over `items`, `width` at a time (syncing many files: the disk takes several at once). */
+export async function inBatches<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(f));
 }

@@ -17,7 +17,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   rmSync,
   writeSync,
 } from "node:fs";
@@ -35,7 +34,9 @@ import {
   bundlePathProblem,
   type ExportIndex,
   FILES_DIR,
+  hashCopy,
   INDEX,
+  inBatches,
   listVolumes,
   MANIFEST,
   manifestIfComplete,
@@ -166,23 +167,16 @@ class Volume {
       mkdirSync(parent, { recursive: true });
       for (let d = parent; d.length > this.dir.length && !this.dirs.has(d); d = dirname(d)) this.dirs.add(d);
     }
-    const h = createHash("sha256");
     const out = openSync(dest, "wx");
-    const buf = new Uint8Array(MiB);
-    let pos = 0;
+    let got: { sha256: string; size: number };
     try {
-      while (pos < size) {
-        const n = readSync(srcFd, buf, 0, Math.min(buf.length, size - pos), pos);
-        if (n === 0) throw new ExportError(`export: ${path}: shorter than its ${size} bytes`);
-        h.update(buf.subarray(0, n));
-        let w = 0;
-        while (w < n) w += writeSync(out, buf, w, n - w);
-        pos += n;
-      }
+      got = hashCopy(srcFd, out, size);
     } finally {
       closeSync(out);
     }
-    const f: Carried = { path, size, sha256: h.digest("hex"), identity };
+    if (got.size !== size)
+      throw new ExportError(`export: ${path}: ${got.size} bytes, not the ${size} it had`);
+    const f: Carried = { path, size, sha256: got.sha256, identity };
     this.files.set(path, f);
     this.filesBytes += size;
     this.manifestBytes += path.length + MANIFEST_PER_FILE;
@@ -236,10 +230,6 @@ class Volume {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-async function inBatches<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(f));
 }
 
 /** An open source file and what it is now. */

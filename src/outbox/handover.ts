@@ -35,7 +35,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync as readSyncRaw,
   renameSync,
   statSync,
   unlinkSync,
@@ -43,8 +42,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { event, logger } from "../ops/log.ts";
-import { listVolumes, manifestIfComplete } from "./bundle.ts";
-import { HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
+import { bundleRecords, listVolumes, manifestIfComplete } from "./bundle.ts";
 import {
   alive,
   before,
@@ -289,7 +287,7 @@ export class Handover {
     let skipped = 0;
     let waiting: Promise<unknown>[] = [];
     try {
-      for (const payload of framesOf(join(inc, name))) {
+      for (const payload of bundleRecords(join(inc, name))) {
         const id = traceIdOf(payload);
         if (id === null || seen.has(id)) {
           skipped += 1;
@@ -338,38 +336,6 @@ export function traceIdOf(payload: Uint8Array): string | null {
   } catch {
     return null;
   }
-}
-
-/** The record payloads of a file of frames (an incoming file: complete and synced before it was named). */
-function* framesOf(path: string): Generator<Uint8Array> {
-  const size = statSync(path).size;
-  const fd = openSync(path, "r");
-  const buf = new Uint8Array(2 * MAX_PAYLOAD + HEADER);
-  try {
-    let pos = 0;
-    while (pos < size) {
-      const n = readSync(fd, buf, pos, size);
-      const parsed = parseFrames(buf.subarray(0, n), pos, pos + n >= size);
-      if (parsed.bad.length > 0) throw new Error(`${path}: bad record at byte ${parsed.bad[0]?.offset}`);
-      // Copies: the buffer is reused by the next read.
-      for (const f of parsed.frames) yield f.payload.slice();
-      if (parsed.consumed === 0) break;
-      pos += parsed.consumed;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readSync(fd: number, buf: Uint8Array, pos: number, size: number): number {
-  let n = 0;
-  const want = Math.min(buf.length, size - pos);
-  while (n < want) {
-    const got = readSyncRaw(fd, buf, n, want - n, pos + n);
-    if (got === 0) break;
-    n += got;
-  }
-  return n;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -11,8 +11,7 @@
 // Run again after an interruption it finishes the job: files already in place with the right hash are
 // kept, and records an earlier run took (imported.ids, by trace_id) are skipped.
 
-import { createHash } from "node:crypto";
-import { closeSync, existsSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, rmSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { Storage, syncDir, syncFile } from "../store/storage.ts";
@@ -21,7 +20,9 @@ import {
   BundleError,
   type BundleFile,
   bundleRecords,
+  hashCopy,
   hashFileSync,
+  inBatches,
   listVolumes,
   RECORDS,
   readManifest,
@@ -78,32 +79,18 @@ function copyVerified(src: string, tmp: string, f: BundleFile): string | null {
   } catch (err) {
     return `${f.path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : (err as Error).message}`;
   }
-  const h = createHash("sha256");
   const out = openSync(tmp, "w", 0o644);
-  const buf = new Uint8Array(MiB);
-  let size = 0;
+  let got: { sha256: string; size: number };
   try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      let w = 0;
-      while (w < n) w += writeSync(out, buf, w, n - w);
-      size += n;
-      if (size > f.size) break;
-    }
+    got = hashCopy(fd, out, f.size);
   } finally {
     closeSync(out);
     closeSync(fd);
   }
-  if (size !== f.size)
-    return `${f.path}: ${size > f.size ? "larger" : `${size} bytes`}, the manifest says ${f.size}`;
-  if (h.digest("hex") !== f.sha256) return `${f.path}: SHA-256 does not match the manifest`;
+  if (got.size !== f.size)
+    return `${f.path}: ${got.size > f.size ? "larger" : `${got.size} bytes`}, the manifest says ${f.size}`;
+  if (got.sha256 !== f.sha256) return `${f.path}: SHA-256 does not match the manifest`;
   return null;
-}
-
-async function inBatches<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(f));
 }
 
 /** Place a volume's files; returns bundle path -> where it is now. Throws BundleError to refuse the volume. */

@@ -2,22 +2,19 @@
 // own, records naming their file in their own volume, a later version of a file said so, paths from a
 // bundle that could leave their root refused.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import {
   fstatSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import fc from "fast-check";
 import { loadConfig } from "../../src/config/load.ts";
@@ -28,16 +25,9 @@ import { importBundle } from "../../src/outbox/import.ts";
 import { OutboxLog } from "../../src/outbox/log.ts";
 import { makeRecord, type OutboxRecord } from "../../src/outbox/record.ts";
 import { fileIdentity } from "../../src/store/held-file.ts";
+import { tmpDirs } from "../helpers/tmp.ts";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "bundle-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs("bundle");
 
 const quiet = { out: () => {}, warn: () => {} };
 

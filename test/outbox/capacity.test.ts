@@ -1,22 +1,16 @@
 // What `outbox status` gives to plan with: the fill rate over the last hour, the time until max_mb at
 // that rate, and the size of an export with and without files.
 
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { capacity, capacityLines } from "../../src/outbox/capacity.ts";
 import { OutboxLog } from "../../src/outbox/log.ts";
+import { tmpDirs } from "../helpers/tmp.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs("capacity");
 
 describe("capacity", () => {
   test("rate over the last hour, time to full at that rate, export sizes", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "capacity-"));
-    dirs.push(dir);
+    const dir = tmp();
     const now = Date.parse("2024-05-01T12:00:00Z");
     const log = await OutboxLog.open({ dir, maxBytes: 1 << 30, fsync: false });
     const payload = (minutesAgo: number) =>

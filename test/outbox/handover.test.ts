@@ -3,17 +3,8 @@
 // owner is there to apply them), a dead exporter's complete volumes are released and nothing else,
 // and an import interrupted between its appends and its ledger appends nothing twice.
 
-import { afterEach, describe, expect, test } from "bun:test";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeFrame } from "../../src/outbox/frame.ts";
 import {
@@ -28,16 +19,9 @@ import {
   queueIncoming,
 } from "../../src/outbox/handover.ts";
 import { before, OutboxLog, recordsBetween } from "../../src/outbox/log.ts";
+import { tmpDirs } from "../helpers/tmp.ts";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "handover-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs("handover");
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -134,8 +118,7 @@ describe("export hand-over", () => {
 
   test("a dead exporter: what its complete volumes hold leaves, the rest stays, publishing resumes", async () => {
     const dir = tmp();
-    const bundle = join(dir, "..", `bundle-${Date.now()}`);
-    dirs.push(bundle);
+    const bundle = join(tmp(), "bundle");
     const log = await open(dir);
     const ends = [];
     for (let i = 0; i < 8; i++) ends.push(await log.append(rec(`a${i}`)));

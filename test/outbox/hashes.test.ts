@@ -2,33 +2,16 @@
 // from the descriptor held since the write, from the notes beside the segment, or from the path while
 // the file's identity is unchanged; never from a file that replaced it.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import {
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { fstatSync, openSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "../../src/outbox/hashes.ts";
 import { createHasher } from "../../src/store/hasher.ts";
 import { fileIdentity, HeldFile } from "../../src/store/held-file.ts";
+import { tmpDirs } from "../helpers/tmp.ts";
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "hashes-"));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs("hashes");
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
