@@ -13,10 +13,10 @@ import type { Config } from "../config/schema.ts";
 import { BundleError, checkFile, INDEX, listVolumes, readManifest, verifyRecords } from "../outbox/bundle.ts";
 import { capacity, capacityLines, sizeText } from "../outbox/capacity.ts";
 import { DEFAULT_MAX_BUNDLE_MB, ExportError, exportBundle } from "../outbox/export.ts";
-import { Handover, HandoverError, readClaim } from "../outbox/handover.ts";
+import { claimLive, Handover, HandoverError, readClaim } from "../outbox/handover.ts";
 import { RecordHashes } from "../outbox/hashes.ts";
 import { importBundle } from "../outbox/import.ts";
-import { alive, OutboxLog } from "../outbox/log.ts";
+import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, KafkaPublisher, type Publisher, topicsResolver } from "../outbox/publisher.ts";
 import { createHasher } from "../store/hasher.ts";
 
@@ -132,7 +132,7 @@ async function drain(config: Config, out: Out, opts: OutboxCliOptions): Promise<
     throw new OutboxCommandError("kafka.enabled is false: there is nothing to drain to (use export DIR)");
   }
   const claim = readClaim(config.outbox.dir);
-  if (claim !== null && claim !== "unreadable" && alive(claim.pid)) {
+  if (claim !== null && claim !== "unreadable" && claimLive(config.outbox.dir, claim)) {
     // What it takes must not also go to Kafka.
     throw new OutboxCommandError(`drain: an export (pid ${claim.pid}, into ${claim.dir}) is running`);
   }

@@ -46,7 +46,14 @@ import {
   volumeNumber,
 } from "./bundle.ts";
 import { encodeFrame } from "./frame.ts";
-import { type Claim, claimExport, endExport, exportCommitted, writeFileDurable } from "./handover.ts";
+import {
+  type Claim,
+  claimExport,
+  endExport,
+  exportAlive,
+  exportCommitted,
+  writeFileDurable,
+} from "./handover.ts";
 import { addWarning, INTERNAL_FIELDS, RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "./hashes.ts";
 import { type Position, recordsBetween } from "./log.ts";
 import { uuidV7 } from "./record.ts";
@@ -302,6 +309,7 @@ export async function exportBundle(
     };
     vol = new Volume(dir, n++, claimed.from);
     for await (const e of recordsBetween(outboxDir, claimed.from, claimed.cut)) {
+      exportAlive(outboxDir);
       let record: Record<string, unknown>;
       try {
         record = JSON.parse(new TextDecoder().decode(e.payload)) as Record<string, unknown>;

@@ -38,11 +38,12 @@ import {
   renameSync,
   statSync,
   unlinkSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { event, logger } from "../ops/log.ts";
-import { bundleRecords, listVolumes, manifestIfComplete } from "./bundle.ts";
+import { BundleError, bundleRecords, listVolumes, manifestIfComplete } from "./bundle.ts";
 import {
   alive,
   before,
@@ -63,6 +64,12 @@ export const LEDGER = "imported.ids";
 /** A claim that cannot be read is being written; after this long it is left over from a crash. */
 const UNREADABLE_CLAIM_MS = 10_000;
 const RESULT_KEEP_MS = 3_600_000;
+/**
+ * An exporter touches its claim as it goes (exportAlive); one untouched this long is abandoned even if
+ * a process with its pid runs (pids are reused). Generous: one large file on slow media is one step.
+ */
+const CLAIM_STALE_MS = 600_000;
+const CLAIM_TOUCH_MS = 10_000;
 
 export interface Claim {
   export_id: string;
@@ -81,6 +88,8 @@ export interface Sealed {
 export interface IngestResult {
   imported: number;
   skipped: number;
+  /** The queued file turned out damaged: set aside after what it held up to there. */
+  error?: string;
 }
 
 export class HandoverError extends Error {
@@ -133,6 +142,16 @@ export function readClaim(outboxDir: string): Claim | "unreadable" | null {
     return "unreadable";
   }
   return c as Claim;
+}
+
+/** Is the exporter of this claim still at work? */
+export function claimLive(outboxDir: string, c: Claim): boolean {
+  if (!alive(c.pid)) return false;
+  try {
+    return Date.now() - statSync(join(outboxDir, CLAIM)).mtimeMs < CLAIM_STALE_MS;
+  } catch {
+    return false;
+  }
 }
 
 /** How far the complete volumes of an export reach, from their manifests (its exporter is gone). */
@@ -211,7 +230,7 @@ export class Handover {
       if (!this.claimed) removeQuietly(join(dir, CLAIM));
       return;
     }
-    if (!alive(c.pid)) {
+    if (!claimLive(dir, c)) {
       // The exporter is gone: what its complete volumes hold has left, the rest stays.
       const to = committedTo(c.dir, c.export_id);
       const n = to ? await this.log.release(to) : 0;
@@ -304,8 +323,23 @@ export class Handover {
       }
       await Promise.all(waiting);
     } catch (err) {
-      event(log, "error", "outbox-import-failed", { file: join(inc, name), error: (err as Error).message });
-      throw err;
+      if (!(err instanceof BundleError)) throw err;
+      // Damaged after its importer verified and synced it: set aside once, with what was appended of
+      // it remembered in the ledger, so that the next attempt (if any) skips it.
+      await Promise.all(waiting).catch(() => undefined);
+      if (taken.length > 0) appendFileSync(ledgerPath, `${taken.join("\n")}\n`);
+      renameSync(join(inc, name), join(inc, `${name}.bad`));
+      writeFileDurable(
+        `${base}.result`,
+        `${JSON.stringify({ imported: taken.length, skipped, error: err.message })}\n`,
+      );
+      removeQuietly(`${base}.at`);
+      event(log, "error", "outbox-import-failed", {
+        file: join(inc, name),
+        error: err.message,
+        set_aside: `${name}.bad`,
+      });
+      return;
     }
     this.log.syncNow();
     if (taken.length > 0) {
@@ -425,13 +459,18 @@ export async function claimExport(
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const other = readClaim(outboxDir);
-    if (other !== null && other !== "unreadable" && alive(other.pid) && other.pid !== process.pid) {
+    if (
+      other !== null &&
+      other !== "unreadable" &&
+      claimLive(outboxDir, other) &&
+      other.pid !== process.pid
+    ) {
       throw new HandoverError(`an export (pid ${other.pid}, into ${other.dir}) is already running`);
     }
     // Left by a dead exporter (or being written): the owner clears it; wait for that.
     const settled = () => {
       const c = readClaim(outboxDir);
-      return c === null || (c !== "unreadable" && alive(c.pid));
+      return c === null || (c !== "unreadable" && claimLive(outboxDir, c));
     };
     await untilHandled(outboxDir, maxBytes, fsync, settled, "clearing an earlier export");
   }
@@ -464,6 +503,20 @@ export async function claimExport(
   } catch (err) {
     removeQuietly(p);
     throw err;
+  }
+}
+
+let touched = 0;
+
+/** The exporter is at work: keeps its claim from looking abandoned (call it as often as convenient). */
+export function exportAlive(outboxDir: string): void {
+  const now = Date.now();
+  if (now - touched < CLAIM_TOUCH_MS) return;
+  touched = now;
+  try {
+    utimesSync(join(outboxDir, CLAIM), now / 1000, now / 1000);
+  } catch {
+    // gone: the owner took it as abandoned; what this export commits is still applied
   }
 }
 
@@ -519,8 +572,16 @@ export async function awaitIncoming(
   timeoutMs = ANSWER_TIMEOUT_MS,
 ): Promise<IngestResult> {
   const base = join(outboxDir, INCOMING, name);
-  await untilHandled(outboxDir, maxBytes, fsync, () => existsSync(`${base}.result`), "importing", timeoutMs);
+  await untilHandled(
+    outboxDir,
+    maxBytes,
+    fsync,
+    () => existsSync(`${base}.result`),
+    `importing (the records wait in ${base}.seg and are taken in when it answers)`,
+    timeoutMs,
+  );
   const r = readJson<IngestResult>(`${base}.result`) ?? { imported: 0, skipped: 0 };
   removeQuietly(`${base}.result`);
+  if (r.error) throw new HandoverError(`importing: ${r.error} (${r.imported} record(s) taken before it)`);
   return r;
 }
