@@ -263,6 +263,39 @@ export function checkFile(volDir: string, f: BundleFile): string | null {
   return null;
 }
 
+/**
+ * Files to bring to stable storage, synced in the background as they are written (a few at a time, so
+ * the disk writes one while the next is copied) rather than all at the end; done() waits for all.
+ */
+export class BackgroundSyncs {
+  private readonly running = new Set<Promise<void>>();
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly sync: (path: string) => Promise<void>,
+    private readonly width = 16,
+  ) {}
+
+  async add(path: string): Promise<void> {
+    while (this.running.size >= this.width) await Promise.race(this.running);
+    const p: Promise<void> = this.sync(path).then(
+      () => {
+        this.running.delete(p);
+      },
+      (err: Error) => {
+        this.running.delete(p);
+        this.failure ??= err;
+      },
+    );
+    this.running.add(p);
+  }
+
+  async done(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure) throw this.failure;
+  }
+}
+
 /** Run `f` over `items`, `width` at a time (syncing many files: the disk takes several at once). */
 export async function inBatches<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(f));

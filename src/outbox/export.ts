@@ -28,6 +28,7 @@ import { fileIdentity } from "../store/held-file.ts";
 import { safeSegment } from "../store/layout.ts";
 import { syncDir, syncFile } from "../store/storage.ts";
 import {
+  BackgroundSyncs,
   BUNDLE_FILE_FIELD,
   BUNDLE_FORMAT,
   type BundleFile,
@@ -145,6 +146,7 @@ class Volume {
   filesBytes = 0;
   private manifestBytes = MANIFEST_BASE;
   private readonly dirs = new Set<string>();
+  private readonly syncs = new BackgroundSyncs(syncFile);
   to: Position;
 
   constructor(
@@ -167,7 +169,7 @@ class Volume {
   }
 
   /** Copy a file into the volume, hashing it on the way; the source descriptor is read from 0 to `size`. */
-  carry(srcFd: number, size: number, path: string, identity: string): Carried {
+  async carry(srcFd: number, size: number, path: string, identity: string): Promise<Carried> {
     const dest = join(this.dir, ...path.split("/"));
     const parent = dirname(dest);
     if (!this.dirs.has(parent)) {
@@ -185,6 +187,7 @@ class Volume {
       throw new ExportError(`export: ${path}: ${got.size} bytes, not the ${size} it had`);
     const f: Carried = { path, size, sha256: got.sha256, identity };
     this.files.set(path, f);
+    await this.syncs.add(dest);
     this.filesBytes += size;
     this.manifestBytes += path.length + MANIFEST_PER_FILE;
     return f;
@@ -206,11 +209,8 @@ class Volume {
   ): Promise<VolumeManifest> {
     closeSync(this.fd);
     const files = [...this.files.values()];
-    await inBatches(
-      [join(this.dir, RECORDS), ...files.map((f) => join(this.dir, ...f.path.split("/")))],
-      16,
-      syncFile,
-    );
+    await this.syncs.add(join(this.dir, RECORDS));
+    await this.syncs.done();
     await inBatches(
       [...this.dirs].sort((a, b) => b.length - a.length),
       16,
@@ -400,7 +400,7 @@ async function leaving(
   }
   const known = await hashes.known(record, segment);
   const carried = source
-    ? vol.carry(source.fd, source.size, bundlePath, source.identity)
+    ? await vol.carry(source.fd, source.size, bundlePath, source.identity)
     : vol.files.get(bundlePath);
   const identity = record._file_identity;
   for (const f of INTERNAL_FIELDS) delete record[f];

@@ -16,6 +16,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { Storage, syncDir, syncFile } from "../store/storage.ts";
 import {
+  BackgroundSyncs,
   BUNDLE_FILE_FIELD,
   BundleError,
   type BundleFile,
@@ -104,6 +105,7 @@ async function placeFiles(
   const staged: Array<{ tmp: string; dest: string }> = [];
   const bad: string[] = [];
   const tag = m.bundle_id.replace(/[^A-Za-z0-9]/g, "").slice(-12);
+  const syncs = new BackgroundSyncs(syncFile);
   try {
     for (const [i, f] of (m.files ?? []).entries()) {
       const dest = destinationOf(f, root);
@@ -123,16 +125,15 @@ async function placeFiles(
       if (problem) {
         bad.push(problem);
         rmSync(tmp, { force: true });
-      } else staged.push({ tmp, dest });
+      } else {
+        staged.push({ tmp, dest });
+        await syncs.add(tmp);
+      }
     }
+    await syncs.done();
     if (bad.length > 0) {
       throw new BundleError(`${bad.join("; ")}: nothing of ${volDir} was imported`);
     }
-    await inBatches(
-      staged.map((s) => s.tmp),
-      16,
-      syncFile,
-    );
   } catch (err) {
     for (const s of staged) rmSync(s.tmp, { force: true });
     throw err;
