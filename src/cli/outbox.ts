@@ -75,7 +75,8 @@ export async function outboxCommand(
     }
   } catch (err) {
     if (err instanceof BundleError || err instanceof ExportError || err instanceof HandoverError) {
-      throw new OutboxCommandError(`${action}: ${err.message}`);
+      const m = err.message;
+      throw new OutboxCommandError(m.startsWith(`${action}:`) ? m : `${action}: ${m}`);
     }
     throw err;
   }
