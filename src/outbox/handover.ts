@@ -204,12 +204,19 @@ export class Handover {
     return this.polling;
   }
 
-  private async round(): Promise<void> {
-    const dir = this.log.dir;
+  /**
+   * The export side of a round only: what must be settled before anything is published (the server
+   * at start; queued imports, which may be large, wait for its first poll).
+   */
+  async settleExports(): Promise<void> {
     const released = await this.log.applyExports();
     if (released > 0) event(log, "info", "outbox-exported", { records: released, backlog: this.log.records });
-    await this.claim(dir);
-    await this.ingestAll(dir);
+    await this.claim(this.log.dir);
+  }
+
+  private async round(): Promise<void> {
+    await this.settleExports();
+    await this.ingestAll(this.log.dir);
   }
 
   private async claim(dir: string): Promise<void> {

@@ -82,8 +82,8 @@ export class OutboxService {
       publishingIdle: () => drainer.idle(),
       settleHashes: () => hashes.settle(),
     });
-    // What exports and imports left while no server ran, before anything is published.
-    await handover.poll();
+    // What exports left while no server ran, before anything is published (imports at the first poll).
+    await handover.settleExports();
     const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher, hashes, handover);
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
