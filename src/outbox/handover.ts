@@ -30,7 +30,6 @@ import {
   appendFileSync,
   closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -52,6 +51,7 @@ import {
   OutboxLog,
   type Position,
   syncDirSync,
+  syncFdSync,
   syncFileSync,
 } from "./log.ts";
 
@@ -104,7 +104,7 @@ export function writeFileDurable(path: string, text: string): void {
   const fd = openSync(tmp, "wx");
   try {
     writeAll(fd, new TextEncoder().encode(text));
-    fsyncSync(fd);
+    syncFdSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -456,7 +456,7 @@ export async function claimExport(
       const fd = openSync(p, "wx");
       try {
         writeAll(fd, new TextEncoder().encode(`${JSON.stringify(claim)}\n`));
-        fsyncSync(fd);
+        syncFdSync(fd);
       } finally {
         closeSync(fd);
       }
@@ -561,7 +561,7 @@ export function queueIncoming(outboxDir: string, bundleId: string, frames: Itera
   const fd = openSync(tmp, "wx");
   try {
     for (const f of frames) writeAll(fd, f);
-    fsyncSync(fd);
+    syncFdSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -716,10 +716,15 @@ export function clearExportDone(dir: string, upTo: Position | null): void {
 export function syncFileSync(path: string): void {
   const fd = openSync(path, "r+");
   try {
-    fsyncSync(fd);
+    syncFdSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** fsync an open file (opened for writing), synchronously. */
+export function syncFdSync(fd: number): void {
+  fsyncSync(fd);
 }
 
 /** fsync a directory, synchronously (POSIX; nothing to do on Windows). */
