@@ -29,7 +29,19 @@ export type CliCommand =
   | { kind: "init"; dir: string }
   | { kind: "config-convert"; file: string }
   | { kind: "echo"; host: string; port: number; called: string; calling: string }
-  | { kind: "outbox"; action: OutboxAction; dir?: string; configPath?: string }
+  | {
+      kind: "outbox";
+      action: OutboxAction;
+      dir?: string;
+      configPath?: string;
+      /** export */
+      withFiles?: boolean;
+      maxBundleMb?: number;
+      /** import */
+      filesTo?: string;
+      /** status */
+      bundle?: string;
+    }
   | { kind: "license"; action: LicenseAction; configPath?: string }
   | { kind: "transcode"; input: string; output: string; ts?: string }
   | { kind: "hash-password" }
@@ -398,7 +410,14 @@ function parseEcho(args: readonly string[]): CliCommand {
 }
 
 function parseOutbox(args: readonly string[]): CliCommand {
-  const cmd = command("outbox").argument("<action>").argument("[dir]").option("-c, --config <file>");
+  const cmd = command("outbox")
+    .argument("<action>")
+    .argument("[dir]")
+    .option("-c, --config <file>")
+    .option("--with-files")
+    .option("--max-bundle-mb <n>")
+    .option("--files-to <root>")
+    .option("--bundle <dir>");
   run(cmd, args);
   const [action = "", dir] = cmd.args;
   if (!(OUTBOX_ACTIONS as readonly string[]).includes(action)) {
@@ -408,12 +427,32 @@ function parseOutbox(args: readonly string[]): CliCommand {
   const needsDir = a === "export" || a === "import";
   if (needsDir && dir === undefined) throw new UsageError(`outbox ${a}: missing DIR`);
   if (!needsDir && dir !== undefined) throw new UsageError(`outbox ${a}: unexpected argument "${dir}"`);
-  const configPath = configOpt(cmd.opts());
+  const o: Opts = cmd.opts();
+  const only = (flag: string, key: string, ok: OutboxAction): void => {
+    if (o[key] !== undefined && a !== ok)
+      throw new UsageError(`outbox ${a}: ${flag} is an option of outbox ${ok}`);
+  };
+  only("--with-files", "withFiles", "export");
+  only("--max-bundle-mb", "maxBundleMb", "export");
+  only("--files-to", "filesTo", "import");
+  only("--bundle", "bundle", "status");
+  const maxMb = str(o, "maxBundleMb");
+  const maxBundleMb = maxMb === undefined ? undefined : integer("--max-bundle-mb", maxMb);
+  if (maxBundleMb !== undefined && maxBundleMb < 1) throw new UsageError("--max-bundle-mb: at least 1");
+  const configPath = configOpt(o);
+  const filesToArg = str(o, "filesTo");
+  const filesTo = filesToArg === undefined ? undefined : pathArg("--files-to", filesToArg);
+  const bundleArg = str(o, "bundle");
+  const bundle = bundleArg === undefined ? undefined : pathArg("--bundle", bundleArg);
   return {
     kind: "outbox",
     action: a,
     ...(dir !== undefined ? { dir: pathArg("DIR", dir) } : {}),
     ...(configPath !== undefined ? { configPath } : {}),
+    ...(o.withFiles === true ? { withFiles: true } : {}),
+    ...(maxBundleMb !== undefined ? { maxBundleMb } : {}),
+    ...(filesTo !== undefined ? { filesTo } : {}),
+    ...(bundle !== undefined ? { bundle } : {}),
   };
 }
 
@@ -535,7 +574,13 @@ const SUB_GROUPS: Partial<Record<Subcommand, readonly Row[]>> = {
     ["    --called AET", "AE title of the SCP called", ECHO_DEFAULT_CALLED],
     ["    --calling AET", "our AE title", ECHO_DEFAULT_CALLING],
   ],
-  outbox: [["-c, --config FILE", "config file (outbox.dir, kafka)", "embedded defaults"]],
+  outbox: [
+    ["-c, --config FILE", "config file (outbox.dir, kafka)", "embedded defaults"],
+    ["    --with-files", "export: each record's DICOM file goes too", "records only"],
+    ["    --max-bundle-mb N", "export: volumes of at most N MiB (FAT32: < 4096)", "4000"],
+    ["    --files-to ROOT", "import: root for the files (a tenant's own root wins)", "storage.root"],
+    ["    --bundle DIR", "status: what a bundle holds, whether it verifies", "the outbox"],
+  ],
   license: [["-c, --config FILE", "config file (license)", "embedded defaults"]],
   transcode: [["    --ts UID", "transfer syntax to write", `transcode.target: ${d.transcode.target}`]],
 };

@@ -83,7 +83,12 @@ async function dispatch(cmd: CliCommand): Promise<number> {
       const { outboxCommand } = await import("./outbox.ts");
       const config = loadConfig(cmd.configPath ?? implicitConfig());
       setupLogging(config.logging.level, config.logging.format);
-      return outboxCommand(config, cmd.action, cmd.dir);
+      return outboxCommand(config, cmd.action, cmd.dir, {
+        ...(cmd.withFiles ? { withFiles: true } : {}),
+        ...(cmd.maxBundleMb !== undefined ? { maxBundleMb: cmd.maxBundleMb } : {}),
+        ...(cmd.filesTo !== undefined ? { filesTo: cmd.filesTo } : {}),
+        ...(cmd.bundle !== undefined ? { bundle: cmd.bundle } : {}),
+      });
     }
     case "license": {
       const { loadConfig } = await import("../config/load.ts");

@@ -261,6 +261,8 @@ export class DimseServices {
             log.error("C-STORE failed unexpectedly: {error}", { error: err });
           }
         }
+        // Whoever wanted the stored file's descriptor (the outbox, to hash it) has taken it by now.
+        stored?.held?.release();
         if (isFailure(status)) stats.failures += 1;
         else {
           stats.instances += 1;

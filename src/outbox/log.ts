@@ -4,6 +4,11 @@
 //   <dir>/cursor.json          how far the publisher got (segment, offset) and its last error
 //   <dir>/corrupt/             bytes that are not valid records, set aside with a log line
 //   <dir>/LOCK                 pid of the process that owns the log (one writer at a time)
+//   <dir>/<seq>.hashes         SHA-256 of records' files, noted after the answer (src/outbox/hashes.ts);
+//                              lives and dies with its segment
+//   <dir>/export.*             the hand-over with `outbox export` (src/outbox/handover.ts); the log itself
+//                              applies export.done-*.json: records an export committed to a bundle leave
+//                              the log as if acknowledged
 //
 // Appends are constant time (one write at the end of the active segment) and, with `fsync`, resolve only
 // once the record is on stable storage: appends that arrive while an fdatasync is in flight share the
@@ -21,13 +26,13 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   read,
   readdirSync,
   readFileSync,
-  renameSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -66,6 +71,12 @@ export interface OutboxLogOptions {
   segmentBytes?: number;
   /** Only look (status): no lock, no truncation, nothing set aside or deleted. */
   readOnly?: boolean;
+  /**
+   * How long to wait for a lock held by a live process before giving up (default 0). The server waits:
+   * `outbox export|import` take the log for a moment when no server runs, and a server started just
+   * then must not fail.
+   */
+  lockWaitMs?: number;
 }
 
 export interface Position {
@@ -139,6 +150,8 @@ export class OutboxLog {
   private readonly reported = new Set<string>();
   private readFd: { seq: number; fd: number } | null = null;
   private closed = false;
+  /** End of the last valid record of the last segment, as found at open. */
+  private validEnd = 0;
   private readonly segmentBytes: number;
   /** Bytes reserved in the active segment for records not written yet. */
   private reserved = 0;
@@ -153,7 +166,7 @@ export class OutboxLog {
     const l = new OutboxLog(opts);
     if (!opts.readOnly) {
       mkdirSync(opts.dir, { recursive: true });
-      lockDir(opts.dir);
+      await lockDir(opts.dir, opts.lockWaitMs ?? 0);
     }
     try {
       await l.load();
@@ -207,10 +220,18 @@ export class OutboxLog {
       .map(Number)
       .sort((a, b) => a - b);
     this.readCursor();
+    // Records an export committed to a bundle are gone, whether or not the owner had applied that yet.
+    const exported = exportedTo(this.opts.dir);
+    if (exported && before(this.cursor, exported)) {
+      this.cursor = exported;
+      // Durable before the notes go: they are the only other record of it.
+      this.writeCursor(true);
+    }
+    if (!this.opts.readOnly) clearExportDone(this.opts.dir, exported);
     for (const seq of seqs) {
       if (seq < this.cursor.segment) {
         // Acknowledged before a crash kept it from being deleted.
-        if (!this.opts.readOnly) unlinkSync(this.segPath(seq));
+        if (!this.opts.readOnly) this.dropSegment(seq);
         continue;
       }
       this.segments.push({ seq, size: statSync(this.segPath(seq)).size });
@@ -226,6 +247,7 @@ export class OutboxLog {
       this.syncedSize = this.segments.at(-1)?.size ?? 0;
       return;
     }
+    this.dropOrphanNotes(seqs);
     const active = this.segments.at(-1);
     if (!active || active.size >= this.segmentBytes) this.roll();
     else {
@@ -269,6 +291,7 @@ export class OutboxLog {
         if (n === 0 || parsed.consumed === 0) break;
         pos += parsed.consumed;
       }
+      if (last) this.validEnd = validEnd;
       if (last && validEnd < s.size && !this.opts.readOnly) {
         // A torn tail (a write cut short by a crash): set aside above, cut off here, so appends follow
         // the last good record.
@@ -325,16 +348,38 @@ export class OutboxLog {
     }
   }
 
-  private writeCursor(): void {
+  private writeCursor(sync = false): void {
     if (this.opts.readOnly) return;
     const body: CursorFile = { ...this.cursor, ...this.note };
-    const p = join(this.opts.dir, "cursor.json");
-    writeFileSync(`${p}.tmp`, `${JSON.stringify(body)}\n`);
-    renameSync(`${p}.tmp`, p);
+    durable.replaceFileSync(
+      join(this.opts.dir, "cursor.json"),
+      `${JSON.stringify(body)}\n`,
+      sync,
+      this.opts.dir,
+    );
   }
 
   private segPath(seq: number): string {
     return join(this.opts.dir, segName(seq));
+  }
+
+  /** Delete a segment the cursor has passed, and the files that live and die with it. */
+  private dropSegment(seq: number): void {
+    unlinkSync(this.segPath(seq));
+    try {
+      unlinkSync(hashNotesPath(this.opts.dir, seq));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+
+  /** Hash notes whose segment is gone (deleted by a process that crashed before it deleted them). */
+  private dropOrphanNotes(seqs: readonly number[]): void {
+    const live = new Set(seqs.filter((q) => q >= this.cursor.segment));
+    for (const n of readdirSync(this.opts.dir)) {
+      const m = NOTES_RE.exec(n);
+      if (m && !live.has(Number(m[1]))) unlinkSync(join(this.opts.dir, n));
+    }
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -399,10 +444,38 @@ export class OutboxLog {
   }
 
   /**
-   * Append one record, into the space of `reservation` when given. Resolves when it is durable (with
-   * fsync) or written (without). Throws on a write error (e.g. ENOSPC), leaving the log as it was.
+   * Close the active segment to appends (synced) and start a new one: everything appended so far now
+   * lies before the position returned, in segments no one writes again. An export reads up to there
+   * while appends go on after it.
    */
-  append(payload: Uint8Array, reservation?: { release(): void }): Promise<void> {
+  seal(): Position {
+    if (this.closed || this.opts.readOnly) throw new Error("outbox is closed or read-only");
+    const active = this.segments.at(-1);
+    if (!active) {
+      this.roll();
+      return { segment: this.segments.at(-1)?.seq ?? 1, offset: 0 };
+    }
+    if (active.size === 0) return { segment: active.seq, offset: 0 };
+    const end = { segment: active.seq, offset: active.size };
+    this.roll();
+    // Records reserved before the seal are appended after it, in the new segment: their room moves with them.
+    if (this.reserved > 0) this.extend(this.reserved);
+    return end;
+  }
+
+  /** Just after the last record appended (owner), or the last valid one found at open (read-only). */
+  get tail(): Position {
+    const last = this.segments.at(-1);
+    if (!last) return { ...this.cursor };
+    return { segment: last.seq, offset: this.opts.readOnly ? Math.min(this.validEnd, last.size) : last.size };
+  }
+
+  /**
+   * Append one record, into the space of `reservation` when given. Resolves with the position just
+   * after it when it is durable (with fsync) or written (without). Throws on a write error (e.g. ENOSPC),
+   * leaving the log as it was.
+   */
+  append(payload: Uint8Array, reservation?: { release(): void }): Promise<Position> {
     reservation?.release();
     if (this.closed || this.opts.readOnly) return Promise.reject(new Error("outbox is closed"));
     const frame = encodeFrame(payload);
@@ -433,12 +506,13 @@ export class OutboxLog {
     active.size += frame.length;
     if (active.size > this.allocated) this.allocated = active.size;
     this.recordCount += 1;
+    const at: Position = { segment: active.seq, offset: active.size };
     if (!this.opts.fsync) {
       this.syncedSize = active.size;
-      return Promise.resolve();
+      return Promise.resolve(at);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.nextRound.push({ resolve, reject });
+    return new Promise<Position>((resolve, reject) => {
+      this.nextRound.push({ resolve: () => resolve(at), reject });
       if (!this.syncing) this.startRound();
     });
   }
@@ -536,6 +610,11 @@ export class OutboxLog {
   /** The publisher delivered everything before `to` (`count` records): move the cursor, drop segments. */
   ack(to: Position, count: number, note?: Partial<PublishNote>): void {
     if (this.opts.readOnly) throw new Error("outbox opened read-only");
+    // Never backwards: an export may have released records past what a publisher read before it.
+    if (before(to, this.cursor)) {
+      if (note) this.setNote(note);
+      return;
+    }
     this.recordCount = Math.max(0, this.recordCount - count);
     this.cursor = { ...to };
     if (note) this.note = { ...this.note, ...note };
@@ -555,10 +634,42 @@ export class OutboxLog {
           this.readFd = null;
         }
         this.writeCursor();
-        unlinkSync(this.segPath(head.seq));
+        this.dropSegment(head.seq);
       } else break;
     }
     this.writeCursor();
+  }
+
+  /**
+   * Records before `to` left the site another way (an export committed them to a bundle): they leave
+   * the log as if acknowledged. Returns how many that was (0 when the cursor is there already).
+   */
+  async release(to: Position): Promise<number> {
+    if (!before(this.cursor, to)) return 0;
+    let count = 0;
+    let pos = this.head;
+    while (before(pos, to)) {
+      const r = await this.read(5000, pos, 64 * 1024 * 1024);
+      if (r.entries.length === 0 && r.next.segment === pos.segment && r.next.offset === pos.offset) break;
+      for (const e of r.entries) if (!before(to, e.end)) count += 1;
+      pos = r.next;
+    }
+    this.ack(to, count);
+    return count;
+  }
+
+  /**
+   * Apply what exports committed since the log was opened (export.done-* files, see exportedTo): those
+   * records leave the log. Returns how many.
+   */
+  async applyExports(): Promise<number> {
+    if (this.opts.readOnly) return 0;
+    const to = exportedTo(this.opts.dir);
+    if (!to) return 0;
+    const n = await this.release(to);
+    this.writeCursor(true);
+    clearExportDone(this.opts.dir, to);
+    return n;
   }
 
   /** Remember the publisher's last error / success for `outbox status` (written with the cursor). */
@@ -650,10 +761,103 @@ async function dataEnd(fd: number, size: number, floor: number): Promise<number>
   return end;
 }
 
+/**
+ * The records of the log in `dir` between two positions, read without owning the log: for an export,
+ * whose range lies in segments their owner no longer writes (or that nobody writes). Bad bytes are
+ * skipped (the owner sets them aside when it meets them).
+ */
+export async function* recordsBetween(dir: string, from: Position, to: Position): AsyncGenerator<Entry> {
+  const seqs = readdirSync(dir)
+    .map((n) => SEG_RE.exec(n)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number)
+    .filter((q) => q >= from.segment && q <= to.segment)
+    .sort((a, b) => a - b);
+  const buf = new Uint8Array(READ_BYTES);
+  for (const seq of seqs) {
+    const fd = openSync(join(dir, segName(seq)), "r");
+    try {
+      const size = fstatSync(fd).size;
+      const end = seq === to.segment ? Math.min(to.offset, size) : size;
+      let pos = seq === from.segment ? from.offset : 0;
+      while (pos < end) {
+        const n = await readAsync(fd, buf, 0, Math.min(READ_BYTES, end - pos), pos);
+        if (n === 0) break;
+        const parsed = parseFrames(buf.subarray(0, n), pos, pos + n >= end);
+        for (const f of parsed.frames)
+          yield { payload: f.payload.slice(), end: { segment: seq, offset: f.end } };
+        if (parsed.consumed === 0) break;
+        pos += parsed.consumed;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Is position a before position b? */
+export function before(a: Position, b: Position): boolean {
+  return a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
+}
+
+/** Where the hash notes of segment `seq` are kept (src/outbox/hashes.ts writes and reads them). */
+export function hashNotesPath(dir: string, seq: number): string {
+  return join(dir, `${String(seq).padStart(20, "0")}.hashes`);
+}
+
+const NOTES_RE = /^(\d{20})\.hashes$/;
+
+// ---------------------------------------------------------------------------------------------------
+// What exports committed. `outbox export` writes export.done-<export id>-<volume>.json into outbox.dir
+// once a volume of the bundle is complete ({ "to": position }); whoever owns the log applies it (moves
+// the cursor, deletes the segments passed) and removes it. Until then readers count from there too.
+
+export const EXPORT_DONE_PREFIX = "export.done-";
+
+/** The furthest position an export committed, from the export.done-* files, or null. */
+export function exportedTo(dir: string): Position | null {
+  let best: Position | null = null;
+  for (const f of exportDoneFiles(dir)) {
+    try {
+      const v = JSON.parse(readFileSync(join(dir, f), "utf8")) as { to?: Partial<Position> };
+      const to = v.to;
+      if (!to || !Number.isSafeInteger(to.segment) || !Number.isSafeInteger(to.offset)) continue;
+      const p = { segment: to.segment ?? 0, offset: to.offset ?? 0 };
+      if (best === null || before(best, p)) best = p;
+    } catch (err) {
+      // Written by rename, so never partial: unreadable means someone else's file; leave it.
+      event(log, "warning", "outbox-export-note-unreadable", { file: f, error: (err as Error).message });
+    }
+  }
+  return best;
+}
+
+export function exportDoneFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => n.startsWith(EXPORT_DONE_PREFIX) && n.endsWith(".json"));
+  } catch {
+    return [];
+  }
+}
+
+/** Remove the export.done-* files once their position is in cursor.json (they said no more than `upTo`). */
+export function clearExportDone(dir: string, upTo: Position | null): void {
+  if (upTo === null) return;
+  for (const f of exportDoneFiles(dir)) {
+    try {
+      const v = JSON.parse(readFileSync(join(dir, f), "utf8")) as { to?: Position };
+      if (v.to && before(upTo, v.to)) continue;
+      unlinkSync(join(dir, f));
+    } catch {
+      // left for the next owner
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // One owner at a time: the server, or an `outbox drain|export|import` while the server is stopped.
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -662,9 +866,23 @@ function alive(pid: number): boolean {
   }
 }
 
-function lockDir(dir: string): void {
+/** The pid of the live process that owns the log of `dir`, or null (none, or it is gone). */
+export function lockOwner(dir: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, "LOCK"), "utf8");
+  } catch {
+    return null;
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+}
+
+async function lockDir(dir: string, waitMs: number): Promise<void> {
   const p = join(dir, "LOCK");
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const deadline = Date.now() + waitMs;
+  let waited = false;
+  for (;;) {
     try {
       const fd = openSync(p, "wx");
       writeSync(fd, `${process.pid}\n`);
@@ -672,15 +890,29 @@ function lockDir(dir: string): void {
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number.parseInt(readFileSync(p, "utf8").trim(), 10);
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new OutboxLockedError(`outbox ${dir} is in use by process ${pid}`);
+      let pid = Number.NaN;
+      try {
+        pid = Number.parseInt(readFileSync(p, "utf8").trim(), 10);
+      } catch (e) {
+        // Removed in between (its owner closed): try again.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw e;
       }
-      // Left by a process that is gone (crash, SIGKILL): take it over.
-      unlinkSync(p);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        if (Date.now() >= deadline) throw new OutboxLockedError(`outbox ${dir} is in use by process ${pid}`);
+        if (!waited) event(log, "info", "outbox-lock-wait", { dir, pid });
+        waited = true;
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      // Left by a process that is gone (crash, SIGKILL), or empty (it died writing it): take it over.
+      try {
+        unlinkSync(p);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      }
     }
   }
-  throw new OutboxLockedError(`outbox ${dir}: could not take the lock`);
 }
 
 function unlockDir(dir: string): void {

@@ -8,6 +8,7 @@
 
 import type { Config } from "../config/schema.ts";
 import { event, logger } from "../ops/log.ts";
+import { INTERNAL_FIELDS } from "./hashes.ts";
 import type { OutboxLog, Position } from "./log.ts";
 import { recordKey } from "./record.ts";
 
@@ -59,14 +60,20 @@ export interface DrainerOptions {
   /** Wait this long after a partial batch, so that records gather (default 100 ms). */
   lingerMs?: number;
   /**
-   * SHA-256 (hex) of a stored file, for records written without one. Hashing is done here, at publish
-   * time and off the event loop, not on the C-STORE path: 500 MB of SHA-256 is ~0.5 s of CPU that a
-   * two-core edge PC would otherwise take from the modality's transfer (measured: W1 2.2 s vs 1.55 s).
+   * The record as it is to leave the site (src/outbox/hashes.ts: its file's SHA-256 filled in, internal
+   * fields removed), changed in place; `segment` is where it lies in the outbox. Hashing happens off
+   * the event loop and, for most records, long before: a file is hashed right after its answer from
+   * the descriptor it was written with. Default: internal fields removed, nothing hashed.
    */
-  hashFile?: (path: string, size: number) => Promise<string>;
+  resolveRecord?: (record: Record<string, unknown>, segment: number) => Promise<void>;
+  /**
+   * While true nothing is published: an `outbox export` is taking records out (src/outbox/handover.ts),
+   * and what it takes must not also go to Kafka.
+   */
+  paused?: () => boolean;
   /**
    * Whether modalities are sending right now. Storage comes first on a two-core edge PC: while busy,
-   * only records older than busyLagMs are published (and their files hashed), so a transfer shorter
+   * only records older than busyLagMs are published, so a transfer shorter
    * than that pays nothing for Kafka and a long one sees its events about busyLagMs late.
    */
   busy?: () => boolean;
@@ -117,7 +124,10 @@ export class Drainer {
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly linger: number;
-  private readonly hashFile: ((path: string, size: number) => Promise<string>) | null;
+  private readonly resolveRecord: (record: Record<string, unknown>, segment: number) => Promise<void>;
+  private readonly paused: () => boolean;
+  /** The batch being published, if any (see idle()). */
+  private inFlight: Promise<unknown> | null = null;
   private readonly busy: () => boolean;
   private readonly busyLag: number;
   /** While busy, the head record is too young to publish until then (ms since the epoch). */
@@ -133,7 +143,8 @@ export class Drainer {
     this.minBackoff = opts.minBackoffMs ?? 200;
     this.maxBackoff = opts.maxBackoffMs ?? 10_000;
     this.linger = opts.lingerMs ?? 100;
-    this.hashFile = opts.hashFile ?? null;
+    this.resolveRecord = opts.resolveRecord ?? stripInternal;
+    this.paused = opts.paused ?? (() => false);
     this.busy = opts.busy ?? (() => false);
     this.busyLag = opts.busyLagMs ?? 5000;
     const note = outbox.publishNote;
@@ -181,11 +192,28 @@ export class Drainer {
     await this.publisher?.close();
   }
 
+  /** Resolves once no batch is being published (after paused() became true, none will start). */
+  async idle(): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
+      if (this.paused()) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+          setTimeout(resolve, 250);
+        });
+        this.wakeUp = null;
+        continue;
+      }
       let sent: number;
       try {
-        sent = await this.publishOnce(this.busy() ? this.busyLag : 0);
+        const batch = this.publishOnce(this.busy() ? this.busyLag : 0);
+        this.inFlight = batch;
+        sent = await batch.finally(() => {
+          this.inFlight = null;
+        });
       } catch (err) {
         await this.failed(err as Error);
         continue;
@@ -251,7 +279,8 @@ export class Drainer {
         });
         continue;
       }
-      const value = await this.withHash(p.record, e.payload);
+      await this.resolveRecord(p.record, e.end.segment);
+      const value = new TextEncoder().encode(JSON.stringify(p.record));
       const topics = this.topicsFor(p.tenant);
       messages.push({ topic: topics.storage, key: p.key, value, traceId: p.traceId });
       messages.push({ topic: topics.log, key: p.key, value, traceId: p.traceId });
@@ -283,20 +312,6 @@ export class Drainer {
     return true;
   }
 
-  /** The record as published: with the stored file's SHA-256 when it was written without one. */
-  private async withHash(record: Record<string, unknown>, payload: Uint8Array): Promise<Uint8Array> {
-    if (record.sha256 !== null || !this.hashFile) return payload;
-    const path = String(record.file_path);
-    try {
-      record.sha256 = await this.hashFile(path, Number(record.file_size));
-    } catch (err) {
-      // The file is gone or unreadable (an operator removed it): publish the event, without a hash.
-      event(log, "warning", "outbox-hash-failed", { path, error: (err as Error).message });
-      return payload;
-    }
-    return new TextEncoder().encode(JSON.stringify(record));
-  }
-
   private async failed(err: Error): Promise<void> {
     this.failures += 1;
     this.lastError = err.message;
@@ -317,6 +332,11 @@ export class Drainer {
     const until = Date.now() + wait;
     while (this.running && Date.now() < until) await sleep(Math.min(100, until - Date.now()));
   }
+}
+
+/** Without a resolver: the record's internal fields removed, nothing hashed. */
+async function stripInternal(record: Record<string, unknown>): Promise<void> {
+  for (const f of INTERNAL_FIELDS) delete record[f];
 }
 
 /** topics.storage / topics.log, with a tenant's own topics where it has them. */

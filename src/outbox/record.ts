@@ -46,10 +46,15 @@ export interface OutboxRecord {
   called_ae: string;
   created_time: string;
   /**
-   * New field, only when there is something to say: the Type 2 attributes the instance lacks (it was
-   * stored all the same), e.g. "Study Date (0008,0020) absent".
+   * Only when there is something to say: the Type 2 attributes the instance lacks (it was stored all
+   * the same), e.g. "Study Date (0008,0020) absent", or why sha256 is null.
    */
   warnings?: string[];
+  /**
+   * Internal, never published or exported: fileIdentity of the stored file as written, so that its
+   * bytes are hashed later only if they are still this reception's (src/outbox/hashes.ts).
+   */
+  _file_identity?: string;
 }
 
 /** What the record is made from: the stored instance and the association it came on. */
@@ -71,6 +76,8 @@ export interface RecordSource {
   calledAe: string;
   /** Type 2 gaps of the instance (InstanceSink); absent or empty: none. */
   warnings?: readonly string[];
+  /** fileIdentity of the stored file (see OutboxRecord._file_identity). */
+  fileIdentity?: string;
 }
 
 const NODE_ID = hostname();
@@ -106,6 +113,7 @@ export function makeRecord(s: RecordSource, now = Date.now()): OutboxRecord {
     called_ae: s.calledAe,
     created_time: new Date(now).toISOString(),
     ...(s.warnings !== undefined && s.warnings.length > 0 ? { warnings: [...s.warnings] } : {}),
+    ...(s.fileIdentity ? { _file_identity: s.fileIdentity } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
-// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP,
-// the "outbox full" refusal (A700 for instances, transient A-ASSOCIATE-RJ for associations) with a
-// warning before it (NEARLY_FULL), and the publisher's drain loop when kafka.enabled (otherwise records
-// only accumulate: air-gapped sites, where an operator exports them).
+// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP
+// (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for instances,
+// transient A-ASSOCIATE-RJ for associations) with a warning before it (NEARLY_FULL), the publisher's
+// drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites, where an operator
+// exports them), and the owner's side of `outbox export|import` run beside it (src/outbox/handover.ts).
 
 import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
@@ -12,6 +13,8 @@ import { event, logger } from "../ops/log.ts";
 import { createHasher, type Hasher } from "../store/hasher.ts";
 import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
+import { Handover } from "./handover.ts";
+import { RecordHashes } from "./hashes.ts";
 import { OutboxLog } from "./log.ts";
 import {
   Drainer,
@@ -34,6 +37,9 @@ export interface OutboxServiceOptions {
   busy?: () => boolean;
 }
 
+/** How often the hand-over files are looked at: an export or import waits at most this for its answer. */
+const HANDOVER_POLL_MS = 250;
+
 export class OutboxService {
   private wasFull = false;
   private nearlyFull = false;
@@ -42,6 +48,7 @@ export class OutboxService {
     this.refusal();
     this.checkFill();
   }, 1000);
+  private readonly handoverTimer = setInterval(() => this.pollHandover(), HANDOVER_POLL_MS);
 
   private constructor(
     readonly log: OutboxLog,
@@ -50,6 +57,8 @@ export class OutboxService {
     private readonly hasher: Hasher,
     /** A publisher runs (kafka.enabled): records leave by themselves. */
     readonly kafkaEnabled: boolean,
+    private readonly hashes: RecordHashes,
+    readonly handover: Handover,
   ) {}
 
   static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
@@ -57,6 +66,8 @@ export class OutboxService {
       dir: config.outbox.dir,
       maxBytes: config.outbox.max_mb * 1024 * 1024,
       fsync: config.storage.fsync,
+      // An `outbox export|import` may hold the log for a moment (it does so only while no server runs).
+      lockWaitMs: 10_000,
       ...(opts.segmentBytes !== undefined ? { segmentBytes: opts.segmentBytes } : {}),
     });
     const publisher =
@@ -66,12 +77,29 @@ export class OutboxService {
           ? new (await import("./kafka-publisher.ts")).KafkaPublisher(config.kafka)
           : null;
     const hasher = createHasher();
+    const hashes = new RecordHashes(config.outbox.dir, hasher);
+    let handover: Handover | null = null;
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
-      hashFile: (path, size) => hasher.start(path).digest(size),
+      resolveRecord: (record, segment) => hashes.resolve(record, segment),
       busy: () => opts.busy?.() ?? false,
+      paused: () => handover?.paused ?? true,
       ...opts.drainer,
     });
-    const svc = new OutboxService(outbox, drainer, config.outbox.max_mb, hasher, publisher !== null);
+    handover = new Handover(outbox, {
+      publishingIdle: () => drainer.idle(),
+      settleHashes: () => hashes.settle(),
+    });
+    // What exports left while no server ran, before anything is published (imports at the first poll).
+    await handover.settleExports();
+    const svc = new OutboxService(
+      outbox,
+      drainer,
+      config.outbox.max_mb,
+      hasher,
+      publisher !== null,
+      hashes,
+      handover,
+    );
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
       records: outbox.records,
@@ -79,6 +107,7 @@ export class OutboxService {
       kafka: publisher ? config.kafka.brokers.join(",") : "disabled (records accumulate)",
     });
     svc.watch.unref();
+    svc.handoverTimer.unref();
     svc.refusal();
     svc.checkFill();
     drainer.start();
@@ -162,6 +191,13 @@ export class OutboxService {
     }
   };
 
+  private pollHandover(): void {
+    this.handover.poll().then(
+      () => this.drainer.wake(),
+      (err: Error) => event(log, "error", "outbox-handover-failed", { error: err.message }),
+    );
+  }
+
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
   readonly onStored = async (
     instance: StoredInstance,
@@ -173,13 +209,15 @@ export class OutboxService {
       instance.reservation?.release();
       return instance;
     }
+    const held = instance.sha256 === undefined ? instance.held : undefined;
     const record = makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
       path: instance.path,
       fileSize: instance.fileSize,
-      // Hashed at publish time (Drainer), off the C-STORE path.
-      sha256: null,
+      // Known when a transcode wrote the file; otherwise hashed right after the answer, off its path.
+      sha256: instance.sha256 ?? null,
+      ...(held ? { fileIdentity: held.identity } : {}),
       transferSyntaxUid: instance.transferSyntaxUid,
       targetTs: instance.targetTs ?? instance.transferSyntaxUid,
       transferStatus: instance.transferStatus ?? "NoNeedTransfer",
@@ -189,8 +227,9 @@ export class OutboxService {
       calledAe: ctx.calledAe,
       ...(instance.warnings !== undefined ? { warnings: instance.warnings } : {}),
     });
+    let at: { segment: number };
     try {
-      await this.log.append(encoder.encode(JSON.stringify(record)), instance.reservation);
+      at = await this.log.append(encoder.encode(JSON.stringify(record)), instance.reservation);
     } catch (err) {
       event(log, "error", "outbox-append-failed", {
         sop: record.sop_uid,
@@ -203,13 +242,17 @@ export class OutboxService {
         instance.path,
       );
     }
+    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held, record.file_path);
     this.drainer.wake();
     return instance;
   };
 
   async close(): Promise<void> {
     clearInterval(this.watch);
+    clearInterval(this.handoverTimer);
+    await this.handover.poll().catch(() => undefined);
     await this.drainer.stop();
+    await this.hashes.close();
     await this.hasher.close();
     await this.log.close();
   }

@@ -4,10 +4,16 @@
 // 128 KiB message, copy or transfer alike). So the worker reads the file itself, from the page cache,
 // as it grows: the event loop posts only "N bytes written" every 128 KiB, and the digest is ready about
 // when the file is synced. Where no worker can be started, the file is hashed at the end instead.
+//
+// It also hashes a stored file after the fact: from a descriptor held since the file was written (the
+// very bytes of that reception, whatever became of its name), or from its path only while it is still
+// the same file (fileIdentity: a later reception replaces a file by rename, so the inode it was written
+// to never changes, and a different inode, size or modification time means different bytes).
 
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import { fileIdentity } from "./held-file.ts";
 
 export interface IncrementalHash {
   /** The file has `size` bytes written so far: hash them while more arrive. */
@@ -21,6 +27,10 @@ export interface IncrementalHash {
 export interface Hasher {
   /** Start hashing the file at `path` (being written; it must exist). */
   start(path: string): IncrementalHash;
+  /** Hex SHA-256 of an open file's first `size` bytes. The descriptor is the hasher's: it closes it. */
+  digestFd(fd: number, size: number): Promise<string>;
+  /** Hex SHA-256 of the file at `path` if it is still the file of `identity` (fileIdentity), else null. */
+  digestIfSame(path: string, identity: string): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -31,17 +41,18 @@ const STEP = 128 * 1024;
 // The worker opens the file itself and reads what was written (a page-cache copy, in its own thread):
 // the event loop only posts small messages, no data.
 //
-// The thread runs at the lowest priority (nice 19, Linux): hashing happens at publish time, and on a
-// 2-core edge PC it must take only CPU that receiving does not want. Where a thread cannot be reniced
+// The thread runs at the lowest priority (nice 19, Linux): files are hashed after their answer, while
+// more arrive, and on a 2-core edge PC that must take only CPU that receiving does not want. Where a thread cannot be reniced
 // (no /proc/thread-self: Windows) it runs at normal priority, which is only slower to yield.
 const WORKER_CODE = `
 const { parentPort } = require("node:worker_threads");
+const identity = ${fileIdentity.toString()};
 try {
   const tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop());
   require("node:os").setPriority(tid, 19);
 } catch (e) { /* normal priority: see the comment above WORKER_CODE */ }
 const { createHash } = require("node:crypto");
-const { openSync, readSync, closeSync } = require("node:fs");
+const { openSync, readSync, closeSync, fstatSync } = require("node:fs");
 const files = new Map();
 const buf = Buffer.allocUnsafe(1024 * 1024);
 function upTo(f, size) {
@@ -58,7 +69,31 @@ function end(id) {
   if (f && f.fd >= 0) try { closeSync(f.fd); } catch {}
   return f;
 }
+function whole(fd, size) {
+  const f = { fd, pos: 0, hash: createHash("sha256") };
+  upTo(f, size);
+  if (f.pos !== size) throw new Error("file shorter than expected");
+  return f.hash.digest("hex");
+}
 parentPort.on("message", (m) => {
+  if (m.t === 4 || m.t === 5) {
+    let fd = m.t === 4 ? m.fd : -1;
+    try {
+      let d = null;
+      if (m.t === 4) d = whole(fd, m.size);
+      else {
+        fd = openSync(m.path, "r");
+        const s = fstatSync(fd, { bigint: true });
+        if (identity(s) === m.identity) d = whole(fd, Number(s.size));
+      }
+      parentPort.postMessage({ id: m.id, d });
+    } catch (e) {
+      parentPort.postMessage({ id: m.id, e: String(e && e.message || e), c: e && e.code });
+    } finally {
+      if (fd >= 0) try { closeSync(fd); } catch {}
+    }
+    return;
+  }
   try {
     if (m.t === 0) files.set(m.id, { fd: openSync(m.path, "r"), pos: 0, hash: createHash("sha256") });
     else if (m.t === 1) { const f = files.get(m.id); if (f) upTo(f, m.size); }
@@ -79,12 +114,17 @@ parentPort.on("message", (m) => {
 type WorkerMessage =
   | { t: 0; id: number; path: string }
   | { t: 1 | 2; id: number; size: number }
-  | { t: 3; id: number };
+  | { t: 3; id: number }
+  | { t: 4; id: number; fd: number; size: number }
+  | { t: 5; id: number; path: string; identity: string };
 
 class WorkerHasher implements Hasher {
   private readonly worker: Worker;
   private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (d: string) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (d: string | null) => void; reject: (e: Error) => void }
+  >();
   /** Start failures reported before the digest was asked for. */
   private readonly failed = new Map<number, string>();
   private failure: Error | null = null;
@@ -92,7 +132,7 @@ class WorkerHasher implements Hasher {
   constructor() {
     this.worker = new Worker(WORKER_CODE, { eval: true });
     this.worker.unref();
-    this.worker.on("message", (m: { id: number; d?: string; e?: string }) => {
+    this.worker.on("message", (m: { id: number; d?: string | null; e?: string; c?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) {
         if (m.e !== undefined) this.failed.set(m.id, m.e);
@@ -100,7 +140,7 @@ class WorkerHasher implements Hasher {
       }
       this.waiting.delete(m.id);
       if (m.d !== undefined) w.resolve(m.d);
-      else w.reject(new Error(`hashing failed: ${m.e}`));
+      else w.reject(Object.assign(new Error(`hashing failed: ${m.e}`), m.c ? { code: m.c } : {}));
     });
     const fail = (err: Error): void => {
       this.failure = err;
@@ -133,10 +173,7 @@ class WorkerHasher implements Hasher {
           this.failed.delete(id);
           return Promise.reject(new Error(`hashing failed: ${early}`));
         }
-        return new Promise<string>((resolve, reject) => {
-          this.waiting.set(id, { resolve, reject });
-          this.post({ t: 2, id, size });
-        });
+        return this.ask({ t: 2, id, size }).then((d) => d ?? "");
       },
       abort: () => {
         this.failed.delete(id);
@@ -145,9 +182,53 @@ class WorkerHasher implements Hasher {
     };
   }
 
+  private ask(m: WorkerMessage): Promise<string | null> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<string | null>((resolve, reject) => {
+      this.waiting.set(m.id, { resolve, reject });
+      this.post(m);
+    });
+  }
+
+  digestFd(fd: number, size: number): Promise<string> {
+    this.seq += 1;
+    if (this.failure) {
+      closeQuietly(fd);
+      return Promise.reject(this.failure);
+    }
+    return this.ask({ t: 4, id: this.seq, fd, size }).then((d) => d ?? "");
+  }
+
+  digestIfSame(path: string, identity: string): Promise<string | null> {
+    this.seq += 1;
+    return this.ask({ t: 5, id: this.seq, path, identity });
+  }
+
   async close(): Promise<void> {
     await this.worker.terminate();
   }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing to do: the descriptor is gone either way
+  }
+}
+
+/** SHA-256 of an open file's first `size` bytes, read here (the inline hasher's way). */
+function digestOpen(fd: number, size: number): string {
+  const h = createHash("sha256");
+  const buf = new Uint8Array(1024 * 1024);
+  let pos = 0;
+  while (pos < size) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (n === 0) throw new Error("file shorter than expected");
+    h.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return h.digest("hex");
 }
 
 /** Hashes the file at the end, on the event loop (where no worker thread can be started). */
@@ -158,6 +239,22 @@ class InlineHasher implements Hasher {
       digest: (size) => sha256OfFile(path, size),
       abort: () => {},
     };
+  }
+  async digestFd(fd: number, size: number): Promise<string> {
+    try {
+      return digestOpen(fd, size);
+    } finally {
+      closeQuietly(fd);
+    }
+  }
+  async digestIfSame(path: string, identity: string): Promise<string | null> {
+    const fd = openSync(path, "r");
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      return fileIdentity(st) === identity ? digestOpen(fd, Number(st.size)) : null;
+    } finally {
+      closeQuietly(fd);
+    }
   }
   async close(): Promise<void> {}
 }

@@ -16,6 +16,7 @@ import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import { keepChunk } from "../util/chunks.ts";
+import type { HeldFile } from "./held-file.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
@@ -101,6 +102,13 @@ export interface StoredInstance {
   warnings?: readonly string[];
   /** Capacity secured for its record before the file was committed (RecordReserver). */
   reservation?: RecordReservation;
+  /**
+   * The stored file's descriptor, still open: its bytes are this reception's whatever later happens to
+   * the path. Whoever wants it takes it (HeldFile.take); the C-STORE releases it once answered.
+   */
+  held?: HeldFile;
+  /** SHA-256 of the stored file, when already known (a transcode computes it from what it wrote). */
+  sha256?: string;
 }
 
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
@@ -272,19 +280,30 @@ export class InstanceSink {
     const file = this.file;
     const destination = this.destination;
     if (this.ioError || !file || !destination) throw storageFailure(this.ioError);
+    if (destination.kind === "quarantine") {
+      try {
+        await file.complete(this.storage.options.fsync);
+      } catch (err) {
+        await file.discard();
+        throw storageFailure(err as Error);
+      }
+      await this.quarantine(file.path, destination.problem);
+      throw new DimseError(destination.problem.status, destination.problem.reason);
+    }
+    let held: HeldFile;
     try {
-      await file.complete(this.storage.options.fsync);
+      held = await file.completeHeld(this.storage.options.fsync);
     } catch (err) {
       await file.discard();
       throw storageFailure(err as Error);
     }
     // A problem found only at the end (the data set not whole, a limit) weighs like one found earlier.
-    const problem = destination.kind === "quarantine" ? destination.problem : this.endProblem();
+    const problem = this.endProblem();
     if (problem) {
+      held.release();
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
-    if (destination.kind !== "store") throw storageFailure(null);
     let reservation: RecordReservation | undefined;
     try {
       reservation = this.options.reserveRecord?.({
@@ -295,6 +314,7 @@ export class InstanceSink {
       });
     } catch (err) {
       // No room for the record: the file never enters the archive; the modality keeps its copy.
+      held.release();
       await file.discard();
       throw err instanceof DimseError ? err : storageFailure(err as Error);
     }
@@ -309,9 +329,12 @@ export class InstanceSink {
       );
     } catch (err) {
       reservation?.release();
+      held.release();
       await file.discard();
       throw storageFailure(err as Error);
     }
+    // Kept the existing file (its temp is gone) or set this one aside: nothing of it to hash.
+    if (outcome === "kept-existing" || outcome === "duplicate") held.release();
     if (outcome === "duplicate") {
       reservation?.release();
       const problem = {
@@ -331,6 +354,7 @@ export class InstanceSink {
       nameDurable,
       ...(warnings !== null ? { warnings } : {}),
       ...(reservation ? { reservation } : {}),
+      ...(outcome === "kept-existing" ? {} : { held }),
     };
   }
 

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, open, openSync, unlink, writeSync, writev, writevSync } from "node:fs";
 import { promisify } from "node:util";
 import { durable } from "../util/durable.ts";
+import { fileIdentity, HeldFile } from "./held-file.ts";
 
 const openAsync = promisify(open);
 const unlinkAsync = promisify(unlink);
@@ -80,18 +81,22 @@ export class StreamingFile {
     private readonly durable: boolean,
   ) {}
 
-  /** Create a new file; fails if it exists (temp names are unique, so that means a bug or an attack). */
+  /**
+   * Create a new file; fails if it exists (temp names are unique, so that means a bug or an attack).
+   * Opened for reading too: the descriptor may outlive the file's commit (complete(sync, true)), to
+   * hash what was written.
+   */
   static create(path: string, durable = false): StreamingFile {
     // Synchronous: the received data would otherwise wait in memory for a thread-pool round trip.
     // Storage keeps a spare per busy directory (created in the background with createAsync) so this
     // is rarely on the path of an instance at all.
-    const fd = openSync(path, "wx", 0o644);
+    const fd = openSync(path, "wx+", 0o644);
     return new StreamingFile(path, fd, durable);
   }
 
   /** As create(), off the event loop. */
   static async createAsync(path: string, durable = false): Promise<StreamingFile> {
-    const fd = await openAsync(path, "wx", 0o644);
+    const fd = await openAsync(path, "wx+", 0o644);
     return new StreamingFile(path, fd, durable);
   }
 
@@ -307,6 +312,21 @@ export class StreamingFile {
 
   /** Flush, optionally fsync, and close. */
   async complete(sync: boolean): Promise<void> {
+    await this.finishFile(sync, false);
+  }
+
+  /**
+   * As complete(), but the descriptor stays open and is returned with the file's identity (its new
+   * owner closes it: HeldFile.release).
+   */
+  async completeHeld(sync: boolean): Promise<HeldFile> {
+    const held = await this.finishFile(sync, true);
+    if (!held) throw new Error(`internal error: ${this.path} was not held`);
+    return held;
+  }
+
+  private async finishFile(sync: boolean, hold: boolean): Promise<HeldFile | undefined> {
+    let held: HeldFile | undefined;
     try {
       await this.flush();
       this.finishing = true;
@@ -315,9 +335,18 @@ export class StreamingFile {
       // fdatasync: the data and the size, which is all a reader needs; timestamps may lag. Skipped when
       // the last early writeback started after the last byte was written.
       if (sync && this.writebackFrom < this.size) await durable.syncData(this.fd);
+      // After the last write: the modification time is final (one fstat, a few microseconds).
+      // Windows does not let a name be replaced while a handle is open on its file: there the
+      // descriptor is not held, and the file is hashed by path while its identity is unchanged.
+      if (hold) {
+        const identity = fileIdentity(fstatSync(this.fd, { bigint: true }));
+        held = new HeldFile(process.platform === "win32" ? -1 : this.fd, identity, this.size);
+      }
     } finally {
-      await this.closeOnce();
+      if (held && process.platform !== "win32") this.closed = true;
+      else await this.closeOnce();
     }
+    return held;
   }
 
   /**

@@ -21,5 +21,7 @@ export type TranscodeReply =
       ms: number;
       /** Of the file written: new when the target is lossy (a new instance). */
       sopInstanceUid: string;
+      /** SHA-256 (hex) of the file written, from the bytes at hand: its outbox record's sha256. */
+      sha256: string;
     }
   | { id: number; ok: false; error: string };

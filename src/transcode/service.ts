@@ -177,6 +177,8 @@ export class Transcoder {
       const derived = r.sopInstanceUid !== "" && r.sopInstanceUid !== sop;
       const path = derived ? this.pathOf(instance, ctx, r.sopInstanceUid) : instance.path;
       if (path !== instance.path) await mkdir(dirname(path), { recursive: true });
+      // The received file is replaced: nothing of it to hash, and Windows renames over no open file.
+      instance.held?.release();
       durable.replace(tmp, path);
       if (this.opts.fsync) await durable.syncDir(dirname(path));
       // The new instance is durable under its own name before the one it replaces goes.
@@ -195,9 +197,12 @@ export class Transcoder {
         path: derived ? path : undefined,
         ms: Math.round(performance.now() - started),
       });
+      // The file held is the one received, replaced now: the record describes what was written here.
+      const { held: _received, ...rest } = instance;
       const done: StoredInstance = {
-        ...instance,
+        ...rest,
         fileSize: r.size,
+        sha256: r.sha256,
         targetTs: target,
         transferStatus: "Success",
       };

@@ -3,6 +3,7 @@
 // from this file when running from source, and from the executable's own entry (src/main.ts loads this
 // module in a worker thread) when compiled: `workerData.storescp` says which role the thread has.
 
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { durable } from "../util/durable.ts";
@@ -22,6 +23,7 @@ export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: tr
     pixels: r.pixels,
     ms: performance.now() - started,
     sopInstanceUid: r.sopInstanceUid,
+    sha256: createHash("sha256").update(r.bytes).digest("hex"),
   };
 }
 

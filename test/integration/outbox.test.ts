@@ -308,7 +308,7 @@ describe("outbox files and the CLI", () => {
     for (const t of TOPICS) expect(got.filter((m) => m.topic === t)).toHaveLength(60);
     checkDelivered(got, ok(r));
     // A damaged bundle is refused whole.
-    const recs = join(bundle, "records.seg");
+    const recs = join(bundle, "vol-0001", "records.seg");
     const bytes = readFileSync(recs);
     bytes[100] = (bytes[100] ?? 0) ^ 1;
     writeFileSync(recs, bytes);
