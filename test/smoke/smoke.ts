@@ -389,8 +389,11 @@ async function main(): Promise<number> {
       const names = filesBelow(bundle)
         .map((f) => f.slice(bundle.length + 1))
         .sort();
-      expect(names.join(",") === "manifest.json,records.seg", `bundle holds ${names}`);
-      exported = outboxRecords(bundle);
+      expect(
+        names.join(",") === "export.json,vol-0001/manifest.json,vol-0001/records.seg",
+        `bundle holds ${names}`,
+      );
+      exported = outboxRecords(join(bundle, "vol-0001"));
       const byTs = new Map(exported.map((rec) => [rec.transfer_syntax_uid, rec]));
       expect(byTs.get(EXPLICIT_LE)?.transfer_status === "NoNeedTransfer", "native record");
       for (const ts of ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.5"]) {
