@@ -19,7 +19,7 @@ import { RecordHashes } from "../outbox/hashes.ts";
 import { importBundle } from "../outbox/import.ts";
 import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, type Publisher, topicsResolver } from "../outbox/publisher.ts";
-import { createHasher } from "../store/hasher.ts";
+import { createHasher } from "../outbox/hasher.ts";
 
 export class OutboxCommandError extends Error {
   override readonly name = "OutboxCommandError";

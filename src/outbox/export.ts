@@ -23,7 +23,7 @@ import {
 import { hostname, setPriority } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { createHasher } from "../store/hasher.ts";
+import { createHasher } from "./hasher.ts";
 import { fileIdentity } from "../store/held-file.ts";
 import { safeSegment } from "../store/layout.ts";
 import { durable } from "../util/durable.ts";

@@ -15,7 +15,7 @@
 
 import { appendFileSync, closeSync, openSync, readSync, statSync } from "node:fs";
 import { event, logger } from "../ops/log.ts";
-import type { Hasher } from "../store/hasher.ts";
+import type { Hasher } from "./hasher.ts";
 import type { HeldFile } from "../store/held-file.ts";
 import { hashNotesPath } from "./log.ts";
 

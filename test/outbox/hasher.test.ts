@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHasher, sha256OfFile } from "../../src/store/hasher.ts";
+import { createHasher, sha256OfFile } from "../../src/outbox/hasher.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hasher-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

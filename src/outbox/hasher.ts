@@ -1,9 +1,8 @@
-// SHA-256 of stored files, computed while the data arrives, off the event loop. SHA-256 runs at ~1.2 GB/s
-// here (OpenSSL and Bun alike): 0.5 MB costs ~0.45 ms, which on the event loop would add ~15-20% to a
-// one-association transfer (W1). Posting the data to a worker costs nearly as much (measured: ~65 us per
-// 128 KiB message, copy or transfer alike). So the worker reads the file itself, from the page cache,
-// as it grows: the event loop posts only "N bytes written" every 128 KiB, and the digest is ready about
-// when the file is synced. Where no worker can be started, the file is hashed at the end instead.
+// SHA-256 of the outbox records' files, off the event loop. Hashing on the event loop would slow the
+// transfer it shares the loop with, and posting the data to a worker costs nearly as much as hashing it.
+// So the worker reads the file itself, from the page cache, as it grows: the event loop posts only
+// "N bytes written" every 128 KiB, and the digest is ready about when the file is synced. Where no worker
+// can be started, the file is hashed at the end instead.
 //
 // It also hashes a stored file after the fact: from a descriptor held since the file was written (the
 // very bytes of that reception, whatever became of its name), or from its path only while it is still
@@ -13,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { fileIdentity } from "./held-file.ts";
+import { fileIdentity } from "../store/held-file.ts";
 
 export interface IncrementalHash {
   /** The file has `size` bytes written so far: hash them while more arrive. */
