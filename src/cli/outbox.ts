@@ -15,11 +15,11 @@ import { capacity, capacityLines, sizeText } from "../outbox/capacity.ts";
 import { DEFAULT_MAX_BUNDLE_MB, ExportError, exportBundle } from "../outbox/export.ts";
 import { drainAdvice } from "../outbox/fill.ts";
 import { claimLive, Handover, HandoverError, readClaim } from "../outbox/handover.ts";
+import { createHasher } from "../outbox/hasher.ts";
 import { RecordHashes } from "../outbox/hashes.ts";
 import { importBundle } from "../outbox/import.ts";
 import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, type Publisher, topicsResolver } from "../outbox/publisher.ts";
-import { createHasher } from "../outbox/hasher.ts";
 
 export class OutboxCommandError extends Error {
   override readonly name = "OutboxCommandError";

@@ -25,7 +25,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
-import type { Position } from "./log.ts";
+import type { Position } from "./segments.ts";
 
 export const BUNDLE_FORMAT = "storescp-outbox-bundle";
 export const RECORDS = "records.seg";

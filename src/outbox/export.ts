@@ -23,7 +23,6 @@ import {
 import { hostname, setPriority } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { createHasher } from "./hasher.ts";
 import { fileIdentity } from "../store/held-file.ts";
 import { safeSegment } from "../store/layout.ts";
 import { durable } from "../util/durable.ts";
@@ -55,9 +54,10 @@ import {
   exportCommitted,
   writeFileDurable,
 } from "./handover.ts";
+import { createHasher } from "./hasher.ts";
 import { addWarning, INTERNAL_FIELDS, RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "./hashes.ts";
-import { type Position, recordsBetween } from "./log.ts";
 import { uuidV7 } from "./record.ts";
+import { type Position, recordsBetween } from "./segments.ts";
 
 const MiB = 1024 * 1024;
 export const DEFAULT_MAX_BUNDLE_MB = 4000;

@@ -44,7 +44,10 @@ import { join } from "node:path";
 import { event, logger } from "../ops/log.ts";
 import { durable } from "../util/durable.ts";
 import { BundleError, bundleRecords, listVolumes, manifestIfComplete } from "./bundle.ts";
-import { alive, before, EXPORT_DONE_PREFIX, lockOwner, OutboxLog, type Position } from "./log.ts";
+import { EXPORT_DONE_PREFIX } from "./export-marker.ts";
+import { alive, lockOwner } from "./lock.ts";
+import { OutboxLog } from "./log.ts";
+import { before, type Position } from "./segments.ts";
 
 const log = logger("outbox");
 

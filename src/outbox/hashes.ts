@@ -15,9 +15,9 @@
 
 import { appendFileSync, closeSync, openSync, readSync, statSync } from "node:fs";
 import { event, logger } from "../ops/log.ts";
-import type { Hasher } from "./hasher.ts";
 import type { HeldFile } from "../store/held-file.ts";
-import { hashNotesPath } from "./log.ts";
+import type { Hasher } from "./hasher.ts";
+import { hashNotesPath } from "./segments.ts";
 
 const log = logger("outbox");
 

@@ -10,10 +10,10 @@ import { UnrecordedError } from "../dimse/services.ts";
 import { DimseError, Status } from "../dimse/status.ts";
 import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
-import { createHasher, type Hasher } from "./hasher.ts";
 import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { Handover } from "./handover.ts";
+import { createHasher, type Hasher } from "./hasher.ts";
 import { RecordHashes } from "./hashes.ts";
 import { OutboxLog } from "./log.ts";
 import {

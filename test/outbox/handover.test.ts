@@ -18,7 +18,8 @@ import {
   LEDGER,
   queueIncoming,
 } from "../../src/outbox/handover.ts";
-import { before, OutboxLog, recordsBetween } from "../../src/outbox/log.ts";
+import { OutboxLog } from "../../src/outbox/log.ts";
+import { before, recordsBetween } from "../../src/outbox/segments.ts";
 import { tmpDirs } from "../helpers/tmp.ts";
 
 const tmp = tmpDirs("handover");
