@@ -1,6 +1,6 @@
 // `storescp outbox status|drain|export DIR|import DIR [-c FILE]`: look at, empty, carry out and take in
 // the outbox of the config's outbox.dir. status only reads; export and import work beside a running
-// server (src/outbox/handover.ts); drain needs the outbox to itself (the server stopped).
+// server (src/outbox/handover-files.ts); drain needs the outbox to itself (the server stopped).
 //
 // A bundle (export DIR) is a directory of numbered volumes (src/outbox/bundle.ts), written by
 // src/outbox/export.ts and taken in by src/outbox/import.ts, which skips records whose trace_id an
@@ -14,7 +14,8 @@ import { BundleError, checkFile, INDEX, listVolumes, readManifest, verifyRecords
 import { capacity, capacityLines, sizeText } from "../outbox/capacity.ts";
 import { DEFAULT_MAX_BUNDLE_MB, ExportError, exportBundle } from "../outbox/export.ts";
 import { drainAdvice } from "../outbox/fill.ts";
-import { claimLive, Handover, HandoverError, readClaim } from "../outbox/handover.ts";
+import { Handover } from "../outbox/handover.ts";
+import { claimLive, HandoverError, readClaim } from "../outbox/handover-files.ts";
 import { createHasher } from "../outbox/hasher.ts";
 import { RecordHashes } from "../outbox/hashes.ts";
 import { importBundle } from "../outbox/import.ts";

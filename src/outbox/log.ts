@@ -6,9 +6,9 @@
 //   <dir>/LOCK                 pid of the process that owns the log (one writer at a time: lock.ts)
 //   <dir>/<seq>.hashes         SHA-256 of records' files, noted after the answer (src/outbox/hashes.ts);
 //                              lives and dies with its segment
-//   <dir>/export.*             the hand-over with `outbox export` (src/outbox/handover.ts); the log itself
-//                              applies export.done-*.json (export-marker.ts): records an export committed
-//                              to a bundle leave the log as if acknowledged
+//   <dir>/export.*             the hand-over with `outbox export` (src/outbox/handover-files.ts); the log
+//                              itself applies export.done-*.json (export-marker.ts): records an export
+//                              committed to a bundle leave the log as if acknowledged
 //
 // Appends are constant time (one write at the end of the active segment) and, with `fsync`, resolve only
 // once the record is on stable storage: appends that arrive while an fdatasync is in flight share the
