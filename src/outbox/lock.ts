@@ -33,6 +33,15 @@ export function lockOwner(dir: string): number | null {
   return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : null;
 }
 
+/** What the lock file of `dir` says (the pid of its owner, who may be gone), or null without one. */
+export function lockText(dir: string): string | null {
+  try {
+    return readFileSync(join(dir, "LOCK"), "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
 /** Take the lock of `dir`, waiting up to `waitMs` for a live owner to let go (OutboxLockedError after). */
 export async function lockDir(dir: string, waitMs: number): Promise<void> {
   const p = join(dir, "LOCK");

@@ -23,6 +23,15 @@ import { hashNotesSeq, READ_BYTES, readAt, type Segment, segmentName, segmentPat
 
 const log = logger("outbox");
 
+/** Where the log in `dir` keeps bytes that are not records. */
+export const corruptDir = (dir: string): string => join(dir, "corrupt");
+
+/** How many ranges of bytes have been set aside in corrupt/ (they stay until an operator looks). */
+export function setAsideCount(dir: string): number {
+  const d = corruptDir(dir);
+  return existsSync(d) ? readdirSync(d).length : 0;
+}
+
 /** Bytes of the log that are not valid records, kept in <dir>/corrupt/ (nothing is kept read-only). */
 export class CorruptRanges {
   private readonly reported = new Set<string>();
@@ -38,7 +47,7 @@ export class CorruptRanges {
     if (this.reported.has(key)) return;
     this.reported.add(key);
     if (this.readOnly) return;
-    const dir = join(this.dir, "corrupt");
+    const dir = corruptDir(this.dir);
     const file = join(dir, `${segmentName(seq)}@${bad.offset}.bin`);
     if (!existsSync(file)) {
       mkdirSync(dir, { recursive: true });
