@@ -9,7 +9,7 @@
 
 import { Command, CommanderError } from "commander";
 import { DEFAULTS } from "../config/defaults.ts";
-import type { PartialOverrides } from "../config/load.ts";
+import type { PartialOverrides } from "../config/overrides.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
 import { absolutePath, PathError } from "../util/paths.ts";
 import { VERSION, versionText } from "./version.ts";

@@ -3,7 +3,8 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, readConfig } from "../config/load.ts";
+import { ConfigError } from "../config/error.ts";
+import { readConfig } from "../config/load.ts";
 import { fromRustConfig, isRustConfig } from "../config/rust-json.ts";
 import { initSiteYaml, siteYaml } from "../config/site-template.ts";
 import { UsageError } from "./args.ts";
