@@ -5,7 +5,8 @@
 
 import { existsSync } from "node:fs";
 import { describeSystemError } from "../util/errors.ts";
-import { type CliCommand, parseArgs, UsageError } from "./args.ts";
+import { parseArgs } from "./args.ts";
+import { type CliCommand, UsageError } from "./usage.ts";
 import { versionText } from "./version.ts";
 
 /** Errors that carry a one-line reason, by name (their modules are loaded only by the commands). */
