@@ -25,9 +25,9 @@ import {
   SUBCOMMANDS,
   UsageError,
 } from "./usage.ts";
-import { VERSION, versionText } from "./version.ts";
 
-export { VERSION, versionText };
+// cli/serve.ts takes the version line from here.
+export { versionText } from "./version.ts";
 
 export function parseArgs(argv: readonly string[]): CliCommand {
   const [first, ...rest] = argv;

@@ -11,8 +11,7 @@
 
 import { closeSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { durable } from "../util/durable.ts";
-import type { Position, Segment } from "./segments.ts";
-import { segmentPath } from "./segments.ts";
+import { type Position, type Segment, segmentPath } from "./segments.ts";
 
 /** The segment is extended by at least this much when reservations need room. */
 const PREALLOCATE_STEP = 1024 * 1024;

@@ -1,6 +1,7 @@
 // The outbox: a durable, segmented, append-only log of records in outbox.dir.
 //
-//   <dir>/<20-digit seq>.seg   segments of framed records (frame.ts), rolled at SEGMENT_BYTES (segments.ts)
+//   <dir>/<20-digit seq>.seg   segments of framed records (frame.ts), rolled at SEGMENT_BYTES; their names
+//                              and reading them without owning the log: segments.ts
 //   <dir>/cursor.json          how far the publisher got (segment, offset) and its last error (cursor.ts)
 //   <dir>/corrupt/             bytes that are not valid records, set aside with a log line (recovery.ts)
 //   <dir>/LOCK                 pid of the process that owns the log (one writer at a time: lock.ts)
