@@ -20,8 +20,9 @@ import type { Rejection, Tenant } from "../tenancy/tenants.ts";
 import type { NetContext } from "./context.ts";
 import { type Event, type ProviderPort, type State, transition } from "./fsm.ts";
 import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negotiation.ts";
-import { encodePDataPdvHeader, encodePdu, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
+import { encodePdu } from "./pdu/codec.ts";
 import { PduError } from "./pdu/errors.ts";
+import { encodePDataPdvHeader, PDATA_PDV_HEADER_LENGTH } from "./pdu/pdata.ts";
 import { PduReader } from "./pdu/reader.ts";
 import {
   AbortReason,

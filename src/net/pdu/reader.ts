@@ -6,8 +6,10 @@
 // maxOtherPduLength, checked from its header before anything is allocated), then decoded by decodePdu.
 
 import { readU32 } from "./bytes.ts";
-import { decodePdu, isKnownPduType, PDU_HEADER_LENGTH, PDV_HEADER_LENGTH } from "./codec.ts";
+import { decodePdu, isKnownPduType } from "./codec.ts";
 import { PduError } from "./errors.ts";
+import { PDV_HEADER_LENGTH } from "./pdata.ts";
+import { PDU_HEADER_LENGTH } from "./primitives.ts";
 import { AbortReason, type PDataPdu, type Pdu, PduType } from "./types.ts";
 
 export interface PduReaderHandler {

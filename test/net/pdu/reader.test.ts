@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { encodePDataPdvHeader, encodePdu } from "../../../src/net/pdu/codec.ts";
+import { encodePdu } from "../../../src/net/pdu/codec.ts";
 import { PduError } from "../../../src/net/pdu/errors.ts";
+import { encodePDataPdvHeader } from "../../../src/net/pdu/pdata.ts";
 import { PduReader, type PduReaderHandler, type PduReaderLimits } from "../../../src/net/pdu/reader.ts";
 import {
   AbortReason,
