@@ -16,6 +16,7 @@ import {
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
+import type { TransientBytes } from "../util/transient-bytes.ts";
 import {
   CommandField,
   type CommandSet,
@@ -30,8 +31,11 @@ const log = logger("store");
 
 /** Where the data set fragments of a request go. */
 export interface DataSink {
-  /** The chunk is valid until the end of the current turn (Connection.onData): copy it or keepChunk it to hold it longer. */
-  write(chunk: Uint8Array): void;
+  /**
+   * The chunk is valid until the end of the current turn (src/util/transient-bytes.ts). A property,
+   * not a method, so that an implementation taking a plain Uint8Array does not type-check.
+   */
+  write: (chunk: TransientBytes) => void;
   readonly pendingBytes: number;
   onProgress: (() => void) | null;
 }

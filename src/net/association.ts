@@ -17,6 +17,7 @@ import type { AssociationStats, DimseServices, Operation } from "../dimse/servic
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import type { Rejection, Tenant } from "../tenancy/tenants.ts";
+import type { TransientBytes } from "../util/transient-bytes.ts";
 import type { NetContext } from "./context.ts";
 import { type Event, type ProviderPort, type State, transition } from "./fsm.ts";
 import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negotiation.ts";
@@ -218,7 +219,7 @@ export class Association implements ProviderPort {
 
   // ---- bytes in -------------------------------------------------------------------------------
 
-  private onData(chunk: Uint8Array): void {
+  private onData(chunk: TransientBytes): void {
     this.bytesSinceProgress += chunk.length;
     const now = Date.now();
     if (this.bytesSinceProgress >= this.minBytesPerMs * (now - this.lastProgress)) this.progress(now);

@@ -13,6 +13,7 @@ import {
   NO_DATA_SET,
   Tag,
 } from "../dimse/command.ts";
+import { copyTransient } from "../util/transient-bytes.ts";
 import { encodePdu } from "./pdu/codec.ts";
 import { PduReader } from "./pdu/reader.ts";
 import {
@@ -55,7 +56,7 @@ export class ClientAssociation {
         pdataStart: () => {},
         pdvData: (contextId, isCommand, isLast, chunk, pdvEnd) => {
           if (!isCommand) return;
-          this.commandParts.push(chunk);
+          this.commandParts.push(copyTransient(chunk));
           if (isLast && pdvEnd) {
             const all = Buffer.concat(this.commandParts);
             this.commandParts = [];
