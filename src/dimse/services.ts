@@ -4,7 +4,6 @@
 
 import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import {
@@ -15,6 +14,7 @@ import {
 } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
+import type { AssociationContext } from "../tenancy/context.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import type { TransientBytes } from "../util/transient-bytes.ts";
 import {
@@ -61,7 +61,7 @@ export interface Operation {
  */
 export type StoredHook = (
   instance: StoredInstance,
-  ctx: NetContext,
+  ctx: AssociationContext,
   cmd: CommandSet,
 ) => Promise<StoredInstance>;
 
@@ -83,7 +83,10 @@ export class UnrecordedError extends DimseError {
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
  * the request is refused (0124, data set quarantined).
  */
-export type TenantResolver = (cmd: CommandSet, ctx: NetContext) => { tenant: Tenant } | { refused: string };
+export type TenantResolver = (
+  cmd: CommandSet,
+  ctx: AssociationContext,
+) => { tenant: Tenant } | { refused: string };
 
 /** A data sink that throws data away: for refused requests whose data set still arrives. */
 class DiscardSink implements DataSink {
@@ -114,7 +117,7 @@ export class DimseServices {
   /** Start the operation a request command set asks for. */
   begin(
     cmd: CommandSet,
-    ctx: NetContext,
+    ctx: AssociationContext,
     contextTransferSyntax: string,
     abstractSyntax: string,
     stats: AssociationStats,
@@ -160,7 +163,7 @@ export class DimseServices {
 
   private store(
     cmd: CommandSet,
-    ctx: NetContext,
+    ctx: AssociationContext,
     ts: string,
     abstractSyntax: string,
     stats: AssociationStats,

@@ -18,7 +18,7 @@ import {
   PduType,
   UserIdentityType,
 } from "../../src/net/pdu/types.ts";
-import { StoreScpServer } from "../../src/net/server.ts";
+import { StoreScpServer } from "../../src/scp/server.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";

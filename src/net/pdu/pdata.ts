@@ -52,6 +52,29 @@ export function encodePDataPdvHeader(
   return b;
 }
 
+/**
+ * A command set as P-DATA-TF PDUs of one PDV each, fragmented to the peer's maximum PDU length
+ * (`peerMaxLength`, 0 = unlimited), PS3.8 D.1.
+ */
+export function encodeCommandPdus(
+  contextId: number,
+  command: Uint8Array,
+  peerMaxLength: number,
+): Uint8Array[] {
+  const maxData = peerMaxLength > 0 ? Math.max(1, peerMaxLength - PDV_HEADER_LENGTH) : command.length;
+  const pdus: Uint8Array[] = [];
+  for (let pos = 0; pos < command.length || pos === 0; pos += maxData) {
+    const part = command.subarray(pos, pos + maxData);
+    const last = pos + maxData >= command.length;
+    const pdu = new Uint8Array(PDATA_PDV_HEADER_LENGTH + part.length);
+    pdu.set(encodePDataPdvHeader(contextId, true, last, part.length), 0);
+    pdu.set(part, PDATA_PDV_HEADER_LENGTH);
+    pdus.push(pdu);
+    if (last) break;
+  }
+  return pdus;
+}
+
 /** A whole P-DATA-TF, header included; PDV data are views into `b`. */
 export function decodePData(b: Uint8Array, dv: DataView): PDataPdu {
   const end = b.length;
