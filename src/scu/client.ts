@@ -13,9 +13,8 @@ import {
   NO_DATA_SET,
   Tag,
 } from "../dimse/command.ts";
-import { copyTransient } from "../util/transient-bytes.ts";
-import { encodePdu } from "./pdu/codec.ts";
-import { PduReader } from "./pdu/reader.ts";
+import { encodePdu } from "../net/pdu/codec.ts";
+import { PduReader } from "../net/pdu/reader.ts";
 import {
   type AssociateAcPdu,
   DICOM_APPLICATION_CONTEXT,
@@ -24,7 +23,8 @@ import {
   PduType,
   type PresentationContextRqItem,
   type UserIdentityRq,
-} from "./pdu/types.ts";
+} from "../net/pdu/types.ts";
+import { copyTransient } from "../util/transient-bytes.ts";
 
 export class AssociationRejectedError extends Error {
   override readonly name = "AssociationRejectedError";
