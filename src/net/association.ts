@@ -6,12 +6,10 @@
 // Bounded in time in every state: until it is established the association has artimMs (the standard's
 // ARTIM covers only the wait for the A-ASSOCIATE-RQ; here the decision on it, user identity included,
 // is covered too); afterwards it is aborted when the peer makes no progress for idleMs, whatever it is
-// in the middle of (an operation whose data set stops arriving included). Progress is a complete DIMSE
-// message, a response sent, or data delivered at minRateBytesPerS on average since the last progress,
-// so a peer trickling a byte now and then does not count as alive. Time the peer spends waiting for
-// our answers is not its idleness. Bounded in memory: reading pauses while more than bufferBytes of
-// received data are not on disk yet, while the peer leaves that much of our answers unread, and while
-// MAX_OUTSTANDING operations are unanswered.
+// in the middle of (an operation whose data set stops arriving included; progress.ts says what counts
+// as progress). Time the peer spends waiting for our answers is not its idleness. Bounded in memory:
+// reading pauses while more than bufferBytes of received data are not on disk yet, while the peer
+// leaves that much of our answers unread, and while MAX_OUTSTANDING operations are unanswered.
 
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
@@ -31,6 +29,7 @@ import {
   type Pdu,
   PduType,
 } from "./pdu/types.ts";
+import { ProgressClock } from "./progress.ts";
 import { type AssociateRejection, Rejection } from "./rejections.ts";
 import type { AssociateAnswer, Ending, ServiceUser } from "./service-user.ts";
 import type { Connection } from "./transport.ts";
@@ -71,9 +70,7 @@ export class UpperLayerAssociation<A> implements ProviderPort {
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private establishTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the peer last made progress (see the header comment), and the bytes it sent since. */
-  private lastProgress = Date.now();
-  private bytesSinceProgress = 0;
-  private readonly minBytesPerMs: number;
+  private readonly clock: ProgressClock;
   /** Set by DT-2 for the P-DATA-TF being read: deliver its PDVs, or (AA-6) drop them. */
   private deliver = false;
   private rq: AssociateRqPdu | null = null;
@@ -94,7 +91,7 @@ export class UpperLayerAssociation<A> implements ProviderPort {
     private readonly options: UpperLayerOptions,
     readonly id: string,
   ) {
-    this.minBytesPerMs = options.minRateBytesPerS / 1000;
+    this.clock = new ProgressClock(options.minRateBytesPerS);
     this.reader = new PduReader(
       {
         pdu: (pdu) => this.onPdu(pdu),
@@ -170,9 +167,8 @@ export class UpperLayerAssociation<A> implements ProviderPort {
   }
 
   /** The peer made progress (a whole message arrived, or it was answered): its idle clock restarts. */
-  noteProgress(now = Date.now()): void {
-    this.lastProgress = now;
-    this.bytesSinceProgress = 0;
+  noteProgress(): void {
+    this.clock.progress();
   }
 
   /** P-DATA request primitive: send a command set, fragmented to the peer's maximum PDU length. */
@@ -213,9 +209,7 @@ export class UpperLayerAssociation<A> implements ProviderPort {
   // ---- bytes in -------------------------------------------------------------------------------
 
   private onData(chunk: TransientBytes): void {
-    this.bytesSinceProgress += chunk.length;
-    const now = Date.now();
-    if (this.bytesSinceProgress >= this.minBytesPerMs * (now - this.lastProgress)) this.noteProgress(now);
+    this.clock.received(chunk.length);
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -466,16 +460,16 @@ export class UpperLayerAssociation<A> implements ProviderPort {
     const check = (): void => {
       if (this.state === "Sta1") return;
       const now = Date.now();
-      if (this.waitingForUs) this.noteProgress(now);
-      const quiet = now - this.lastProgress;
+      if (this.waitingForUs) this.clock.progress(now);
+      const quiet = this.clock.quietFor(now);
       if (quiet >= idle && this.state !== "Sta13") {
         event(log, "warning", "idle-timeout", {
           assoc: this.id,
           state: this.state,
           seconds: Math.round(quiet / 1000),
-          bytes_since_progress: this.bytesSinceProgress,
+          bytes_since_progress: this.clock.bytesSinceProgress,
           why:
-            this.bytesSinceProgress > 0
+            this.clock.bytesSinceProgress > 0
               ? "data arriving slower than limits.min_rate_bytes_per_s"
               : "nothing received for scp.idle_timeout_s",
         });
