@@ -3,8 +3,8 @@
 // association (association.ts) owns the connection and the state machine; the service-user
 // (src/scp/association.ts) owns the messages and what they start.
 
-import type { TransientBytes } from "../util/transient-bytes.ts";
 import type { AcceptedContext } from "./negotiation.ts";
+import type { PdvHandler } from "./pdu/reader.ts";
 import type { AssociateRqPdu } from "./pdu/types.ts";
 import type { AssociateRejection } from "./rejections.ts";
 
@@ -42,17 +42,10 @@ export interface ServiceUser<A> {
   /** Accepted: the A-ASSOCIATE-AC accepting `contexts` goes out right after this. */
   established(rq: AssociateRqPdu, contexts: ReadonlyMap<number, AcceptedContext>, acceptance: A): void;
   /**
-   * One piece of a PDV of an accepted P-DATA-TF (see PduReaderHandler.pdvData); throws PduError for a
-   * protocol violation, which aborts the association. A property, so that an implementation taking a
-   * plain Uint8Array does not type-check.
+   * The PDVs of each accepted P-DATA-TF, piece by piece; throws PduError for a protocol violation,
+   * which aborts the association.
    */
-  pdv: (
-    contextId: number,
-    isCommand: boolean,
-    isLast: boolean,
-    chunk: TransientBytes,
-    pdvEnd: boolean,
-  ) => void;
+  pdv: PdvHandler;
   /** A-RELEASE indication: resolves once every operation started has been answered (PS3.8 7.2). */
   release(): Promise<void>;
   /** The association is aborted or gone: drop the operation whose input is incomplete, if any. */

@@ -13,7 +13,7 @@ import {
 } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
-import { type AssociateRjPdu, PduType } from "../../src/net/pdu/types.ts";
+import { PduType } from "../../src/net/pdu/types.ts";
 import { Rejection } from "../../src/net/rejections.ts";
 import type { AdmissionDecision } from "../../src/scp/admission.ts";
 import { ScpAssociation, type ScpAssociationOptions } from "../../src/scp/association.ts";
@@ -129,16 +129,16 @@ function responses(conn: FakeConnection) {
 }
 
 describe("SCP association over a fake connection", () => {
-  test("a rejection by admission goes out as its A-ASSOCIATE-RJ", async () => {
-    const { conn, assoc } = open(() => ({
-      accepted: false,
-      rejection: Rejection.LocalLimitExceeded,
-      why: "full",
-    }));
+  test("admission decides on the RQ and the peer's address; its rejection goes out as the A-ASSOCIATE-RJ", async () => {
+    const asked: string[] = [];
+    const { conn, assoc } = open((rq, remoteAddress) => {
+      asked.push(`${rq.callingAeTitle}@${remoteAddress}`);
+      return { accepted: false, rejection: Rejection.LocalLimitExceeded, why: "full" };
+    });
     conn.sendPdu(associateRq());
     await settle();
-    const rj = conn.pdus[0] as AssociateRjPdu;
-    expect([rj.result, rj.source, rj.reason]).toEqual([2, 3, 2]);
+    expect(asked).toEqual(["SCU@127.0.0.1"]);
+    expect(conn.pdus).toMatchObject([{ type: PduType.AssociateRj, result: 2, source: 3, reason: 2 }]);
     conn.peerCloses();
     await assoc.done;
   });

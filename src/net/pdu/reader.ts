@@ -13,21 +13,29 @@ import { PDV_HEADER_LENGTH } from "./pdata.ts";
 import { PDU_HEADER_LENGTH } from "./primitives.ts";
 import { AbortReason, type PDataPdu, type Pdu, PduType } from "./types.ts";
 
+/**
+ * Receives consecutive pieces of one PDV's value, in order. `pdvEnd` is true on the final piece of that
+ * PDV (a zero-length PDV yields one call with an empty chunk and pdvEnd true). A function type, not a
+ * method, so that an implementation taking a plain Uint8Array does not type-check.
+ */
+export type PdvHandler = (
+  contextId: number,
+  isCommand: boolean,
+  isLast: boolean,
+  chunk: TransientBytes,
+  pdvEnd: boolean,
+) => void;
+
 export interface PduReaderHandler {
   /** A complete PDU other than P-DATA-TF. */
   pdu(pdu: Exclude<Pdu, PDataPdu>): void;
   /** A P-DATA-TF PDU header was read; `length` is the PDU length field (bytes after the 6-byte header). */
   pdataStart(length: number): void;
-  /** Consecutive pieces of one PDV's value, in order. `pdvEnd` is true on the final piece of that PDV
-   * (a zero-length PDV yields one call with an empty chunk and pdvEnd true). Chunks are views into the
-   * buffers given to push(), valid as long as those; the reader never copies, mutates or reuses them. */
-  pdvData: (
-    contextId: number,
-    isCommand: boolean,
-    isLast: boolean,
-    chunk: TransientBytes,
-    pdvEnd: boolean,
-  ) => void;
+  /**
+   * The PDVs' values. Chunks are views into the buffers given to push(), valid as long as those; the
+   * reader never copies, mutates or reuses them.
+   */
+  pdvData: PdvHandler;
   /** The whole P-DATA-TF PDU has been consumed. */
   pdataEnd(): void;
 }
