@@ -32,7 +32,8 @@ import { buildFileMeta } from "../src/dicom/part10.ts";
 import { CommandField, type CommandSet, decodeCommandSet } from "../src/dimse/command.ts";
 import { response } from "../src/dimse/services.ts";
 import { Status } from "../src/dimse/status.ts";
-import { decodePdu, encodePDataPdvHeader, encodePdu } from "../src/net/pdu/codec.ts";
+import { decodePdu, encodePdu } from "../src/net/pdu/codec.ts";
+import { encodePDataPdvHeader } from "../src/net/pdu/pdata.ts";
 import { emptyUserInformation, PduType } from "../src/net/pdu/types.ts";
 
 function arg(name: string): string | undefined {

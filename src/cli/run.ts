@@ -63,7 +63,7 @@ async function dispatch(cmd: CliCommand): Promise<number> {
       return serve(config, path ?? "embedded defaults");
     }
     case "echo": {
-      const { echo } = await import("../net/client.ts");
+      const { echo } = await import("../scu/client.ts");
       const { hex4 } = await import("../dimse/status.ts");
       const r = await echo(cmd.host, cmd.port, cmd.called, cmd.calling);
       process.stdout.write(

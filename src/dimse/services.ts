@@ -4,7 +4,6 @@
 
 import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import {
@@ -15,7 +14,9 @@ import {
 } from "../store/instance-sink.ts";
 import type { Storage } from "../store/storage.ts";
 import type { Problem } from "../store/validate.ts";
+import type { AssociationContext } from "../tenancy/context.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
+import type { TransientBytes } from "../util/transient-bytes.ts";
 import {
   CommandField,
   type CommandSet,
@@ -30,8 +31,11 @@ const log = logger("store");
 
 /** Where the data set fragments of a request go. */
 export interface DataSink {
-  /** The chunk is valid until the end of the current turn (Connection.onData): copy it or keepChunk it to hold it longer. */
-  write(chunk: Uint8Array): void;
+  /**
+   * The chunk is valid until the end of the current turn (src/util/transient-bytes.ts). A property,
+   * not a method, so that an implementation taking a plain Uint8Array does not type-check.
+   */
+  write: (chunk: TransientBytes) => void;
   readonly pendingBytes: number;
   onProgress: (() => void) | null;
 }
@@ -57,7 +61,7 @@ export interface Operation {
  */
 export type StoredHook = (
   instance: StoredInstance,
-  ctx: NetContext,
+  ctx: AssociationContext,
   cmd: CommandSet,
 ) => Promise<StoredInstance>;
 
@@ -79,7 +83,10 @@ export class UnrecordedError extends DimseError {
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
  * the request is refused (0124, data set quarantined).
  */
-export type TenantResolver = (cmd: CommandSet, ctx: NetContext) => { tenant: Tenant } | { refused: string };
+export type TenantResolver = (
+  cmd: CommandSet,
+  ctx: AssociationContext,
+) => { tenant: Tenant } | { refused: string };
 
 /** A data sink that throws data away: for refused requests whose data set still arrives. */
 class DiscardSink implements DataSink {
@@ -110,7 +117,7 @@ export class DimseServices {
   /** Start the operation a request command set asks for. */
   begin(
     cmd: CommandSet,
-    ctx: NetContext,
+    ctx: AssociationContext,
     contextTransferSyntax: string,
     abstractSyntax: string,
     stats: AssociationStats,
@@ -156,7 +163,7 @@ export class DimseServices {
 
   private store(
     cmd: CommandSet,
-    ctx: NetContext,
+    ctx: AssociationContext,
     ts: string,
     abstractSyntax: string,
     stats: AssociationStats,

@@ -8,9 +8,9 @@ import type { Config } from "../config/schema.ts";
 import type { CommandSet } from "../dimse/command.ts";
 import { UnrecordedError } from "../dimse/services.ts";
 import { DimseError, Status } from "../dimse/status.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
+import type { AssociationContext } from "../tenancy/context.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { Handover } from "./handover.ts";
 import { createHasher, type Hasher } from "./hasher.ts";
@@ -201,7 +201,7 @@ export class OutboxService {
   /** The StoredHook: one durable record per instance stored, before the peer is answered. */
   readonly onStored = async (
     instance: StoredInstance,
-    ctx: NetContext,
+    ctx: AssociationContext,
     _cmd: CommandSet,
   ): Promise<StoredInstance> => {
     // on_duplicate keep: nothing changed on disk, the existing file already had its record.

@@ -15,7 +15,7 @@ import {
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
-import { keepChunk } from "../util/chunks.ts";
+import { keepTransient, type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
 import type { HeldFile } from "./held-file.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
@@ -115,11 +115,12 @@ type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; 
 
 export class InstanceSink {
   private readonly scanner: AttributeScanner;
-  private head: Uint8Array[] = [];
+  /** The head's chunks of earlier turns, kept past their turn (keepHead). */
+  private keptHead: Uint8Array[] = [];
+  /** The head's chunks of this turn: written or kept before it ends. */
+  private turnHead: TransientBytes[] = [];
   private headBytes = 0;
   private keepHeadQueued = false;
-  /** head[0, headKept) are kept past their turn (keepHead). */
-  private headKept = 0;
   private file: StreamingFile | null = null;
   private opening: Promise<void> | null = null;
   private destination: Destination | null = null;
@@ -155,16 +156,16 @@ export class InstanceSink {
     return this.headBytes + (this.file?.pendingBytes ?? 0) + this.scanner.pendingBytes;
   }
 
-  write(chunk: Uint8Array): void {
+  write(chunk: TransientBytes): void {
     // The file could not be made: the instance fails at finish(); the rest of it is not kept.
     if (this.ioError) return;
     // Every chunk, to the end: the scanner checks that the data set is whole.
-    this.scanner.push(chunk);
+    this.scanner.push(viewWithinTurn(chunk));
     if (this.file) {
       this.file.write(chunk);
       return;
     }
-    this.head.push(chunk);
+    this.turnHead.push(chunk);
     this.headBytes += chunk.length;
     if (!this.opening && (this.scanner.done || this.headBytes >= this.options.headLimit)) this.open();
     // Usually the file takes the head in this same turn; if not, the head must outlive the chunks.
@@ -182,9 +183,8 @@ export class InstanceSink {
   private readonly keepHead = (): void => {
     this.keepHeadQueued = false;
     if (this.file !== null) return;
-    const head = this.head;
-    for (let i = this.headKept; i < head.length; i++) keepChunk(head[i] as Uint8Array);
-    this.headKept = head.length;
+    for (const chunk of this.turnHead) this.keptHead.push(keepTransient(chunk));
+    this.turnHead = [];
   };
 
   private decide(): Destination {
@@ -225,9 +225,7 @@ export class InstanceSink {
         : this.storage.quarantineDirFor(this.ctx.tenant.id);
     const fail = (err: Error): void => {
       this.ioError = err;
-      this.head = [];
-      this.headKept = 0;
-      this.headBytes = 0;
+      this.dropHead();
     };
     // The next instance of a series usually finds its file ready: no promise on the way.
     const ready = this.storage.readyTemp(dir);
@@ -251,6 +249,12 @@ export class InstanceSink {
       .catch(fail);
   }
 
+  private dropHead(): void {
+    this.keptHead = [];
+    this.turnHead = [];
+    this.headBytes = 0;
+  }
+
   /** The file is there: the meta and the head go first, then every chunk as it arrives. */
   private attach(file: StreamingFile): void {
     file.onProgress = () => this.onProgress?.();
@@ -263,10 +267,9 @@ export class InstanceSink {
       receivingAeTitle: this.ctx.calledAe,
     });
     file.write(meta);
-    for (const chunk of this.head) file.write(chunk);
-    this.head = [];
-    this.headKept = 0;
-    this.headBytes = 0;
+    for (const chunk of this.keptHead) file.write(chunk);
+    for (const chunk of this.turnHead) file.write(chunk);
+    this.dropHead();
     this.file = file;
     // The head no longer waits in memory: a socket paused for it may read again.
     this.onProgress?.();
@@ -402,9 +405,7 @@ export class InstanceSink {
   /** Drop everything: the peer went away or the operation was refused. Leaves no file behind. */
   async abort(): Promise<void> {
     this.scanner.abort();
-    this.head = [];
-    this.headKept = 0;
-    this.headBytes = 0;
+    this.dropHead();
     await this.opening;
     await this.file?.discard();
   }

@@ -7,7 +7,7 @@
 
 import type { CommandSet } from "../dimse/command.ts";
 import type { TenantResolver } from "../dimse/services.ts";
-import type { NetContext } from "../net/context.ts";
+import type { AssociationContext } from "./context.ts";
 import { checkRules, type TenantDirectory } from "./tenants.ts";
 
 /** "(1211,1217)" -> 0x12111217. */
@@ -30,7 +30,7 @@ export function tagText(cmd: CommandSet, tag: number): string | undefined {
 
 export function tenantTagResolver(tagText_: string, directory: TenantDirectory): TenantResolver {
   const tag = parseTag(tagText_);
-  return (cmd: CommandSet, ctx: NetContext) => {
+  return (cmd: CommandSet, ctx: AssociationContext) => {
     const named = tagText(cmd, tag);
     if (named === undefined || named === ctx.tenant.id) return { tenant: ctx.tenant };
     const shown = JSON.stringify(named.slice(0, 64));

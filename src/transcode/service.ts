@@ -25,12 +25,12 @@ import { TS } from "../dicom/transfer-syntax.ts";
 import type { CommandSet } from "../dimse/command.ts";
 import type { StoredHook } from "../dimse/services.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import type { StoredInstance } from "../store/instance-sink.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
+import type { AssociationContext } from "../tenancy/context.ts";
 import { durable } from "../util/durable.ts";
 import { canRead, TARGETS } from "./capabilities.ts";
 import { TranscodePool } from "./pool.ts";
@@ -53,7 +53,7 @@ export interface TranscoderOptions {
 const defaultLimit = (bytes: number) => 60_000 + Math.ceil(bytes / 1048576) * 1_000;
 
 /** What of the association a transcode needs: its id for the log, the tenant's tree and quota. */
-export type TranscodeContext = Pick<NetContext, "id" | "tenant" | "callingAe">;
+export type TranscodeContext = Pick<AssociationContext, "id" | "tenant" | "callingAe">;
 
 export class Transcoder {
   readonly pool: TranscodePool;
@@ -98,7 +98,7 @@ export class Transcoder {
    */
   private async derivedDuplicate(
     instance: StoredInstance,
-    ctx: NetContext,
+    ctx: AssociationContext,
     cmd: CommandSet,
   ): Promise<StoredInstance | null> {
     const onDuplicate = this.opts.onDuplicate ?? "overwrite";

@@ -11,8 +11,8 @@ import {
   Tag,
 } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
-import type { NetContext } from "../../src/net/context.ts";
 import { Storage } from "../../src/store/storage.ts";
+import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
@@ -30,7 +30,7 @@ function setup(minFreeMb: number) {
   config.storage.root = dir;
   const tenant = new TenantDirectory(config).tenants[0];
   if (!tenant) throw new Error("no tenant");
-  const ctx: NetContext = {
+  const ctx: AssociationContext = {
     id: "T1",
     tenant,
     callingAe: "SCU",

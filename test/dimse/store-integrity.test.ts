@@ -11,9 +11,9 @@ import { DEFAULT_DATA_SET_LIMITS } from "../../src/dicom/attribute-scanner.ts";
 import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
 import { DimseServices, type StoredHook, UnrecordedError } from "../../src/dimse/services.ts";
 import { DimseError } from "../../src/dimse/status.ts";
-import type { NetContext } from "../../src/net/context.ts";
 import type { RecordReserver } from "../../src/store/instance-sink.ts";
 import { Storage } from "../../src/store/storage.ts";
+import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { filesBelow } from "../helpers/fixtures.ts";
 import {
@@ -47,7 +47,7 @@ function setup(opts: { reserve?: RecordReserver; onStored?: StoredHook; path?: s
   if (opts.path) config.storage.path = opts.path;
   const tenant = new TenantDirectory(config).tenants[0];
   if (!tenant) throw new Error("no tenant");
-  const ctx: NetContext = {
+  const ctx: AssociationContext = {
     id: "T1",
     tenant,
     callingAe: "SCU",

@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
-import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType } from "../../src/net/pdu/types.ts";
-import { StoreScpServer } from "../../src/net/server.ts";
+import { StoreScpServer } from "../../src/scp/server.ts";
+import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import {

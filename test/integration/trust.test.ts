@@ -10,7 +10,6 @@ import { hashPassword } from "../../src/cli/hash-password.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
-import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import {
   DICOM_APPLICATION_CONTEXT,
@@ -18,7 +17,8 @@ import {
   PduType,
   UserIdentityType,
 } from "../../src/net/pdu/types.ts";
-import { StoreScpServer } from "../../src/net/server.ts";
+import { StoreScpServer } from "../../src/scp/server.ts";
+import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
-import { releaseChunk } from "../../src/net/transport.ts";
 import { InstanceSink } from "../../src/store/instance-sink.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";
+import { releaseChunk } from "../../src/util/transient-bytes.ts";
 import { encode } from "../dicom/encode.ts";
 import { richDataSet, SOP_CLASS, SOP_INSTANCE } from "../dicom/fixture.ts";
 

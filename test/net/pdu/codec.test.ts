@@ -1,12 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import {
-  decodePdu,
-  encodePDataPdvHeader,
-  encodePdu,
-  PDATA_PDV_HEADER_LENGTH,
-} from "../../../src/net/pdu/codec.ts";
+import { decodePdu, encodePdu } from "../../../src/net/pdu/codec.ts";
 import { PduError } from "../../../src/net/pdu/errors.ts";
+import { encodePDataPdvHeader, PDATA_PDV_HEADER_LENGTH } from "../../../src/net/pdu/pdata.ts";
 import {
   AbortReason,
   type AssociateAcPdu,

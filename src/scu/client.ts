@@ -13,8 +13,8 @@ import {
   NO_DATA_SET,
   Tag,
 } from "../dimse/command.ts";
-import { encodePdu } from "./pdu/codec.ts";
-import { PduReader } from "./pdu/reader.ts";
+import { encodePdu } from "../net/pdu/codec.ts";
+import { PduReader } from "../net/pdu/reader.ts";
 import {
   type AssociateAcPdu,
   DICOM_APPLICATION_CONTEXT,
@@ -23,7 +23,8 @@ import {
   PduType,
   type PresentationContextRqItem,
   type UserIdentityRq,
-} from "./pdu/types.ts";
+} from "../net/pdu/types.ts";
+import { copyTransient } from "../util/transient-bytes.ts";
 
 export class AssociationRejectedError extends Error {
   override readonly name = "AssociationRejectedError";
@@ -55,7 +56,7 @@ export class ClientAssociation {
         pdataStart: () => {},
         pdvData: (contextId, isCommand, isLast, chunk, pdvEnd) => {
           if (!isCommand) return;
-          this.commandParts.push(chunk);
+          this.commandParts.push(copyTransient(chunk));
           if (isLast && pdvEnd) {
             const all = Buffer.concat(this.commandParts);
             this.commandParts = [];

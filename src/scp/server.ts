@@ -3,30 +3,22 @@
 // original's non-blocking/blocking switch did.
 //
 // Limits are counted where they bite: an association holds one of scp.max_associations from the moment
-// its A-ASSOCIATE-RQ is read (while its user identity is checked too) until it ends or is rejected;
-// connections still sending their RQ are capped (limits.max_pending_connections), as many more wait
-// unread for a place (the newest read first; beyond them the one waiting longest is closed); one pending
-// for over a second makes room for a newcomer, so a flood of half-sent RQs cannot lock real peers out
-// until ARTIM; password checks go through a bounded gate (tenancy/password-gate.ts).
+// its A-ASSOCIATE-RQ is read (while its user identity is checked too) until it ends or is rejected
+// (admission.ts); connections still sending their RQ are capped (limits.max_pending_connections), as
+// many more wait unread for a place (the newest read first; beyond them the one waiting longest is
+// closed); one pending for over a second makes room for a newcomer, so a flood of half-sent RQs cannot
+// lock real peers out until ARTIM.
 
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import type { DimseServices } from "../dimse/services.ts";
+import type { NegotiationPolicy } from "../net/negotiation.ts";
+import { type Connection, type Listener, listenTcp, listenTls } from "../net/transport.ts";
 import { event, logger } from "../ops/log.ts";
 import type { Storage } from "../store/storage.ts";
-import { checkIdentity } from "../tenancy/identity.ts";
-import { PasswordGate } from "../tenancy/password-gate.ts";
-import type { Rejection, Tenant, TenantDirectory } from "../tenancy/tenants.ts";
-import { type Admission, Association } from "./association.ts";
-import type { NegotiationPolicy } from "./negotiation.ts";
-import {
-  type AssociateRqPdu,
-  DICOM_APPLICATION_CONTEXT,
-  RejectReason,
-  RejectResult,
-  RejectSource,
-} from "./pdu/types.ts";
-import { type Connection, type Listener, listenTcp, listenTls } from "./transport.ts";
+import type { TenantDirectory } from "../tenancy/tenants.ts";
+import { AdmissionControl } from "./admission.ts";
+import { ScpAssociation } from "./association.ts";
 
 const log = logger("server");
 
@@ -50,36 +42,35 @@ export interface ServerDeps {
 export class StoreScpServer {
   private listener: Listener | null = null;
   private tlsListener: Listener | null = null;
-  private readonly active = new Set<Association>();
+  private readonly active = new Set<ScpAssociation>();
   /** Connections whose A-ASSOCIATE-RQ has not been read yet, oldest first. */
-  private readonly pending = new Set<Association>();
-  /** Associations holding one of scp.max_associations: their RQ was read, and they were not rejected. */
-  private readonly holdingSlot = new Set<Association>();
+  private readonly pending = new Set<ScpAssociation>();
   /** Connections accepted while every pending place was taken, not read yet, oldest first. */
   private readonly unread: Connection[] = [];
   /** Sequential mode: connections waiting for the running association to end. */
   private readonly waiting: Connection[] = [];
-  private running: Association | null = null;
+  private running: ScpAssociation | null = null;
   private seq = 0;
   private stopping = false;
   private readonly policy: NegotiationPolicy;
-  private readonly passwords: PasswordGate;
+  private readonly admission: AdmissionControl;
   /** Pending connections closed to make room, since the last log line about them. */
   private dropped = 0;
   private droppedLogAt = 0;
 
   constructor(private readonly deps: ServerDeps) {
-    const { scp, limits } = deps.config;
+    const { scp } = deps.config;
     this.policy = {
       promiscuous: scp.promiscuous,
       uncompressedOnly: scp.uncompressed_only,
       maxPduLength: scp.max_pdu_length,
     };
-    this.passwords = new PasswordGate({
-      concurrency: limits.password_checks,
-      queue: limits.password_queue,
-      backoffAfter: limits.auth_backoff_after_failures,
-      backoffMaxMs: limits.auth_backoff_max_s * 1000,
+    this.admission = new AdmissionControl({
+      config: deps.config,
+      tenants: deps.tenants,
+      freeSpaceOk: () => deps.storage.freeSpaceOk,
+      licenseProblem: deps.licenseProblem,
+      congested: deps.congested,
     });
   }
 
@@ -204,7 +195,7 @@ export class StoreScpServer {
     this.seq += 1;
     const id = `A${this.seq}`;
     const { scp, limits } = this.deps.config;
-    const assoc: Association = new Association(
+    const assoc: ScpAssociation = new ScpAssociation(
       socket,
       this.deps.services,
       {
@@ -215,7 +206,12 @@ export class StoreScpServer {
         minRateBytesPerS: limits.min_rate_bytes_per_s,
         bufferBytes: limits.association_buffer_mb * 1024 * 1024,
         maxRqBytes: limits.max_associate_rq_kb * 1024,
-        admit: (rq, remote) => this.admitWithIdentity(rq, remote, assoc),
+        admit: (rq, remoteAddress) => {
+          // Its RQ is read: a pending place is free for the next connection.
+          this.pending.delete(assoc);
+          this.readNext();
+          return this.admission.decide(assoc, rq, { remoteAddress, tlsSubject: assoc.tlsSubject });
+        },
       },
       id,
     );
@@ -225,7 +221,7 @@ export class StoreScpServer {
     assoc.done.then(() => {
       this.active.delete(assoc);
       this.pending.delete(assoc);
-      this.holdingSlot.delete(assoc);
+      this.admission.release(assoc);
       this.readNext();
       // Spare temp files only serve running associations: an idle server leaves none in the tree.
       if (this.active.size === 0) void this.deps.storage.dropSpares();
@@ -247,134 +243,6 @@ export class StoreScpServer {
     event(log, "warning", "connections-dropped", { count: this.dropped, last_peer: remote, why });
     this.dropped = 0;
     this.droppedLogAt = now;
-  }
-
-  /**
-   * admit(), then the tenant's user identity check (scrypt, asynchronous, through the password gate).
-   * The association holds its slot from here: a rejection gives it back.
-   */
-  private admitWithIdentity(
-    rq: AssociateRqPdu,
-    remote: string,
-    self: Association,
-  ): Admission | Promise<Admission> {
-    this.pending.delete(self);
-    this.readNext();
-    const admission = this.admit(rq, remote, self);
-    if (!("tenant" in admission)) return admission;
-    this.holdingSlot.add(self);
-    const released = (a: Admission): Admission => {
-      if (!("tenant" in a)) this.holdingSlot.delete(self);
-      return a;
-    };
-    const { tenant } = admission;
-    const identity = rq.userInformation.userIdentityRq;
-    if (tenant.users.size === 0) return { tenant };
-    const checked = this.passwords.check(
-      remote,
-      () => checkIdentity(tenant, identity),
-      (r) => r.ok,
-    );
-    return checked.then(
-      (r): Admission => {
-        if ("refused" in r) {
-          return released({
-            result: RejectResult.Transient,
-            source:
-              r.refused === "busy" ? RejectSource.ServiceProviderPresentation : RejectSource.ServiceUser,
-            reason: r.refused === "busy" ? RejectReason.TemporaryCongestion : RejectReason.NoReasonGiven,
-            why: r.why,
-          });
-        }
-        if (!r.ok) {
-          // PS3.7 D.3.3.7: a failed identity is a permanent rejection by the service-user, no reason given.
-          return released({
-            result: RejectResult.Permanent,
-            source: RejectSource.ServiceUser,
-            reason: RejectReason.NoReasonGiven,
-            why: r.why,
-          });
-        }
-        return { tenant, user: r.username, identityResponse: identity?.positiveResponseRequested === true };
-      },
-      (err: Error) => {
-        this.holdingSlot.delete(self);
-        throw err;
-      },
-    );
-  }
-
-  /** PS3.8 Table 9-21: which A-ASSOCIATE-RJ an RQ gets, or the tenant it belongs to. */
-  private admit(rq: AssociateRqPdu, remote: string, self: Association): { tenant: Tenant } | Rejection {
-    if ((rq.protocolVersion & 1) === 0) {
-      return {
-        result: RejectResult.Permanent,
-        source: RejectSource.ServiceProviderAcse,
-        reason: RejectReason.ProtocolVersionNotSupported,
-        why: `protocol version ${rq.protocolVersion} not supported`,
-      };
-    }
-    if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
-      return {
-        result: RejectResult.Permanent,
-        source: RejectSource.ServiceUser,
-        reason: RejectReason.ApplicationContextNameNotSupported,
-        why: `application context ${rq.applicationContext} not supported`,
-      };
-    }
-    const running = this.holdingSlot.size;
-    if (running >= this.deps.config.scp.max_associations) {
-      return {
-        result: RejectResult.Transient,
-        source: RejectSource.ServiceProviderPresentation,
-        reason: RejectReason.LocalLimitExceeded,
-        why: `${running} associations running or being admitted (scp.max_associations)`,
-      };
-    }
-    const perAddress = this.deps.config.scp.max_associations_per_address;
-    if (perAddress > 0) {
-      let fromPeer = 0;
-      for (const a of this.holdingSlot) if (a.remoteAddress === remote) fromPeer += 1;
-      if (fromPeer >= perAddress) {
-        return {
-          result: RejectResult.Transient,
-          source: RejectSource.ServiceProviderPresentation,
-          reason: RejectReason.LocalLimitExceeded,
-          why: `${fromPeer} associations from ${remote} (scp.max_associations_per_address)`,
-        };
-      }
-    }
-    const licenseProblem = this.deps.licenseProblem?.() ?? null;
-    if (licenseProblem !== null) {
-      return {
-        result: RejectResult.Transient,
-        source: RejectSource.ServiceUser,
-        reason: RejectReason.NoReasonGiven,
-        why: licenseProblem,
-      };
-    }
-    if (!this.deps.storage.freeSpaceOk) {
-      return {
-        result: RejectResult.Transient,
-        source: RejectSource.ServiceProviderPresentation,
-        reason: RejectReason.TemporaryCongestion,
-        why: "free disk space below storage.min_free_mb",
-      };
-    }
-    const congestion = this.deps.congested?.() ?? null;
-    if (congestion !== null) {
-      return {
-        result: RejectResult.Transient,
-        source: RejectSource.ServiceProviderPresentation,
-        reason: RejectReason.TemporaryCongestion,
-        why: congestion,
-      };
-    }
-    const admission = this.deps.tenants.admit(rq.calledAeTitle, rq.callingAeTitle, {
-      remoteAddress: remote,
-      tlsSubject: self.tlsSubject,
-    });
-    return admission.ok ? { tenant: admission.tenant } : admission;
   }
 
   /**

@@ -1,7 +1,11 @@
-import type { Tenant } from "../tenancy/tenants.ts";
+import type { Tenant } from "./tenants.ts";
 
-/** Who is on the other end of an association, as the services see it. */
-export interface NetContext {
+/**
+ * Who is on the other end of an association and which tenant it serves, as the services see it: what
+ * the Upper Layer learnt of the peer (AE titles, address, verified user and certificate) joined with
+ * the tenant admission chose.
+ */
+export interface AssociationContext {
   /** Short id that ties the log lines of one association together. */
   id: string;
   tenant: Tenant;
