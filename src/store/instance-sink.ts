@@ -98,7 +98,7 @@ export class InstanceSink implements Reception {
   }
 
   write(chunk: Uint8Array): void {
-    // The file could not be made: the instance fails at finish(); the rest of it is not kept.
+    // The file could not be made: the instance fails at settle(); the rest of it is not kept.
     if (this.ioError) return;
     // Every chunk, to the end: the scanner checks that the data set is whole.
     this.scanner.push(chunk);

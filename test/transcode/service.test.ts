@@ -32,7 +32,7 @@ function tenant(root: string): Tenant {
   };
 }
 
-/** A corpus file "received": placed where storage.path puts it, counted in the quota as services.ts does. */
+/** A corpus file "received": placed where storage.path puts it, counted in the quota as the store pipeline does. */
 async function received(name: string, t: Tenant): Promise<StoredInstance> {
   const src = corpus().find((f) => f.includes(name)) ?? "";
   const p = await readPart10(src);
