@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { DEFAULT_DATA_SET_LIMITS } from "../../src/dicom/attribute-scanner.ts";
-import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
 import { DimseError } from "../../src/dimse/status.ts";
 import type { NetContext } from "../../src/net/context.ts";
@@ -27,7 +26,7 @@ import {
   truncatedInSequence,
   wholeInstance,
 } from "../helpers/hostile.ts";
-import { NO_OUTBOX, storePipeline } from "../helpers/pipeline.ts";
+import { cStore, NO_OUTBOX, storePipeline } from "../helpers/pipeline.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -76,21 +75,7 @@ function setup(
 }
 
 /** C-STORE of `h` through the services, in 16 KiB pieces; the response's status and comment. */
-async function store(s: ReturnType<typeof setup>, h: Hostile): Promise<{ status: number; comment: string }> {
-  const cmd = decodeCommandSet(
-    encodeCommandSet([
-      [Tag.AffectedSopClassUid, h.sopClassUid],
-      [Tag.CommandField, CommandField.CStoreRq],
-      [Tag.MessageId, 1],
-      [Tag.CommandDataSetType, 0],
-      [Tag.AffectedSopInstanceUid, h.sopInstanceUid],
-    ]),
-  );
-  const op = s.services.begin(cmd, s.ctx, h.ts, h.sopClassUid, { instances: 0, failures: 0, bytes: 0 });
-  for (let o = 0; o < h.bytes.length; o += 16384) op.data?.write(h.bytes.subarray(o, o + 16384));
-  const rsp = decodeCommandSet((await op.complete()) ?? new Uint8Array());
-  return { status: rsp.status ?? -1, comment: rsp.string(Tag.ErrorComment) ?? "" };
-}
+const store = (s: ReturnType<typeof setup>, h: Hostile) => cStore(s.services, s.ctx, h);
 
 const dcmIn = (dir: string) => filesBelow(dir).filter((f) => f.endsWith(".dcm"));
 

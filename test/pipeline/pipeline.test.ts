@@ -3,7 +3,6 @@
 // and the answer never comes before the record (nor before the name is durable).
 
 import { describe, expect, test } from "bun:test";
-import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
 import { DimseError, Status } from "../../src/dimse/status.ts";
 import type { NetContext } from "../../src/net/context.ts";
@@ -21,6 +20,7 @@ import {
 } from "../../src/pipeline/stages.ts";
 import { Quota } from "../../src/tenancy/quota.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";
+import { cStore } from "../helpers/pipeline.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const EXPLICIT = "1.2.840.10008.1.2.1";
@@ -51,6 +51,12 @@ interface Faults {
   nameGate?: Promise<void>;
   refusal?: { disk?: string; outbox?: string };
 }
+
+/** What the stages note when all goes well, up to the answer. */
+const HAPPY = ["receive", "write", "settle", "reserve", "commit", "transcode", "record", "recorded"];
+
+/** The events of a C-STORE that went well up to and including `last`. */
+const upTo = (last: string): string[] => HAPPY.slice(0, HAPPY.indexOf(last) + 1);
 
 /** Stages that note every call in `events` and fail where `faults` says. */
 function stages(faults: Faults = {}) {
@@ -162,47 +168,17 @@ const received = (): Received => ({
   transferSyntaxUid: EXPLICIT,
 });
 
-/** One C-STORE through DimseServices: the response's status and Error Comment. */
-async function cStore(
-  pipeline: StorePipeline,
-  ctx = context(),
-): Promise<{ status: number; comment: string }> {
-  const cmd = decodeCommandSet(
-    encodeCommandSet([
-      [Tag.AffectedSopClassUid, CT],
-      [Tag.CommandField, CommandField.CStoreRq],
-      [Tag.MessageId, 1],
-      [Tag.CommandDataSetType, 0],
-      [Tag.AffectedSopInstanceUid, SOP],
-    ]),
-  );
-  const op = new DimseServices(pipeline).begin(cmd, ctx, EXPLICIT, CT, {
-    instances: 0,
-    failures: 0,
-    bytes: 0,
-  });
-  op.data?.write(new Uint8Array(8));
-  const rsp = decodeCommandSet((await op.complete()) ?? new Uint8Array());
-  op.afterResponse?.();
-  return { status: rsp.status ?? -1, comment: rsp.string(Tag.ErrorComment) ?? "" };
+/** One C-STORE through DimseServices, and what follows its answer: the response's status and Error Comment. */
+function store(pipeline: StorePipeline, ctx = context()): Promise<{ status: number; comment: string }> {
+  const rq = { bytes: new Uint8Array(8), ts: EXPLICIT, sopClassUid: CT, sopInstanceUid: SOP };
+  return cStore(new DimseServices(pipeline), ctx, rq, { afterResponse: true });
 }
 
 describe("the order of the stages", () => {
   test("received, validated, reserved, stored, transcoded, recorded, answered", async () => {
     const { events, pipeline } = stages();
-    expect(await cStore(pipeline)).toEqual({ status: Status.Success, comment: "" });
-    expect(events).toEqual([
-      "receive",
-      "write",
-      "settle",
-      "reserve",
-      "commit",
-      "transcode",
-      "record",
-      "recorded",
-      "held released",
-      `prepare next ${PATH}`,
-    ]);
+    expect(await store(pipeline)).toEqual({ status: Status.Success, comment: "" });
+    expect(events).toEqual([...HAPPY, "held released", `prepare next ${PATH}`]);
   });
 
   test("the answer waits for the record, then for the name", async () => {
@@ -228,7 +204,7 @@ describe("the order of the stages", () => {
 
   test("on_duplicate keep: nothing transcoded, no new record, its room given back", async () => {
     const { events, pipeline } = stages({ outcome: "kept-existing" });
-    expect((await cStore(pipeline)).status).toBe(Status.Success);
+    expect((await store(pipeline)).status).toBe(Status.Success);
     expect(events).not.toContain("transcode");
     expect(events).not.toContain("record");
     expect(events).toContain("reservation released");
@@ -236,84 +212,53 @@ describe("the order of the stages", () => {
 });
 
 describe("a failing stage stops the later ones, and its status is the answer", () => {
-  const cases: Array<[string, Faults, number, string, string[], string[]]> = [
-    [
-      "validated: the data set is quarantined",
-      { settle: new DimseError(Status.DataSetDoesNotMatchSopClass, "Study Instance UID absent") },
-      0xa900,
-      "Study Instance UID absent",
-      ["receive", "write", "settle"],
-      [],
-    ],
+  const released = "reservation released";
+  const after = ["held released", `prepare next ${PATH}`];
+  const quarantined = new DimseError(Status.DataSetDoesNotMatchSopClass, "Study Instance UID absent");
+  const noRoom = new DimseError(Status.OutOfResources, "outbox cannot take the record: ENOSPC");
+  const duplicate = new DimseError(Status.DuplicateSopInstance, "already stored (on_duplicate: reject)");
+  const unrecorded = new UnrecordedError(Status.OutOfResources, "outbox write failed: EIO", PATH);
+  const nameLost = new DimseError(Status.ProcessingFailure, "storage failed: EIO");
+  // [case, fault, the last stage that ran, what followed it]
+  const cases: Array<[string, Faults, string, string[]]> = [
+    ["validated: the data set is quarantined", { settle: quarantined }, "settle", []],
     [
       "reserved: no room for the record, the file never enters the archive",
-      { reserve: new DimseError(Status.OutOfResources, "outbox cannot take the record: ENOSPC") },
-      0xa700,
-      "outbox cannot take the record: ENOSPC",
-      ["receive", "write", "settle", "reserve", "discard"],
-      [],
+      { reserve: noRoom },
+      "reserve",
+      ["discard"],
     ],
-    [
-      "stored: on_duplicate reject",
-      {
-        commit: new DimseError(
-          Status.DuplicateSopInstance,
-          "SOP Instance already stored (on_duplicate: reject)",
-        ),
-      },
-      0x0111,
-      "SOP Instance already stored (on_duplicate: reject)",
-      ["receive", "write", "settle", "reserve", "commit", "reservation released"],
-      [],
-    ],
+    ["stored: on_duplicate reject", { commit: duplicate }, "commit", [released]],
     [
       "transcoded: the derived instance is a duplicate",
-      { transcode: new DimseError(Status.DuplicateSopInstance, "already stored as its derived instance") },
-      0x0111,
-      "already stored as its derived instance",
-      ["receive", "write", "settle", "reserve", "commit", "transcode", "reservation released"],
-      ["held released", `prepare next ${PATH}`],
+      { transcode: duplicate },
+      "transcode",
+      [released, ...after],
     ],
     [
-      "recorded: the record cannot be written, the file is taken back out",
-      { record: new UnrecordedError(Status.OutOfResources, "outbox write failed: EIO", PATH) },
-      0xa700,
-      "outbox write failed: EIO",
-      ["receive", "write", "settle", "reserve", "commit", "transcode", "record", "reservation released"],
-      [`withdraw ${PATH} a700`, "held released", `prepare next ${PATH}`],
+      "recorded: no record, the file is taken back out",
+      { record: unrecorded },
+      "record",
+      [released, `withdraw ${PATH} a700`, ...after],
     ],
-    [
-      "answered: the name could not be made durable",
-      { name: new DimseError(Status.ProcessingFailure, "storage failed: EIO") },
-      0x0110,
-      "storage failed: EIO",
-      [
-        "receive",
-        "write",
-        "settle",
-        "reserve",
-        "commit",
-        "transcode",
-        "record",
-        "recorded",
-        "reservation released",
-      ],
-      ["held released", `prepare next ${PATH}`],
-    ],
+    ["answered: the name could not be made durable", { name: nameLost }, "recorded", [released, ...after]],
     [
       "an error that is not a DIMSE failure: 0110, internal error",
       { commit: new Error("EBADF") },
-      0x0110,
-      "internal error: EBADF",
-      ["receive", "write", "settle", "reserve", "commit", "reservation released"],
-      [],
+      "commit",
+      [released],
     ],
   ];
-  for (const [name, faults, status, comment, head, tail] of cases) {
+  for (const [name, faults, last, followed] of cases) {
     test(name, async () => {
       const { events, pipeline } = stages(faults);
-      expect(await cStore(pipeline)).toEqual({ status, comment });
-      expect(events).toEqual([...head, ...tail]);
+      const fault = Object.values(faults)[0] as Error;
+      expect(await store(pipeline)).toEqual(
+        fault instanceof DimseError
+          ? { status: fault.status, comment: fault.comment }
+          : { status: Status.ProcessingFailure, comment: `internal error: ${fault.message}` },
+      );
+      expect(events).toEqual([...upTo(last), ...followed]);
     });
   }
 });
@@ -327,7 +272,7 @@ describe("refused before the data set arrives (A700), nothing received", () => {
   for (const [name, faults, quotaExceeded, comment] of cases) {
     test(name, async () => {
       const { events, pipeline } = stages(faults);
-      const r = await cStore(pipeline, context(tenant(quotaExceeded)));
+      const r = await store(pipeline, context(tenant(quotaExceeded)));
       expect(r.status).toBe(Status.OutOfResources);
       expect(r.comment).toContain(comment);
       expect(events).toEqual([]);
