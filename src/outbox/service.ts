@@ -1,8 +1,9 @@
 // The outbox as the server uses it: the store pipeline's record stage, which writes a record before the
-// C-STORE-RSP (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for instances,
-// transient A-ASSOCIATE-RJ for associations) with a warning before it (NEARLY_FULL), the publisher's
-// drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites, where an operator
-// exports them), and the owner's side of `outbox export|import` run beside it (src/outbox/handover.ts).
+// C-STORE-RSP (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for
+// instances, transient A-ASSOCIATE-RJ for associations) with a warning before it (NEARLY_FULL), the
+// publisher's drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites, where an
+// operator exports them), and the owner's side of `outbox export|import` run beside it
+// (src/outbox/handover.ts).
 
 import type { Config } from "../config/schema.ts";
 import { DimseError, Status } from "../dimse/status.ts";

@@ -14,7 +14,7 @@ import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { DimseError } from "../dimse/status.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 
-/** Who sent an instance, on which association: what the stages need of it (an association's context is one). */
+/** Who sent an instance, on which association (an association's context is one): what the stages need. */
 export interface Origin {
   /** Short id that ties the log lines of one association together. */
   id: string;
@@ -112,7 +112,7 @@ export interface RecordReservation {
 
 /** The data set of one C-STORE on its way into the archive (src/store/instance-sink.ts). */
 export interface Reception {
-  /** A fragment of the data set; valid until the end of the current turn (kept or copied to hold it longer). */
+  /** A fragment of the data set, valid until the end of the turn (kept or copied to hold it longer). */
   write(chunk: Uint8Array): void;
   readonly pendingBytes: number;
   onProgress: (() => void) | null;
@@ -124,7 +124,7 @@ export interface Reception {
   settle(): Promise<Validated>;
   /** Drop the settled temp file: it does not enter the archive. */
   discard(): Promise<void>;
-  /** stored: the settled file renamed into place, its name's sync started. Throws the DimseError to answer. */
+  /** stored: the settled file renamed into place, its name's sync started; throws the DimseError to answer */
   commit(): Promise<StoredInstance>;
   /** Take a committed file back out of the archive, into quarantine: it is answered with a failure. */
   withdraw(path: string, problem: Problem): Promise<void>;
@@ -142,7 +142,7 @@ export interface StoreStage {
 }
 
 export interface TranscodeStage {
-  /** Replace the stored file by its transcoded form when its transfer syntax needs it; never fails for a codec. */
+  /** Transcoded when its transfer syntax needs it (replacing the file); a codec never fails the instance. */
   transcode(stored: StoredInstance, received: Received): Promise<TranscodedInstance>;
 }
 

@@ -168,7 +168,7 @@ const received = (): Received => ({
   transferSyntaxUid: EXPLICIT,
 });
 
-/** One C-STORE through DimseServices, and what follows its answer: the response's status and Error Comment. */
+/** One C-STORE through DimseServices, and what follows its answer: the status and Error Comment. */
 function store(pipeline: StorePipeline, ctx = context()): Promise<{ status: number; comment: string }> {
   const rq = { bytes: new Uint8Array(8), ts: EXPLICIT, sopClassUid: CT, sopInstanceUid: SOP };
   return cStore(new DimseServices(pipeline), ctx, rq, { afterResponse: true });
