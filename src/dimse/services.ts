@@ -1,19 +1,14 @@
 // DIMSE services of a Storage SCP: C-ECHO (Verification, PS3.7 9.1.5) and C-STORE (PS3.7 9.1.1,
 // PS3.4 Annex B). A request becomes an Operation: it takes the data set fragments (if any) and ends in
-// the encoded response command set. Unknown commands are answered 0211.
+// the encoded response command set. Unknown commands are answered 0211. A C-STORE runs through the
+// store pipeline (src/pipeline/pipeline.ts); its failures carry the status the peer is answered with.
 
 import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
-import {
-  DEFAULT_SINK_OPTIONS,
-  InstanceSink,
-  type InstanceSinkOptions,
-  type StoredInstance,
-} from "../store/instance-sink.ts";
-import type { Storage } from "../store/storage.ts";
-import type { Problem } from "../store/validate.ts";
+import type { StorePipeline } from "../pipeline/pipeline.ts";
+import type { Problem, Received } from "../pipeline/stages.ts";
 import type { AssociationContext } from "../tenancy/context.ts";
 import type { Tenant } from "../tenancy/tenants.ts";
 import type { TransientBytes } from "../util/transient-bytes.ts";
@@ -55,31 +50,6 @@ export interface Operation {
 }
 
 /**
- * Called after an instance is safely stored and before the peer is told so (the transcoder and the
- * outbox hook in here); resolves to the instance as finally stored (transcoded, or as it came). A hook
- * that leaves the instance in the archive without its record throws UnrecordedError.
- */
-export type StoredHook = (
-  instance: StoredInstance,
-  ctx: AssociationContext,
-  cmd: CommandSet,
-) => Promise<StoredInstance>;
-
-/**
- * The instance at `path` is in the archive but its record could not be written: the file is taken back
- * out (to quarantine) and the peer answered with this failure, so archive and outbox never disagree.
- */
-export class UnrecordedError extends DimseError {
-  constructor(
-    status: number,
-    comment: string,
-    readonly path: string,
-  ) {
-    super(status, comment);
-  }
-}
-
-/**
  * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
  * the request is refused (0124, data set quarantined).
  */
@@ -102,16 +72,11 @@ export interface AssociationStats {
 }
 
 export class DimseServices {
-  onStored: StoredHook | null = null;
-  /** tenant_tag mode (src/tenancy/tenant-tag.ts); null: the association's tenant. */
-  tenantOf: TenantResolver | null = null;
-  /** Why new instances are refused with A700 before they arrive (e.g. the outbox is full), or null. */
-  refuseStore: (() => string | null) | null = null;
-
   constructor(
-    private readonly storage: Storage,
-    /** Limits on each data set and the record reservation (see InstanceSink). */
-    private readonly sinkOptions: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
+    /** Where a C-STORE's data set goes, and what must happen before it is answered. */
+    private readonly pipeline: StorePipeline,
+    /** tenant_tag mode (src/tenancy/tenant-tag.ts); null: the association's tenant. */
+    private readonly tenantOf: TenantResolver | null = null,
   ) {}
 
   /** Start the operation a request command set asks for. */
@@ -203,12 +168,15 @@ export class DimseServices {
       return refused(cmd, abstractSyntax, new DimseError(status, comment));
     };
     if (!cmd.hasDataSet) return fail(Status.CannotUnderstand, "C-STORE-RQ without a data set");
-    if (!this.storage.freeSpaceOk) return fail(Status.OutOfResources, "disk space below storage.min_free_mb");
-    const quota = tagProblem ? null : ctx.tenant.quota;
-    if (quota?.exceeded)
-      return fail(Status.OutOfResources, `quota of tenant ${ctx.tenant.id} exceeded (max_gb)`);
-    const refusal = this.refuseStore?.();
-    if (refusal) return fail(Status.OutOfResources, refusal);
+    const received: Received = {
+      origin: ctx,
+      sopClassUid: sopClass,
+      sopInstanceUid: sopInstance,
+      transferSyntaxUid: ts,
+    };
+    // An instance the command names no tenant of ours for counts against no quota.
+    const refusal = this.pipeline.refusal(received, tagProblem ? null : ctx.tenant.quota);
+    if (refusal) return fail(refusal.status, refusal.comment);
     // Problems visible in the command still let the data set arrive, into quarantine.
     const uidIssue = uidProblem(sopInstance);
     const commandProblem: Problem | undefined = tagProblem
@@ -225,40 +193,17 @@ export class DimseServices {
             }
           : undefined;
 
-    const sink = new InstanceSink(
-      this.storage,
-      {
-        tenant: ctx.tenant,
-        callingAe: ctx.callingAe,
-        calledAe: ctx.calledAe,
-        sourceIp: ctx.remoteAddress,
-        sopClassUid: sopClass,
-        sopInstanceUid: sopInstance,
-        transferSyntaxUid: ts,
-      },
-      commandProblem,
-      this.sinkOptions,
-    );
+    const run = this.pipeline.begin(received, commandProblem);
     // Logged once the response is on its way: the modality waits for nothing that is not storage.
     let after: (() => void) | undefined;
     return {
-      data: sink,
+      data: run.data,
       complete: async () => {
         let status: number = Status.Success;
         let comment: string | undefined;
-        let stored: StoredInstance | undefined;
         try {
-          stored = await sink.finish();
-          if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
-          if (this.onStored) stored = await this.onStored(stored, ctx, cmd);
-          const notDurable = await stored.nameDurable;
-          if (notDurable) throw notDurable;
+          await run.complete();
         } catch (err) {
-          stored?.reservation?.release();
-          if (err instanceof UnrecordedError) {
-            await this.withdraw(sink, err);
-            if (stored?.outcome === "stored") quota?.add(-stored.fileSize);
-          }
           if (err instanceof DimseError) {
             status = err.status;
             comment = err.comment;
@@ -268,8 +213,7 @@ export class DimseServices {
             log.error("C-STORE failed unexpectedly: {error}", { error: err });
           }
         }
-        // Whoever wanted the stored file's descriptor (the outbox, to hash it) has taken it by now.
-        stored?.held?.release();
+        const stored = run.instance;
         if (isFailure(status)) stats.failures += 1;
         else {
           stats.instances += 1;
@@ -277,9 +221,9 @@ export class DimseServices {
         }
         const ms = performance.now() - started;
         after = () => {
-          if (stored) this.storage.prepareNext(stored.path);
+          run.afterAnswer();
           // A failed instance has no StoredInstance, but what the scanner read says whose it was.
-          const a = stored?.attributes ?? sink.attributes;
+          const a = stored?.attributes ?? run.data.attributes;
           opsSink?.instance({
             assoc: ctx.id,
             tenant: ctx.tenant.id,
@@ -293,8 +237,8 @@ export class DimseServices {
             sop: sopInstance,
             calling: ctx.callingAe,
             error: comment,
-            quarantined: sink.quarantined,
-            storedTs: stored?.targetTs,
+            quarantined: run.data.quarantined,
+            storedTs: run.storedTs,
           });
           event(log, isFailure(status) ? "warning" : "info", "instance", {
             assoc: ctx.id,
@@ -322,21 +266,9 @@ export class DimseServices {
         };
         return response(cmd, abstractSyntax, status, comment);
       },
-      abort: () => sink.abort(),
+      abort: () => run.abort(),
       afterResponse: () => after?.(),
     };
-  }
-
-  /** The file is in the archive without its record: quarantine it (it is answered with a failure). */
-  private async withdraw(sink: InstanceSink, err: UnrecordedError): Promise<void> {
-    try {
-      await sink.withdraw(err.path, { status: err.status, reason: err.comment });
-    } catch (e) {
-      log.error("an instance without its record could not be taken out of the archive: {path}: {error}", {
-        path: err.path,
-        error: e,
-      });
-    }
   }
 }
 

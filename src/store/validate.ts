@@ -9,11 +9,7 @@
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import { Status } from "../dimse/status.ts";
-
-export interface Problem {
-  status: number;
-  reason: string;
-}
+import type { Problem } from "../pipeline/stages.ts";
 
 /** The command's view of the instance: the data set must agree with it (PS3.4 B.2.3, A900). */
 export interface CommandIdentity {

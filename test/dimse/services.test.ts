@@ -14,6 +14,7 @@ import { DimseServices } from "../../src/dimse/services.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 
 const CT = "1.2.840.10008.5.1.4.1.1.2";
 const EXPLICIT = "1.2.840.10008.1.2.1";
@@ -38,7 +39,7 @@ function setup(minFreeMb: number) {
     remoteAddress: "127.0.0.1",
     remotePort: 1,
   };
-  return { storage, ctx, services: new DimseServices(storage), dir };
+  return { storage, ctx, services: new DimseServices(storePipeline(storage)), dir };
 }
 
 const stats = () => ({ instances: 0, failures: 0, bytes: 0 });

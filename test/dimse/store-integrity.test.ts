@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { DEFAULT_DATA_SET_LIMITS } from "../../src/dicom/attribute-scanner.ts";
-import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
-import { DimseServices, type StoredHook, UnrecordedError } from "../../src/dimse/services.ts";
+import { DimseServices } from "../../src/dimse/services.ts";
 import { DimseError } from "../../src/dimse/status.ts";
-import type { RecordReserver } from "../../src/store/instance-sink.ts";
+import { type RecordStage, UnrecordedError } from "../../src/pipeline/stages.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
@@ -27,13 +26,16 @@ import {
   truncatedInSequence,
   wholeInstance,
 } from "../helpers/hostile.ts";
+import { cStore, NO_OUTBOX, storePipeline } from "../helpers/pipeline.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function setup(opts: { reserve?: RecordReserver; onStored?: StoredHook; path?: string } = {}) {
+function setup(
+  opts: { reserve?: RecordStage["reserve"]; record?: RecordStage["record"]; path?: string } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "integrity-"));
   dirs.push(dir);
   const storage = new Storage({
@@ -55,32 +57,25 @@ function setup(opts: { reserve?: RecordReserver; onStored?: StoredHook; path?: s
     remoteAddress: "127.0.0.1",
     remotePort: 1,
   };
-  const services = new DimseServices(storage, {
-    dataSet: { ...DEFAULT_DATA_SET_LIMITS, inflateRatioFloorBytes: 1 << 20 },
-    headLimit: 4 << 20,
-    reserveRecord: opts.reserve ?? null,
-    required: [],
-  });
-  services.onStored = opts.onStored ?? null;
+  const services = new DimseServices(
+    storePipeline(storage, {
+      sink: {
+        dataSet: { ...DEFAULT_DATA_SET_LIMITS, inflateRatioFloorBytes: 1 << 20 },
+        headLimit: 4 << 20,
+        required: [],
+      },
+      record: {
+        refusal: NO_OUTBOX.refusal,
+        reserve: opts.reserve ?? NO_OUTBOX.reserve,
+        record: opts.record ?? NO_OUTBOX.record,
+      },
+    }),
+  );
   return { dir, ctx, services, archive: join(dir, "data"), quarantine: join(dir, "q") };
 }
 
 /** C-STORE of `h` through the services, in 16 KiB pieces; the response's status and comment. */
-async function store(s: ReturnType<typeof setup>, h: Hostile): Promise<{ status: number; comment: string }> {
-  const cmd = decodeCommandSet(
-    encodeCommandSet([
-      [Tag.AffectedSopClassUid, h.sopClassUid],
-      [Tag.CommandField, CommandField.CStoreRq],
-      [Tag.MessageId, 1],
-      [Tag.CommandDataSetType, 0],
-      [Tag.AffectedSopInstanceUid, h.sopInstanceUid],
-    ]),
-  );
-  const op = s.services.begin(cmd, s.ctx, h.ts, h.sopClassUid, { instances: 0, failures: 0, bytes: 0 });
-  for (let o = 0; o < h.bytes.length; o += 16384) op.data?.write(h.bytes.subarray(o, o + 16384));
-  const rsp = decodeCommandSet((await op.complete()) ?? new Uint8Array());
-  return { status: rsp.status ?? -1, comment: rsp.string(Tag.ErrorComment) ?? "" };
-}
+const store = (s: ReturnType<typeof setup>, h: Hostile) => cStore(s.services, s.ctx, h);
 
 const dcmIn = (dir: string) => filesBelow(dir).filter((f) => f.endsWith(".dcm"));
 
@@ -156,9 +151,8 @@ describe("archive and outbox never disagree", () => {
       reserve: () => {
         throw new DimseError(0xa700, "outbox cannot take the record: ENOSPC");
       },
-      onStored: async (instance) => {
+      record: async () => {
         released += 1;
-        return instance;
       },
     });
     const r = await store(s, wholeInstance("1.2.4.1"));
@@ -174,10 +168,9 @@ describe("archive and outbox never disagree", () => {
         events.push(`reserve ${existsSync(d.path) ? "after" : "before"} commit`);
         return { release: () => events.push("release") };
       },
-      onStored: async (instance) => {
+      record: async (instance, _received, reservation) => {
         events.push(`record ${existsSync(instance.path) ? "after" : "before"} commit`);
-        instance.reservation?.release();
-        return instance;
+        reservation.release();
       },
     });
     expect((await store(s, wholeInstance("1.2.4.2"))).status).toBe(0);
@@ -188,7 +181,7 @@ describe("archive and outbox never disagree", () => {
     let released = 0;
     const s = setup({
       reserve: () => ({ release: () => (released += 1) }),
-      onStored: async (instance) => {
+      record: async (instance) => {
         throw new UnrecordedError(0xa700, "outbox write failed: EIO", instance.path);
       },
     });

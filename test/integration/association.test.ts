@@ -24,6 +24,7 @@ import {
   storescu,
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
 const IMPLICIT = "1.2.840.10008.1.2";
@@ -202,7 +203,7 @@ describe("limits, modes and timers", () => {
       config,
       tenants: new TenantDirectory(config),
       storage,
-      services: new DimseServices(storage),
+      services: new DimseServices(storePipeline(storage)),
     });
     const port = await server.listen();
     const e = await rejectionOf(port, "STORESCP", "X");

@@ -23,6 +23,7 @@ import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 import { type Issued, issue } from "../helpers/pki.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
@@ -400,7 +401,7 @@ describe("limits and the license gate", () => {
       config,
       tenants: new TenantDirectory(config),
       storage,
-      services: new DimseServices(storage),
+      services: new DimseServices(storePipeline(storage)),
       licenseProblem: () => expired,
     });
     const port = await server.listen();

@@ -22,6 +22,7 @@ import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { encode } from "../dicom/encode.ts";
 import { richDataSet, SOP_CLASS, SOP_INSTANCE } from "../dicom/fixture.ts";
 import { associateRq, FakeConnection, settle, until, VERIFICATION } from "../helpers/fake-connection.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "scp-assoc-"));
 afterAll(async () => {
@@ -38,7 +39,7 @@ const storage = new Storage({
   minFreeMb: 0,
   quarantineDir: join(dir, "quarantine"),
 });
-const services = new DimseServices(storage);
+const services = new DimseServices(storePipeline(storage));
 const dataSet = encode(richDataSet(100_000), "explicitLE");
 const admitted: AdmissionDecision = { accepted: true, acceptance: { tenant, user: null } };
 
