@@ -20,11 +20,11 @@ import { closeSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { buildFileMeta } from "../src/dicom/part10.ts";
 import { CommandField, type CommandSet, decodeCommandSet } from "../src/dimse/command.ts";
-import { response } from "../src/dimse/services.ts";
 import { Status } from "../src/dimse/status.ts";
 import { decodePdu, encodePdu } from "../src/net/pdu/codec.ts";
 import { encodePDataPdvHeader } from "../src/net/pdu/pdata.ts";
 import { emptyUserInformation, PduType } from "../src/net/pdu/types.ts";
+import { response } from "../src/scp/services.ts";
 import { durable as platform } from "../src/util/durable.ts";
 
 function arg(name: string): string | undefined {

@@ -3,7 +3,6 @@
 
 import type { Config } from "../config/schema.ts";
 import { DEFAULT_DATA_SET_LIMITS } from "../dicom/attribute-scanner.ts";
-import { DimseServices } from "../dimse/services.ts";
 import { startLicense } from "../license/runtime.ts";
 import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
 import { OpsServer } from "../ops/http.ts";
@@ -13,6 +12,7 @@ import { OutboxLockedError } from "../outbox/log.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { StorePipeline } from "../pipeline/pipeline.ts";
 import { StoreScpServer } from "../scp/server.ts";
+import { DimseServices } from "../scp/services.ts";
 import { InstanceStore } from "../store/instance-store.ts";
 import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";

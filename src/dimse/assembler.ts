@@ -7,7 +7,7 @@ import { AbortReason } from "../net/pdu/types.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { copyTransient, type TransientBytes } from "../util/transient-bytes.ts";
 import { type CommandSet, decodeCommandSet, MAX_COMMAND_SET_LENGTH } from "./command.ts";
-import type { DataSink, Operation } from "./services.ts";
+import type { DataSink, Operation } from "./operation.ts";
 import { DimseError } from "./status.ts";
 
 export interface AssemblerPort {

@@ -6,7 +6,7 @@
 
 import { MessageAssembler } from "../dimse/assembler.ts";
 import type { CommandSet } from "../dimse/command.ts";
-import type { AssociationStats, DimseServices, Operation } from "../dimse/services.ts";
+import type { Operation } from "../dimse/operation.ts";
 import { UpperLayerAssociation, type UpperLayerOptions } from "../net/association.ts";
 import type { AcceptedContext } from "../net/negotiation.ts";
 import { PduError } from "../net/pdu/errors.ts";
@@ -18,6 +18,7 @@ import { opsSink } from "../ops/metrics.ts";
 import type { AssociationContext } from "../tenancy/context.ts";
 import type { TransientBytes } from "../util/transient-bytes.ts";
 import type { AdmissionDecision, Admitted } from "./admission.ts";
+import type { AssociationStats, DimseServices } from "./services.ts";
 
 const log = logger("assoc");
 

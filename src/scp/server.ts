@@ -11,7 +11,6 @@
 
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
-import type { DimseServices } from "../dimse/services.ts";
 import type { NegotiationPolicy } from "../net/negotiation.ts";
 import { type Connection, type Listener, listenTcp, listenTls } from "../net/transport.ts";
 import { event, logger } from "../ops/log.ts";
@@ -19,6 +18,7 @@ import type { Storage } from "../store/storage.ts";
 import type { TenantDirectory } from "../tenancy/tenants.ts";
 import { AdmissionControl } from "./admission.ts";
 import { ScpAssociation } from "./association.ts";
+import type { DimseServices } from "./services.ts";
 
 const log = logger("server");
 

@@ -7,6 +7,7 @@
 // the outbox record's room between the two.
 
 import { dirname } from "node:path";
+import type { Requirable } from "../config/requirable.ts";
 import {
   AttributeScanner,
   type DataSetLimits,
@@ -21,7 +22,7 @@ import type { HeldFile } from "./held-file.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
-import { type Requirable, type2Warnings, validateInstance } from "./validate.ts";
+import { type2Warnings, validateInstance } from "./validate.ts";
 
 const DONE: Promise<void> = Promise.resolve();
 

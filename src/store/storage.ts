@@ -7,10 +7,10 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { StoreOutcome } from "../pipeline/stages.ts";
 import { durable } from "../util/durable.ts";
+import { walkFiles } from "../util/tree.ts";
 import { safeSegment } from "./layout.ts";
 import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
-import { walkFiles } from "./tree.ts";
 
 const statfsAsync = promisify(statfs);
 

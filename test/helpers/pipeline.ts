@@ -2,9 +2,9 @@
 // and one C-STORE through DimseServices.
 
 import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
-import type { DimseServices } from "../../src/dimse/services.ts";
 import { StorePipeline } from "../../src/pipeline/pipeline.ts";
 import type { RecordStage } from "../../src/pipeline/stages.ts";
+import type { DimseServices } from "../../src/scp/services.ts";
 import type { InstanceSinkOptions } from "../../src/store/instance-sink.ts";
 import { InstanceStore } from "../../src/store/instance-store.ts";
 import type { Storage } from "../../src/store/storage.ts";

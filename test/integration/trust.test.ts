@@ -9,7 +9,6 @@ import { connect as tlsConnect } from "node:tls";
 import { hashPassword } from "../../src/cli/hash-password.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
-import { DimseServices } from "../../src/dimse/services.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import {
   DICOM_APPLICATION_CONTEXT,
@@ -18,6 +17,7 @@ import {
   UserIdentityType,
 } from "../../src/net/pdu/types.ts";
 import { StoreScpServer } from "../../src/scp/server.ts";
+import { DimseServices } from "../../src/scp/services.ts";
 import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";

@@ -3,7 +3,6 @@
 // and the answer never comes before the record (nor before the name is durable).
 
 import { describe, expect, test } from "bun:test";
-import { DimseServices } from "../../src/dimse/services.ts";
 import { DimseError, Status } from "../../src/dimse/status.ts";
 import { StorePipeline } from "../../src/pipeline/pipeline.ts";
 import {
@@ -17,6 +16,7 @@ import {
   UnrecordedError,
   type Validated,
 } from "../../src/pipeline/stages.ts";
+import { DimseServices } from "../../src/scp/services.ts";
 import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { Quota } from "../../src/tenancy/quota.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";

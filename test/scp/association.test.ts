@@ -11,12 +11,12 @@ import {
   NO_DATA_SET,
   Tag,
 } from "../../src/dimse/command.ts";
-import { DimseServices } from "../../src/dimse/services.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType } from "../../src/net/pdu/types.ts";
 import { Rejection } from "../../src/net/rejections.ts";
 import type { AdmissionDecision } from "../../src/scp/admission.ts";
 import { ScpAssociation, type ScpAssociationOptions } from "../../src/scp/association.ts";
+import { DimseServices } from "../../src/scp/services.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { encode } from "../dicom/encode.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import type { DataSink } from "../../src/dimse/services.ts";
+import type { DataSink } from "../../src/dimse/operation.ts";
 import {
   copyTransient,
   keepTransient,

@@ -10,7 +10,7 @@ import {
   NO_DATA_SET,
   Tag,
 } from "../../src/dimse/command.ts";
-import { DimseServices } from "../../src/dimse/services.ts";
+import { DimseServices } from "../../src/scp/services.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { AssociationContext } from "../../src/tenancy/context.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";

@@ -5,13 +5,6 @@
 
 import { VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
 import { uidProblem } from "../dicom/uid.ts";
-import { event, logger } from "../ops/log.ts";
-import { opsSink } from "../ops/metrics.ts";
-import type { StorePipeline } from "../pipeline/pipeline.ts";
-import type { Problem, Received } from "../pipeline/stages.ts";
-import type { AssociationContext } from "../tenancy/context.ts";
-import type { Tenant } from "../tenancy/tenants.ts";
-import type { TransientBytes } from "../util/transient-bytes.ts";
 import {
   CommandField,
   type CommandSet,
@@ -19,44 +12,18 @@ import {
   errorComment,
   NO_DATA_SET,
   Tag,
-} from "./command.ts";
-import { DimseError, hex4, isFailure, Status } from "./status.ts";
+} from "../dimse/command.ts";
+import type { DataSink, Operation } from "../dimse/operation.ts";
+import { DimseError, hex4, isFailure, Status } from "../dimse/status.ts";
+import { event, logger } from "../ops/log.ts";
+import { opsSink } from "../ops/metrics.ts";
+import type { StorePipeline } from "../pipeline/pipeline.ts";
+import type { Problem, Received } from "../pipeline/stages.ts";
+import type { AssociationContext } from "../tenancy/context.ts";
+import type { TenantResolver } from "../tenancy/tenant-tag.ts";
+import type { Tenant } from "../tenancy/tenants.ts";
 
 const log = logger("store");
-
-/** Where the data set fragments of a request go. */
-export interface DataSink {
-  /**
-   * The chunk is valid until the end of the current turn (src/util/transient-bytes.ts). A property,
-   * not a method, so that an implementation taking a plain Uint8Array does not type-check.
-   */
-  write: (chunk: TransientBytes) => void;
-  readonly pendingBytes: number;
-  onProgress: (() => void) | null;
-}
-
-export interface Operation {
-  /** Null when the request carries no data set. */
-  readonly data: DataSink | null;
-  /** Called once the whole data set (if any) arrived; resolves to the response command set, or null for none. */
-  complete(): Promise<Uint8Array | null>;
-  /** The association ended before the operation completed. */
-  abort(): Promise<void>;
-  /**
-   * Called once the response is on its way: bookkeeping the peer need not wait for (the log line,
-   * metrics, a temp file for the next instance) runs while the peer prepares its next request.
-   */
-  afterResponse?(): void;
-}
-
-/**
- * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
- * the request is refused (0124, data set quarantined).
- */
-export type TenantResolver = (
-  cmd: CommandSet,
-  ctx: AssociationContext,
-) => { tenant: Tenant } | { refused: string };
 
 /** A data sink that throws data away: for refused requests whose data set still arrives. */
 class DiscardSink implements DataSink {
