@@ -3,7 +3,7 @@
 // whether the user exists or not (an unknown user is checked against a dummy hash), so neither the event
 // loop nor the timing tells anything.
 
-import { verifyPasswordAsync } from "../cli/hash-password.ts";
+import { verifyPasswordAsync } from "./password-hash.ts";
 import { type UserIdentityRq, UserIdentityType } from "../net/pdu/types.ts";
 import type { Tenant } from "./tenants.ts";
 

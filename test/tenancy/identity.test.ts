@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { hashPassword } from "../../src/cli/hash-password.ts";
+import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandSet } from "../../src/dimse/command.ts";
 import { UserIdentityType } from "../../src/net/pdu/types.ts";
