@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
 import { DimseServices } from "../../src/dimse/services.ts";
@@ -20,6 +19,7 @@ import {
 } from "../../src/net/pdu/types.ts";
 import { StoreScpServer } from "../../src/net/server.ts";
 import { Storage } from "../../src/store/storage.ts";
+import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
