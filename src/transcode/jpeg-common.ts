@@ -2,7 +2,7 @@
 // markers, reading DHT segments and deriving canonical Huffman codes from them (ITU T.81 Annex C). Each
 // decoder builds its own lookup tables from the codes, shaped for its own hot loop.
 
-import { CodecError } from "./codecs.ts";
+import { CodecError } from "./codec-types.ts";
 
 /** Names of the frame types, for refusing the ones a decoder does not implement. */
 export const SOF_NAMES: ReadonlyMap<number, string> = new Map<number, string>([

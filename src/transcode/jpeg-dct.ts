@@ -5,7 +5,7 @@
 // YCbCr->RGB tables. Corrupt data is refused (CodecError) where IJG would warn and pad with zeros: a
 // transcoder should rather keep the original than store made-up pixels.
 
-import { CodecError } from "./codecs.ts";
+import { CodecError } from "./codec-types.ts";
 import {
   findMarker,
   hex,

@@ -10,7 +10,7 @@
 // .4.70) is decoded and reconstructed in one loop; otherwise each line is entropy-decoded into a row of
 // differences, then undifferenced by a loop per predictor.
 
-import { CodecError } from "./codecs.ts";
+import { CodecError } from "./codec-types.ts";
 import { huffmanCodes, readDht, STOP, u16, unsupportedMarker, walkSegments } from "./jpeg-common.ts";
 
 export interface JpegLosslessImage {

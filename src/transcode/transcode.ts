@@ -20,7 +20,8 @@ import { PIXEL_DATA } from "../dicom/tags.ts";
 import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { canRead, TARGETS } from "./capabilities.ts";
-import { CodecError, decodeFrame, encodeFrame, type PixelInfo, planarToInterleaved } from "./codecs.ts";
+import { CodecError, type PixelInfo } from "./codec-types.ts";
+import { decodeFrame, encodeFrame, planarToInterleaved } from "./codecs.ts";
 import { makeLossyDerived, ratioText } from "./derived.ts";
 import {
   baselineProblem,
