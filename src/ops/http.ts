@@ -8,8 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
-import { daysLeft } from "../license/info.ts";
-import type { LicenseGate } from "../license/runtime.ts";
+import { daysLeft, type LicenseGate } from "../license/info.ts";
 import { drainAdvice } from "../outbox/fill.ts";
 import type { OutboxService } from "../outbox/service.ts";
 import { freeBytes, probeWritable } from "../store/preflight.ts";
