@@ -240,16 +240,17 @@ export class DataSetWalker {
     const group = be ? (b0 << 8) | b1 : (b1 << 8) | b0;
     const tag = group * 0x10000 + (be ? (b2 << 8) | b3 : (b3 << 8) | b2);
     if (group === 0xfffe) return this.itemTag(tag, readU32(b, o + 4, be)) ? 8 : -1;
-    const top = this.containers.depth - 1;
-    if (top >= 0 && this.containers.kinds[top] !== KIND_ITEM) {
+    const containers = this.containers;
+    const top = containers.depth - 1;
+    if (top >= 0 && containers.kinds[top] !== KIND_ITEM) {
       return this.bad(
-        `element ${tagString(tag)} in sequence ${tagString(this.containers.tags[top] ?? 0)} outside an item`,
+        `element ${tagString(tag)} in sequence ${tagString(containers.tags[top] ?? 0)} outside an item`,
       );
     }
     if (enc === ENC_IMPLICIT_LE) return this.element(tag, 0, readU32(b, o + 4, false), 8) ? 8 : -1;
     const c0 = b[o + 4] ?? 0;
     const c1 = b[o + 5] ?? 0;
-    if (!isVrLetters(c0, c1)) {
+    if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) {
       return this.bad(`invalid VR for element ${tagString(tag)}${this.containers.where()}`);
     }
     const vr = (c0 << 8) | c1;
@@ -271,15 +272,17 @@ export class DataSetWalker {
     this.curTag = tag;
     this.curLen = len;
     const start = this.pos;
-    if (start + hlen > this.containers.limit) {
+    const containers = this.containers;
+    const limit = containers.limit;
+    if (start + hlen > limit) {
       return this.failed(
         "malformed",
-        `element header ${tagString(tag)} runs past the end of its item${this.containers.where()}`,
+        `element header ${tagString(tag)} runs past the end of its item${containers.where()}`,
       );
     }
     let wanted = false;
     const visitor = this.visitor;
-    if (visitor !== null && (this.containers.depth === 0 || this.structure !== null)) {
+    if (visitor !== null && (containers.depth === 0 || this.structure !== null)) {
       const v = visitor.element(tag, vr, len);
       if (typeof v === "string") return this.failed("malformed", v);
       wanted = v === WANT_VALUE;
@@ -290,7 +293,7 @@ export class DataSetWalker {
         if (implicitSequence(tag)) return this.open(KIND_SEQUENCE, tag, ENC_IMPLICIT_LE, UNTIL_DELIMITER);
         return this.failed(
           "malformed",
-          `undefined length on non-SQ element ${tagString(tag)}${this.containers.where()}`,
+          `undefined length on non-SQ element ${tagString(tag)}${containers.where()}`,
         );
       }
       if (vr === VR_SQ) return this.open(KIND_SEQUENCE, tag, this.enc, UNTIL_DELIMITER);
@@ -301,20 +304,25 @@ export class DataSetWalker {
       }
       return this.failed(
         "malformed",
-        `undefined length on non-SQ element ${tagString(tag)}${this.containers.where()}`,
+        `undefined length on non-SQ element ${tagString(tag)}${containers.where()}`,
       );
     }
     const end = start + hlen + len;
-    if (end > this.containers.limit) {
+    if (end > limit) {
       return this.failed(
         "malformed",
-        `element ${tagString(tag)} runs ${end - this.containers.limit} bytes past the end of its item${this.containers.where()}`,
+        `element ${tagString(tag)} runs ${end - limit} bytes past the end of its item${containers.where()}`,
       );
     }
     if (len > 0 && (vr === VR_SQ || (this.enc === ENC_IMPLICIT_LE && isSequenceTag(tag)))) {
       return this.open(KIND_SEQUENCE, tag, this.enc, end);
     }
-    return this.startValue(len, wanted);
+    if (wanted) return this.startValue(len, true);
+    if (len > 0) {
+      this.state = SKIP;
+      this.skipRemaining = len;
+    }
+    return true;
   }
 
   /** The value of `len` bytes after the header just read: read for the visitor, or skipped. */
@@ -413,8 +421,7 @@ export class DataSetWalker {
   }
 
   private pop(): void {
-    this.containers.pop();
-    this.enc = this.containers.encoding(this.baseEnc) as WalkEncoding;
+    this.enc = this.containers.pop(this.baseEnc) as WalkEncoding;
   }
 
   /** Close the defined-length containers that end at this.pos. True when the walk stopped. */

@@ -57,8 +57,8 @@ export class OpenContainers {
     this.structure?.opened(kind);
   }
 
-  /** Close the innermost container. */
-  pop(): void {
+  /** Close the innermost container; returns the encoding inside the one now innermost (`base` at the top). */
+  pop(base: number): number {
     const d = this.depth - 1;
     if (this.kinds[d] !== KIND_ITEM) this.sequences -= 1;
     this.depth = d;
@@ -72,11 +72,7 @@ export class OpenContainers {
     }
     this.limit = limit;
     this.structure?.closed();
-  }
-
-  /** The encoding inside the innermost container; `base` at the top level. */
-  encoding(base: number): number {
-    return this.depth > 0 ? (this.encs[this.depth - 1] ?? base) : base;
+    return d > 0 ? (this.encs[d - 1] ?? base) : base;
   }
 
   /** " in sequence (gggg,eeee)" for the innermost open sequence, with the top-level one it is in. */
