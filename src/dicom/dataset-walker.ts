@@ -23,7 +23,7 @@ import {
 import { isSequenceTag } from "./sequence-tags.ts";
 import { ITEM, ITEM_DELIMITER, PIXEL_DATA, SEQUENCE_DELIMITER, tagString, UNDEFINED_LENGTH } from "./tags.ts";
 import { transferSyntaxInfo } from "./transfer-syntax.ts";
-import { implicitSequence, isVrLetters, VR_FORM, VR_OB, VR_OW, VR_SQ, VR_UN } from "./vr.ts";
+import { implicitSequence, VR_FORM, VR_OB, VR_OW, VR_SQ, VR_UN } from "./vr.ts";
 
 export const ENC_IMPLICIT_LE = 0;
 export const ENC_EXPLICIT_LE = 1;
@@ -250,6 +250,7 @@ export class DataSetWalker {
     if (enc === ENC_IMPLICIT_LE) return this.element(tag, 0, readU32(b, o + 4, false), 8) ? 8 : -1;
     const c0 = b[o + 4] ?? 0;
     const c1 = b[o + 5] ?? 0;
+    // isVrLetters, written out: this runs for every header, where a call measurably costs.
     if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) {
       return this.bad(`invalid VR for element ${tagString(tag)}${this.containers.where()}`);
     }
