@@ -72,7 +72,8 @@ async function dispatch(cmd: CliCommand): Promise<number> {
       return r.status === 0 ? 0 : 1;
     }
     case "hash-password": {
-      const { hashPassword, readStdin } = await import("./hash-password.ts");
+      const { readStdin } = await import("./hash-password.ts");
+      const { hashPassword } = await import("../tenancy/password-hash.ts");
       const password = readStdin();
       if (password === "") throw new UsageError("hash-password: no password on stdin");
       process.stdout.write(`${hashPassword(password)}\n`);

@@ -3,8 +3,8 @@
 // checks make it answer 503 (for a load balancer or a supervisor); warnings name what needs someone
 // before it fails.
 
+import type { LicenseGate } from "../license/info.ts";
 import { daysLeft } from "../license/info.ts";
-import type { LicenseGate } from "../license/runtime.ts";
 import { drainAdvice } from "../outbox/fill.ts";
 import type { OutboxService } from "../outbox/service.ts";
 import { freeBytes, probeWritable } from "../store/preflight.ts";

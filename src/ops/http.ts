@@ -6,8 +6,7 @@
 // shows patient IDs of the last instances, as a DCMTK log on the console would).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { daysLeft } from "../license/info.ts";
-import type { LicenseGate } from "../license/runtime.ts";
+import { daysLeft, type LicenseGate } from "../license/info.ts";
 import type { OutboxService } from "../outbox/service.ts";
 import { freeBytes } from "../store/preflight.ts";
 import { checkHealth } from "./health.ts";

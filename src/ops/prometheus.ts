@@ -3,8 +3,8 @@
 // license, associations running.
 
 import type { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { LicenseGate } from "../license/info.ts";
 import { daysLeft } from "../license/info.ts";
-import type { LicenseGate } from "../license/runtime.ts";
 import type { OutboxService } from "../outbox/service.ts";
 import { freeBytes } from "../store/preflight.ts";
 import type { AssociationInfo, InstanceEvent, TranscodeEvent } from "./metrics.ts";
