@@ -114,7 +114,7 @@ export interface RecordReservation {
 /** The data set of one C-STORE on its way into the archive (src/store/instance-sink.ts). */
 export interface Reception {
   /** A fragment of the data set, valid until the end of the turn (kept or copied to hold it longer). */
-  write(chunk: TransientBytes): void;
+  write: (chunk: TransientBytes) => void;
   readonly pendingBytes: number;
   onProgress: (() => void) | null;
   /** The identifying attributes read so far (all of them once the data set is complete). */

@@ -1,7 +1,7 @@
 // One association of the Storage SCP: the service-user of an Upper Layer association
 // (src/net/association.ts). It has the A-ASSOCIATE-RQ decided (admission.ts), assembles the PDVs the
 // Upper Layer delivers into DIMSE messages (src/dimse/assembler.ts), starts the operation each request
-// asks for (src/dimse/services.ts), and sends the responses in request order, each as soon as its
+// asks for (src/scp/services.ts), and sends the responses in request order, each as soon as its
 // operation and all before it are done.
 
 import { MessageAssembler } from "../dimse/assembler.ts";
