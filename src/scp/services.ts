@@ -21,7 +21,6 @@ import type { StorePipeline } from "../pipeline/pipeline.ts";
 import type { Problem, Received } from "../pipeline/stages.ts";
 import type { AssociationContext } from "../tenancy/context.ts";
 import type { TenantResolver } from "../tenancy/tenant-tag.ts";
-import type { Tenant } from "../tenancy/tenants.ts";
 
 const log = logger("store");
 

@@ -3,7 +3,7 @@
 
 import { createHash } from "node:crypto";
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
-import { longPath, pathsOf, WINDOWS_DEVICE, windowsNameProblem } from "../util/paths.ts";
+import { longPath, pathsOf, WINDOWS_DEVICE } from "../util/paths.ts";
 import { validDate } from "./validate.ts";
 
 export interface PathVariables {

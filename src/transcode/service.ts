@@ -36,7 +36,6 @@ import {
 } from "../pipeline/stages.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
-import type { AssociationContext } from "../tenancy/context.ts";
 import { durable } from "../util/durable.ts";
 import { canRead, TARGETS } from "./capabilities.ts";
 import { TranscodePool } from "./pool.ts";
