@@ -30,8 +30,9 @@ import {
 } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { hashNotesPath, OutboxLog } from "../src/outbox/log.ts";
+import { OutboxLog } from "../src/outbox/log.ts";
 import { makeRecord } from "../src/outbox/record.ts";
+import { hashNotesPath } from "../src/outbox/segments.ts";
 import { fileIdentity } from "../src/store/held-file.ts";
 import { dcmtkEnv, repoRoot, startServer } from "../test/helpers/dcmtk.ts";
 import { perfset } from "../test/helpers/fixtures.ts";

@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { hashPassword } from "../src/cli/hash-password.ts";
+import { hashPassword } from "../src/tenancy/password-hash.ts";
 import {
   type AttackResult,
   echoFrom,

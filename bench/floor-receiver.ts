@@ -16,24 +16,16 @@
 // floor-duties-fsync): the rows show how far the runtime's own cost per instance (socket reads, copies,
 // system calls) leaves DCMTK's numbers reachable on this machine.
 
-import {
-  closeSync,
-  fdatasync,
-  fdatasyncSync,
-  fsync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { buildFileMeta } from "../src/dicom/part10.ts";
 import { CommandField, type CommandSet, decodeCommandSet } from "../src/dimse/command.ts";
-import { response } from "../src/dimse/services.ts";
 import { Status } from "../src/dimse/status.ts";
-import { decodePdu, encodePDataPdvHeader, encodePdu } from "../src/net/pdu/codec.ts";
+import { decodePdu, encodePdu } from "../src/net/pdu/codec.ts";
+import { encodePDataPdvHeader } from "../src/net/pdu/pdata.ts";
 import { emptyUserInformation, PduType } from "../src/net/pdu/types.ts";
+import { response } from "../src/scp/services.ts";
+import { durable as platform } from "../src/util/durable.ts";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -44,12 +36,11 @@ const root = arg("--root") ?? "floor-data";
 const duties = process.argv.includes("--duties");
 const durable = process.argv.includes("--fsync");
 mkdirSync(root, { recursive: true });
-const dirFd = openSync(root, "r");
+/** The root's syncs: its descriptor stays open, as for ours. */
+const rootSyncs = platform.directories();
 const outboxFd = duties ? openSync(join(root, "outbox.jsonl"), "a") : -1;
 const logFd = duties ? openSync(join(root, "floor.log"), "a") : -1;
 let tempSeq = 0;
-const fsyncAsync = promisify(fsync);
-const fdatasyncAsync = promisify(fdatasync);
 
 interface Incoming {
   fd: number;
@@ -191,7 +182,7 @@ class Conn {
   }
 
   private stored(i: Incoming): void {
-    if (durable) fdatasyncSync(i.fd);
+    if (durable) platform.syncDataSync(i.fd);
     closeSync(i.fd);
     const path = join(root, `${i.sopInstance}.dcm`);
     renameSync(i.temp, path);
@@ -231,7 +222,8 @@ class Conn {
       return;
     }
     // The rename and the record made durable together, as ours does.
-    Promise.all(duties ? [fsyncAsync(dirFd), fdatasyncAsync(outboxFd)] : [fsyncAsync(dirFd)]).then(
+    const name = rootSyncs.sync(root);
+    Promise.all(duties ? [name, platform.syncData(outboxFd)] : [name]).then(
       () => this.respond(i.contextId, i.cmd),
       (err: Error) => {
         console.error(`floor receiver: sync failed: ${err.message}`);

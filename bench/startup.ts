@@ -17,7 +17,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BuiltFile, build, outputName } from "../build/build.ts";
-import { echo } from "../src/net/client.ts";
+import { echo } from "../src/scu/client.ts";
 import { dcmtkEnv, freePort, repoRoot } from "../test/helpers/dcmtk.ts";
 
 const WORK = join(repoRoot, "bench", ".work", "startup");

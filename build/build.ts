@@ -13,7 +13,7 @@
  *  - src/license/vendor-ca.ts: the vendor CA (PEM) that license certificates must chain to, from
  *    --vendor-ca FILE; without it the module stays as committed (null: an "unlicensed build" that warns).
  *  - src/build-info.ts: the git commit (`-dirty` with uncommitted changes), the build time and the target;
- *    the version itself comes from package.json (src/cli/args.ts imports it, the bundler inlines it).
+ *    the version itself comes from package.json (src/cli/version.ts imports it, the bundler inlines it).
  *
  * Why each option (README "Building"):
  *  - compile: one file holding the Bun runtime and our bundled code and dependencies; nothing to

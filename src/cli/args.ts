@@ -8,65 +8,26 @@
 // (src/util/paths.ts): nothing later depends on the directory the command was started from.
 
 import { Command, CommanderError } from "commander";
-import { DEFAULTS } from "../config/defaults.ts";
-import type { PartialOverrides } from "../config/load.ts";
+import type { PartialOverrides } from "../config/overrides.ts";
 import { isValidAeTitle, isValidHost, isValidUid } from "../config/schema.ts";
 import { absolutePath, PathError } from "../util/paths.ts";
-import { VERSION, versionText } from "./version.ts";
+import { translateDcmtk } from "./dcmtk-flags.ts";
+import { helpText } from "./help.ts";
+import {
+  type CliCommand,
+  ECHO_DEFAULT_CALLED,
+  ECHO_DEFAULT_CALLING,
+  isSubcommand,
+  LICENSE_ACTIONS,
+  type LicenseAction,
+  OUTBOX_ACTIONS,
+  type OutboxAction,
+  SUBCOMMANDS,
+  UsageError,
+} from "./usage.ts";
 
-export { VERSION, versionText };
-
-export const OUTBOX_ACTIONS = ["status", "drain", "export", "import"] as const;
-export const LICENSE_ACTIONS = ["show", "verify"] as const;
-export type OutboxAction = (typeof OUTBOX_ACTIONS)[number];
-export type LicenseAction = (typeof LICENSE_ACTIONS)[number];
-
-export const ECHO_DEFAULT_CALLED = DEFAULTS.scp.ae_title;
-export const ECHO_DEFAULT_CALLING = "ECHOSCU";
-
-export type CliCommand =
-  | { kind: "serve"; configPath?: string; overrides: PartialOverrides }
-  | { kind: "init"; dir: string }
-  | { kind: "config-convert"; file: string }
-  | { kind: "echo"; host: string; port: number; called: string; calling: string }
-  | {
-      kind: "outbox";
-      action: OutboxAction;
-      dir?: string;
-      configPath?: string;
-      /** export */
-      withFiles?: boolean;
-      maxBundleMb?: number;
-      /** import */
-      filesTo?: string;
-      /** status */
-      bundle?: string;
-    }
-  | { kind: "license"; action: LicenseAction; configPath?: string }
-  | { kind: "transcode"; input: string; output: string; ts?: string }
-  | { kind: "hash-password" }
-  | { kind: "help"; text: string }
-  | { kind: "version" };
-
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
-const SUBCOMMANDS = [
-  "echo",
-  "outbox",
-  "license",
-  "init",
-  "config",
-  "transcode",
-  "hash-password",
-  "help",
-] as const;
-type Subcommand = (typeof SUBCOMMANDS)[number];
-
-function isSubcommand(s: string | undefined): s is Subcommand {
-  return (SUBCOMMANDS as readonly (string | undefined)[]).includes(s);
-}
+// cli/serve.ts takes the version line from here.
+export { versionText } from "./version.ts";
 
 export function parseArgs(argv: readonly string[]): CliCommand {
   const [first, ...rest] = argv;
@@ -180,131 +141,6 @@ function bool(flag: string, v: unknown): boolean {
   if (["true", "yes", "on", "1"].includes(s)) return true;
   if (["false", "no", "off", "0"].includes(s)) return false;
   throw new UsageError(`${flag}: expected true or false, got "${String(v)}"`);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// DCMTK storescp's habits. Its options are words after one dash (-od, -aet) or a plus (+xa), which a
-// parser of clustered short flags would take apart (-od as -o d: files into ./d). They are looked up
-// as whole words first; anything else of that form is refused, never split.
-
-/** DCMTK storescp options with the same meaning here, as our flags (null: what we always do). */
-const DCMTK_ALIASES: Readonly<Record<string, string | null>> = {
-  "-aet": "--ae-title",
-  "--aetitle": "--ae-title",
-  "-od": "--output-directory",
-  "-pm": "--promiscuous",
-  "+xa": "--accept-all",
-  "-pdu": "--max-pdu-length",
-  "--max-pdu": "--max-pdu-length",
-  "--fork": "--fork",
-  "--single-process": "--sequential",
-  "-d": "--verbose",
-  "--debug": "--verbose",
-  // Always so here: the data set is stored as received, in a Part-10 file.
-  "+B": null,
-  "--bit-preserving": null,
-  "+F": null,
-  "--write-file": null,
-};
-
-/** Where the concern of a DCMTK-only option lives here, for the message that refuses it. */
-const DCMTK_HINTS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^(-q|--quiet|-ll|--log-level|-lc|--log-config|\+v|--verbose-pc)$/, "logging.level in the config"],
-  [/^(-ta|--acse-timeout)$/, "scp.artim_timeout_s in the config"],
-  [/^(-td|--dimse-timeout|-ts|--socket-timeout)$/, "scp.idle_timeout_s in the config"],
-  [/^[-+](tls|ps|pw|pem|der|cf|cd|crl|crv|cra|py|px|pz|pa|pn|cc|cs|dp|rc|vc|ic)$/, "scp.tls in the config"],
-  [
-    /^[-+]x[a-z0-9=]$|^-xf$|^--(prefer-|implicit|config-file)/,
-    "every known syntax is accepted; see transcode",
-  ],
-  [
-    /^(-ss|-su|-sp|[-+]uf|-tn|-fe|--sort-|--default-filenames|--unique-filenames|--timenames|--filename-extension)/,
-    "storage.path in the config",
-  ],
-  [
-    /^(-xcr|-xcs|-rns|-tos|-xs|--exec-|--rename-on-eostudy|--eostudy-timeout)/,
-    "the hook is each instance's outbox record: Kafka or outbox export",
-  ],
-];
-
-/** DCMTK storescp 3.6 options (beyond the aliases): refused with a message instead of misread. */
-const DCMTK_ONLY = new Set(
-  (
-    "-q --quiet -ll --log-level -lc --log-config +v --verbose-pc --arguments -xf --config-file " +
-    "+x= +xe +xb +xs +xy +xx +xv +xw +xt +xu +xm +xh +xn +xl +x2 +x3 +xo +x4 +x5 +xr +xd +xi " +
-    "--prefer-uncompr --prefer-little --prefer-big --prefer-lossless --prefer-jpeg8 --prefer-jpeg12 " +
-    "--prefer-j2k-lossless --prefer-j2k-lossy --prefer-jls-lossless --prefer-jls-lossy --prefer-mpeg2 " +
-    "--prefer-mpeg2-high --prefer-mpeg4 --prefer-mpeg4-bd --prefer-mpeg4-2-2d --prefer-mpeg4-2-3d " +
-    "--prefer-mpeg4-2-st --prefer-hevc --prefer-hevc10 --prefer-rle --prefer-deflated --implicit " +
-    "-ac --access-full +ac --access-control -id --inetd -ts --socket-timeout -ta --acse-timeout " +
-    "-td --dimse-timeout -dhl --disable-host-lookup --refuse --reject --ignore --sleep-after " +
-    "--sleep-during --abort-after --abort-during -up --uid-padding -tls --disable-tls +tls --enable-tls " +
-    "+ps --std-passwd +pw --use-passwd -pw --null-passwd -pem --pem-keys -der --der-keys +cf " +
-    "--add-cert-file +cd --add-cert-dir +crl --add-crl-file +crv --enable-crl-vfy +cra --enable-crl-all " +
-    "+py --profile-bcp195-nd +px --profile-bcp195 +pz --profile-bcp195-ex +pa --profile-aes +pn " +
-    "--profile-null +cc --list-ciphers +cs --cipher +dp --dhparam +rs --seed +ws --write-seed +wf " +
-    "--write-seed-file -rc --require-peer-cert -vc --verify-peer-cert -ic --ignore-peer-cert -B --normal " +
-    "-F --write-dataset +t= +te +tb +ti +td --write-xfer-same --write-xfer-little --write-xfer-big " +
-    "--write-xfer-implicit --write-xfer-deflated +u --enable-new-vr -u --disable-new-vr +g= " +
-    "--group-length-recalc +g --group-length-create -g --group-length-remove +e --length-explicit " +
-    "-e --length-undefined --padding-off +p --padding-create -uc --retain-un +uc --convert-un +cl " +
-    "--compression-level -ss --sort-conc-studies -su --sort-on-study-uid -sp --sort-on-patientname " +
-    "-uf --default-filenames +uf --unique-filenames -tn --timenames -fe --filename-extension " +
-    "-xcr --exec-on-reception -xcs --exec-on-eostudy -rns --rename-on-eostudy -tos --eostudy-timeout " +
-    "-xs --exec-sync"
-  ).split(" "),
-);
-
-/** Our serve options that take a value: the word after them is a value, never an option. */
-const VALUE_FLAGS = new Set([
-  "-c",
-  "--config",
-  "-p",
-  "--port",
-  "--ae-title",
-  "--calling-ae-title",
-  "-m",
-  "--max-pdu-length",
-  "-o",
-  "--output-directory",
-  "--host",
-]);
-
-/** Our boolean short flags that may be clustered (-sv), as the Rust original's parser allowed. */
-const CLUSTERABLE = new Set(["s", "v"]);
-
-/** DCMTK's words replaced by our flags; DCMTK-only and unknown single-dash words refused whole. */
-export function translateDcmtk(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const t = args[i] ?? "";
-    if (Object.hasOwn(DCMTK_ALIASES, t)) {
-      const ours = DCMTK_ALIASES[t] ?? null;
-      if (ours === null) continue;
-      out.push(ours);
-      if (VALUE_FLAGS.has(ours) && i + 1 < args.length) out.push(args[++i] ?? "");
-      continue;
-    }
-    const word = t.split("=")[0] ?? t;
-    if (DCMTK_ONLY.has(t) || DCMTK_ONLY.has(word)) {
-      const hint = DCMTK_HINTS.find(([re]) => re.test(word))?.[1];
-      throw new UsageError(
-        `DCMTK's ${word} has no equivalent here; see --help${hint !== undefined ? ` (${hint})` : ""}`,
-      );
-    }
-    if (t.startsWith("+") && !/^\+?[0-9]+$/.test(t)) {
-      throw new UsageError(`unknown option ${t} (see storescp --help)`);
-    }
-    if (/^-[A-Za-z]/.test(t) && t.length > 2 && !t.startsWith("--")) {
-      const letters = t.slice(1);
-      const clustered = [...letters].every((c) => CLUSTERABLE.has(c));
-      const attachedNumber = /^[pm][0-9]+$/.test(letters);
-      if (!clustered && !attachedNumber) throw new UsageError(`unknown option ${t} (see storescp --help)`);
-    }
-    out.push(t);
-    if (VALUE_FLAGS.has(t) && i + 1 < args.length) out.push(args[++i] ?? "");
-  }
-  return out;
 }
 
 function parseServe(argv: readonly string[]): CliCommand {
@@ -483,143 +319,4 @@ function parseTranscode(args: readonly string[]): CliCommand {
     output: pathArg("OUT", output),
     ...(ts !== undefined ? { ts } : {}),
   };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Help, grouped by concern like DCMTK's storescp; one line per option, default in brackets.
-
-type Row = readonly [flags: string, what: string, dflt?: string];
-
-const d = DEFAULTS;
-const onOff = (b: boolean) => (b ? "on" : "off");
-
-const SERVE_GROUPS: readonly (readonly [string, readonly Row[]])[] = [
-  [
-    "general options",
-    [
-      ["-h, --help", "print this help and exit"],
-      ["-V, --version", "print the version and exit"],
-      ["-c, --config FILE", "YAML config file; the flags below override it", "embedded defaults"],
-      ["-v, --verbose", "log at debug level (logging.level)", d.logging.level],
-    ],
-  ],
-  [
-    "network options",
-    [
-      ["-p, --port N", "TCP port to listen on (or a bare PORT), 0 = any free one", String(d.scp.port)],
-      ["    --host ADDR", "address to listen on (scp.host); 127.0.0.1 = this PC only", d.scp.host],
-      ["    --ae-title AET", "AE title of the default tenant (scp.ae_title)", d.scp.ae_title],
-      ["    --calling-ae-title AET", "same as --ae-title (the Rust original's name)"],
-      [
-        "-m, --max-pdu-length N",
-        "PDU size we receive: 4096..131072, 0 = unlimited",
-        String(d.scp.max_pdu_length),
-      ],
-      ["-s, --strict", "abort associations sending PDUs larger than announced", onOff(d.scp.strict)],
-      ["    --sequential", "one association at a time (scp.mode)", d.scp.mode],
-      ["-n, --non-blocking [BOOL]", "true: concurrent associations; false: same as --sequential", "true"],
-    ],
-  ],
-  [
-    "negotiation options",
-    [
-      ["    --uncompressed-only", "accept only native transfer syntaxes", onOff(d.scp.uncompressed_only)],
-      ["    --promiscuous", "accept unknown (non-storage) SOP classes too", onOff(d.scp.promiscuous)],
-    ],
-  ],
-  [
-    "storage options",
-    [
-      [
-        "-o, --output-directory DIR",
-        "storage root, relative to the working dir (storage.root)",
-        d.storage.root,
-      ],
-    ],
-  ],
-  [
-    "DCMTK storescp options (same meaning; other DCMTK options are refused with a hint)",
-    [
-      ["-aet AET", "= --ae-title"],
-      ["-od DIR", "= --output-directory"],
-      ["-pm", "= --promiscuous"],
-      ["+xa", "accept every known transfer syntax (clears uncompressed_only)"],
-      ["-pdu N", "= --max-pdu-length"],
-      ["--fork", "concurrent associations (= -n true; the default)"],
-      ["--single-process", "= --sequential"],
-      ["-d, --debug", "= --verbose"],
-      ["+B, +F", "accepted: always so here (bit-preserving Part-10 files)"],
-    ],
-  ],
-];
-
-const COMMANDS: readonly (readonly [Subcommand | "serve", string, string])[] = [
-  ["serve", "storescp [options] [PORT]", "run the Storage SCP (the default)"],
-  ["echo", "storescp echo HOST PORT [--called AET] [--calling AET]", "send a C-ECHO, for checks"],
-  [
-    "outbox",
-    "storescp outbox status|drain|export DIR|import DIR [-c FILE]",
-    "inspect or move the Kafka outbox",
-  ],
-  ["license", "storescp license show|verify [-c FILE]", "show or check the license"],
-  ["init", "storescp init [DIR]", "write a commented site.yaml"],
-  ["config", "storescp config convert FILE", "Rust original's JSON -> site.yaml"],
-  ["transcode", "storescp transcode IN OUT [--ts UID]", "transcode a DICOM file offline"],
-  ["hash-password", "storescp hash-password", "scrypt-hash a password from stdin"],
-  ["help", "storescp help [COMMAND] | --help | --version", "this help, or the version"],
-];
-
-const SUB_GROUPS: Partial<Record<Subcommand, readonly Row[]>> = {
-  echo: [
-    ["    --called AET", "AE title of the SCP called", ECHO_DEFAULT_CALLED],
-    ["    --calling AET", "our AE title", ECHO_DEFAULT_CALLING],
-  ],
-  outbox: [
-    ["-c, --config FILE", "config file (outbox.dir, kafka)", "embedded defaults"],
-    ["    --with-files", "export: each record's DICOM file goes too", "records only"],
-    ["    --max-bundle-mb N", "export: volumes of at most N MiB (FAT32: < 4096)", "4000"],
-    ["    --files-to ROOT", "import: root for the files (a tenant's own root wins)", "storage.root"],
-    ["    --bundle DIR", "status: what a bundle holds, whether it verifies", "the outbox"],
-  ],
-  license: [["-c, --config FILE", "config file (license)", "embedded defaults"]],
-  transcode: [["    --ts UID", "transfer syntax to write", `transcode.target: ${d.transcode.target}`]],
-};
-
-/** One column for the flags of every group, so the descriptions line up across the whole page. */
-const FLAGS_WIDTH =
-  Math.max(
-    ...[...SERVE_GROUPS.flatMap(([, l]) => l), ...Object.values(SUB_GROUPS).flat()].map((r) => r[0].length),
-  ) + 2;
-
-function rows(title: string, list: readonly Row[], width = FLAGS_WIDTH): string[] {
-  return [
-    `${title}:`,
-    ...list.map(
-      ([flags, what, dflt]) => `  ${flags.padEnd(width)}${what}${dflt !== undefined ? ` [${dflt}]` : ""}`,
-    ),
-  ];
-}
-
-/** The --help text: everything, or one command's usage and options. */
-export function helpText(topic?: Subcommand): string {
-  const head = `${versionText()} - DICOM Storage SCP (C-STORE/C-ECHO receiver)`;
-  if (topic !== undefined && topic !== "help") {
-    const c = COMMANDS.find((x) => x[0] === topic);
-    const lines = [head, "", `usage: ${c?.[1] ?? topic}`, `  ${c?.[2] ?? ""}`];
-    const opts = SUB_GROUPS[topic];
-    if (opts) lines.push("", ...rows(`${topic} options`, opts));
-    return `${lines.join("\n")}\n`;
-  }
-  const usageW = Math.max(...COMMANDS.map((c) => c[1].length)) + 2;
-  const lines = [head, "", "usage:", ...COMMANDS.map(([, u, w]) => `  ${u.padEnd(usageW)}${w}`)];
-  for (const [title, list] of SERVE_GROUPS) lines.push("", ...rows(title, list));
-  for (const [name, list] of Object.entries(SUB_GROUPS)) lines.push("", ...rows(`${name} options`, list));
-  lines.push(
-    "",
-    "Flags override the config file. Without --config, application.<APP_ENV or dev>.json in the working",
-    "directory is read if there is one (the Rust original's file), else the embedded defaults apply.",
-    "Docs: docs/cli.md, docs/configuration.md, config/site.yaml (every key with its default).",
-    "exit status: 0 ok; 2 bad usage, config, license or start-up check; 1 a failed client command",
-  );
-  return `${lines.join("\n")}\n`;
 }

@@ -3,10 +3,11 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, readConfig } from "../config/load.ts";
+import { ConfigError } from "../config/error.ts";
+import { readConfig } from "../config/load.ts";
 import { fromRustConfig, isRustConfig } from "../config/rust-json.ts";
 import { initSiteYaml, siteYaml } from "../config/site-template.ts";
-import { UsageError } from "./args.ts";
+import { UsageError } from "./usage.ts";
 
 type Out = (line: string) => void;
 const stdout: Out = (l) => process.stdout.write(`${l}\n`);

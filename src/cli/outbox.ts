@@ -1,25 +1,27 @@
 // `storescp outbox status|drain|export DIR|import DIR [-c FILE]`: look at, empty, carry out and take in
 // the outbox of the config's outbox.dir. status only reads; export and import work beside a running
-// server (src/outbox/handover.ts); drain needs the outbox to itself (the server stopped).
+// server (src/outbox/handover-files.ts); drain needs the outbox to itself (the server stopped).
 //
 // A bundle (export DIR) is a directory of numbered volumes (src/outbox/bundle.ts), written by
 // src/outbox/export.ts and taken in by src/outbox/import.ts, which skips records whose trace_id an
 // earlier import already took (imported.ids in the outbox): importing a bundle twice publishes nothing
 // twice.
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { BundleError, checkFile, INDEX, listVolumes, readManifest, verifyRecords } from "../outbox/bundle.ts";
+import { BundleError, bundleFinished, checkVolume, listVolumes } from "../outbox/bundle.ts";
 import { capacity, capacityLines, sizeText } from "../outbox/capacity.ts";
+import { DrainStalledError, drainToEmpty } from "../outbox/drain.ts";
 import { DEFAULT_MAX_BUNDLE_MB, ExportError, exportBundle } from "../outbox/export.ts";
 import { drainAdvice } from "../outbox/fill.ts";
-import { claimLive, Handover, HandoverError, readClaim } from "../outbox/handover.ts";
+import { Handover } from "../outbox/handover.ts";
+import { claimLive, HandoverError, readClaim } from "../outbox/handover-files.ts";
+import { createHasher } from "../outbox/hasher.ts";
 import { RecordHashes } from "../outbox/hashes.ts";
 import { importBundle } from "../outbox/import.ts";
+import { lockText } from "../outbox/lock.ts";
 import { OutboxLog } from "../outbox/log.ts";
 import { Drainer, type Publisher, topicsResolver } from "../outbox/publisher.ts";
-import { createHasher } from "../store/hasher.ts";
+import { corruptDir, setAsideCount } from "../outbox/recovery.ts";
 
 export class OutboxCommandError extends Error {
   override readonly name = "OutboxCommandError";
@@ -97,14 +99,10 @@ async function status(config: Config, out: Out): Promise<number> {
   try {
     const oldest = await log.oldest();
     const note = log.publishNote;
-    const corruptDir = join(config.outbox.dir, "corrupt");
-    const corrupt = existsSync(corruptDir) ? readdirSync(corruptDir).length : 0;
-    let owner = "-";
-    try {
-      owner = `pid ${readFileSync(join(config.outbox.dir, "LOCK"), "utf8").trim()}`;
-    } catch {
-      // not running
-    }
+    const setAside = corruptDir(config.outbox.dir);
+    const corrupt = setAsideCount(config.outbox.dir);
+    const lock = lockText(config.outbox.dir);
+    const owner = lock === null ? "-" : `pid ${lock}`;
     out(`outbox:        ${config.outbox.dir}`);
     out(`records:       ${log.records}`);
     out(`bytes:         ${log.bytes} (max ${config.outbox.max_mb} MiB${log.full ? ", FULL" : ""})`);
@@ -112,7 +110,7 @@ async function status(config: Config, out: Out): Promise<number> {
     out(`kafka:         ${config.kafka.enabled ? config.kafka.brokers.join(",") : drainAdvice(false)}`);
     out(`last publish:  ${note.last_publish_at ?? "-"}`);
     out(`last error:    ${note.last_error ?? "-"}${note.last_error_at ? ` (at ${note.last_error_at})` : ""}`);
-    out(`set aside:     ${corrupt} corrupt range(s) in ${corruptDir}`);
+    out(`set aside:     ${corrupt} corrupt range(s) in ${setAside}`);
     out(`owner:         ${owner}`);
     const claim = readClaim(config.outbox.dir);
     if (claim !== null && claim !== "unreadable") out(`export:        pid ${claim.pid} into ${claim.dir}`);
@@ -148,35 +146,14 @@ async function drain(config: Config, out: Out, opts: OutboxCliOptions): Promise<
   const drainer = new Drainer(log, publisher, topicsResolver(config), {
     resolveRecord: (record, segment) => hashes.resolve(record, segment),
   });
-  const timeout = opts.drainTimeoutMs ?? 30_000;
-  let delivered = 0;
-  let lastProgress = Date.now();
-  let lastError = "";
-  let backoff = 200;
   try {
-    const total = log.records;
-    out(`draining ${total} record(s) to ${config.kafka.brokers.join(",")}`);
-    while (log.records > 0) {
-      try {
-        const n = await drainer.publishOnce();
-        delivered += n;
-        if (n > 0) {
-          lastProgress = Date.now();
-          backoff = 200;
-        } else if (log.records > 0) {
-          throw new Error("records left that could not be read");
-        }
-      } catch (err) {
-        lastError = (err as Error).message;
-        log.setNote({ last_error: lastError, last_error_at: new Date().toISOString() });
-        if (Date.now() - lastProgress > timeout) {
-          throw new OutboxCommandError(
-            `drain failed after ${delivered} record(s), ${log.records} left: ${lastError}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, backoff * (0.5 + Math.random())));
-        backoff = Math.min(backoff * 2, 5000);
-      }
+    out(`draining ${log.records} record(s) to ${config.kafka.brokers.join(",")}`);
+    let delivered: number;
+    try {
+      delivered = await drainToEmpty(log, drainer, opts.drainTimeoutMs ?? 30_000);
+    } catch (err) {
+      if (err instanceof DrainStalledError) throw new OutboxCommandError(err.message);
+      throw err;
     }
     out(`drained ${delivered} record(s); outbox empty`);
     return 0;
@@ -235,40 +212,27 @@ async function importCommand(
 async function bundleStatus(dir: string, out: Out, warn: Out): Promise<number> {
   const volumes = listVolumes(dir);
   if (volumes.length === 0) throw new BundleError(`${dir} holds no bundle (no manifest.json, no vol-NNNN)`);
-  out(
-    `bundle:        ${dir}${existsSync(join(dir, INDEX)) || volumes[0] === dir ? "" : " (export not finished)"}`,
-  );
+  out(`bundle:        ${dir}${bundleFinished(dir, volumes) ? "" : " (export not finished)"}`);
   let bad = 0;
   let records = 0;
   let files = 0;
   let bytes = 0;
   for (const v of volumes) {
-    const problems: string[] = [];
-    try {
-      const m = readManifest(v);
-      try {
-        verifyRecords(v, m);
-      } catch (err) {
-        problems.push((err as Error).message);
-      }
-      for (const f of m.files ?? []) {
-        const p = checkFile(v, f);
-        if (p) problems.push(p);
-      }
-      records += m.records;
-      files += m.files?.length ?? 0;
-      bytes += m.bytes + (m.files_bytes ?? 0);
+    const c = checkVolume(v);
+    const m = c.manifest;
+    if (m === null) out(`${v}: DOES NOT VERIFY`);
+    else {
       out(
-        `${v}: ${m.records} record(s), ${m.files?.length ?? 0} file(s), ${sizeText(m.bytes + (m.files_bytes ?? 0))}; ` +
+        `${v}: ${c.records} record(s), ${c.files} file(s), ${sizeText(c.bytes)}; ` +
           `from ${m.source_node}${m.source_outbox ? `:${m.source_outbox}` : ""} at ${m.created_time}; ` +
-          `bundle ${m.bundle_id}; ${problems.length === 0 ? "verifies" : "DOES NOT VERIFY"}`,
+          `bundle ${m.bundle_id}; ${c.problems.length === 0 ? "verifies" : "DOES NOT VERIFY"}`,
       );
-    } catch (err) {
-      problems.push((err as Error).message);
-      out(`${v}: DOES NOT VERIFY`);
     }
-    for (const p of problems) warn(`  ${p}`);
-    if (problems.length > 0) bad += 1;
+    records += c.records;
+    files += c.files;
+    bytes += c.bytes;
+    for (const p of c.problems) warn(`  ${p}`);
+    if (c.problems.length > 0) bad += 1;
   }
   out(
     `total:         ${volumes.length} volume(s), ${records} record(s), ${files} file(s), ${sizeText(bytes)}; ` +

@@ -5,7 +5,8 @@
 
 import { existsSync } from "node:fs";
 import { describeSystemError } from "../util/errors.ts";
-import { type CliCommand, parseArgs, UsageError } from "./args.ts";
+import { parseArgs } from "./args.ts";
+import { type CliCommand, UsageError } from "./usage.ts";
 import { versionText } from "./version.ts";
 
 /** Errors that carry a one-line reason, by name (their modules are loaded only by the commands). */
@@ -62,7 +63,7 @@ async function dispatch(cmd: CliCommand): Promise<number> {
       return serve(config, path ?? "embedded defaults");
     }
     case "echo": {
-      const { echo } = await import("../net/client.ts");
+      const { echo } = await import("../scu/client.ts");
       const { hex4 } = await import("../dimse/status.ts");
       const r = await echo(cmd.host, cmd.port, cmd.called, cmd.calling);
       process.stdout.write(
@@ -71,7 +72,8 @@ async function dispatch(cmd: CliCommand): Promise<number> {
       return r.status === 0 ? 0 : 1;
     }
     case "hash-password": {
-      const { hashPassword, readStdin } = await import("./hash-password.ts");
+      const { readStdin } = await import("./hash-password.ts");
+      const { hashPassword } = await import("../tenancy/password-hash.ts");
       const password = readStdin();
       if (password === "") throw new UsageError("hash-password: no password on stdin");
       process.stdout.write(`${hashPassword(password)}\n`);

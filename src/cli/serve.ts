@@ -3,15 +3,17 @@
 
 import type { Config } from "../config/schema.ts";
 import { DEFAULT_DATA_SET_LIMITS } from "../dicom/attribute-scanner.ts";
-import { DimseServices } from "../dimse/services.ts";
 import { startLicense } from "../license/runtime.ts";
 import { VENDOR_CA_PEM } from "../license/vendor-ca.ts";
-import { StoreScpServer } from "../net/server.ts";
 import { OpsServer } from "../ops/http.ts";
 import { event, logger } from "../ops/log.ts";
 import { checkArchive } from "../outbox/archive-check.ts";
 import { OutboxLockedError } from "../outbox/log.ts";
 import { OutboxService } from "../outbox/service.ts";
+import { StorePipeline } from "../pipeline/pipeline.ts";
+import { StoreScpServer } from "../scp/server.ts";
+import { DimseServices } from "../scp/services.ts";
+import { InstanceStore } from "../store/instance-store.ts";
 import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
@@ -70,27 +72,30 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     throw err;
   }
   const limits = config.limits;
-  const services = new DimseServices(storage, {
-    dataSet: {
-      maxSequenceDepth: limits.max_sequence_depth,
-      maxInflatedBytes: limits.max_inflated_mb * 1024 * 1024,
-      maxInflateRatio: limits.max_inflate_ratio,
-      inflateRatioFloorBytes: DEFAULT_DATA_SET_LIMITS.inflateRatioFloorBytes,
-    },
-    headLimit: limits.association_buffer_mb * 1024 * 1024,
-    // Room for each record in the outbox before its file enters the archive.
-    reserveRecord: outbox.reserve,
-    required: config.storage.require,
-  });
-  // Transcode on arrival (src/transcode/service.ts): before the outbox record, so it says what is stored.
   const transcoder = new Transcoder(config.transcode, {
     fsync: config.storage.fsync,
     onDuplicate: config.storage.on_duplicate,
     quarantine: (path, reason) => storage.quarantine(path, reason),
   });
-  services.onStored = transcoder.wrap(outbox.onStored);
-  if (config.tenant_tag !== null) services.tenantOf = tenantTagResolver(config.tenant_tag, tenants);
-  services.refuseStore = () => outbox.refusal();
+  // Each C-STORE: stored, transcoded, recorded in the outbox, then answered (src/pipeline/pipeline.ts).
+  const pipeline = new StorePipeline({
+    store: new InstanceStore(storage, {
+      dataSet: {
+        maxSequenceDepth: limits.max_sequence_depth,
+        maxInflatedBytes: limits.max_inflated_mb * 1024 * 1024,
+        maxInflateRatio: limits.max_inflate_ratio,
+        inflateRatioFloorBytes: DEFAULT_DATA_SET_LIMITS.inflateRatioFloorBytes,
+      },
+      headLimit: limits.association_buffer_mb * 1024 * 1024,
+      required: config.storage.require,
+    }),
+    transcode: transcoder,
+    record: outbox,
+  });
+  const services = new DimseServices(
+    pipeline,
+    config.tenant_tag !== null ? tenantTagResolver(config.tenant_tag, tenants) : null,
+  );
   const server = new StoreScpServer({
     config,
     tenants,

@@ -6,8 +6,8 @@
 
 import { isIP } from "node:net";
 import { z } from "zod";
-import { templateProblem } from "../store/layout.ts";
-import { REQUIRABLE } from "../store/validate.ts";
+import { templateProblem } from "./path-template.ts";
+import { REQUIRABLE } from "./requirable.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Field validators, exported so that the CLI and other modules validate the same way.

@@ -9,17 +9,13 @@ import { createInflateRaw, type InflateRaw } from "node:zlib";
 import { copyOf, latin1 } from "../util/bytes.ts";
 import {
   DataSetWalker,
-  ENC_EXPLICIT_BE,
-  ENC_EXPLICIT_LE,
-  ENC_IMPLICIT_LE,
+  type ElementVisitor,
   SKIP_VALUE,
-  type TopLevelVisitor,
-  tagString,
-  UNDEFINED_LENGTH,
   WANT_VALUE,
-  type WalkEncoding,
   type WalkProblem,
+  walkEncodingOf,
 } from "./dataset-walker.ts";
+import { tagString, UNDEFINED_LENGTH } from "./tags.ts";
 import { transferSyntaxInfo } from "./transfer-syntax.ts";
 
 export interface InstanceAttributes {
@@ -78,7 +74,7 @@ const WANTED: ReadonlyMap<number, number> = new Map([
 const utf8 = new TextDecoder("utf-8");
 
 /** The walker's visitor until (0028,0008) is passed: keeps the wanted values in `attrs`. */
-class WantedAttributes implements TopLevelVisitor {
+class WantedAttributes implements ElementVisitor {
   /** The identifying attributes have all been seen (or cannot be anymore). */
   done = false;
   private valueKey = 0;
@@ -169,12 +165,6 @@ export const DEFAULT_DATA_SET_LIMITS: Readonly<DataSetLimits> = {
   inflateRatioFloorBytes: 16 * 1024 * 1024,
 };
 
-function encodingOf(transferSyntaxUid: string): WalkEncoding {
-  const info = transferSyntaxInfo(transferSyntaxUid);
-  if (info !== undefined && !info.explicitVr) return ENC_IMPLICIT_LE;
-  return info?.littleEndian === false ? ENC_EXPLICIT_BE : ENC_EXPLICIT_LE;
-}
-
 /**
  * Reads the attributes listed in {@link InstanceAttributes} from the top level of a data set (no file
  * meta) pushed in chunks of any size, and checks the whole data set's structure to its end (see
@@ -201,7 +191,7 @@ export class AttributeScanner {
     private readonly limits: DataSetLimits = DEFAULT_DATA_SET_LIMITS,
   ) {
     this.wanted = new WantedAttributes(this.attributes);
-    this.walker = new DataSetWalker(encodingOf(transferSyntaxUid), limits, this.wanted);
+    this.walker = new DataSetWalker(walkEncodingOf(transferSyntaxUid), limits, this.wanted);
     if (transferSyntaxInfo(transferSyntaxUid)?.deflated) this.startInflater();
   }
 

@@ -2,20 +2,45 @@
 // length (Implicit VR LE, Explicit VR LE and BE; defined and undefined lengths; sequences, items,
 // delimiters and encapsulated fragments, at any depth) and skips values by counting, so a data set
 // flows through it at wire speed without being copied or held: its state is a position, a 12-byte
-// carry for a header split between chunks, and a stack of open sequences and items bounded by
-// maxSequenceDepth. A data set that ends inside an element or header, leaves a sequence or item open,
+// carry for a header split between chunks, and the stack of open sequences and items
+// (open-containers.ts) bounded by maxSequenceDepth. A data set that ends inside an element or header, leaves a sequence or item open,
 // runs an element past the end of its item, or holds bytes that are no element is reported with the
 // place where it went wrong; the walker never throws on input.
 //
 // Top-level elements may be shown to a visitor (the attribute scanner), which asks for the values it
-// wants; nothing else is ever buffered.
+// wants; nothing else is ever buffered. A visitor that also follows the structure (the tree reader,
+// dataset-tree.ts) is shown the elements at every depth, each fragment, and the containers as they open
+// and close: one reader of the data set structure for both.
 
+import {
+  type ContainerKind,
+  KIND_FRAGMENTS,
+  KIND_ITEM,
+  KIND_SEQUENCE,
+  OpenContainers,
+  type StructureVisitor,
+} from "./open-containers.ts";
 import { isSequenceTag } from "./sequence-tags.ts";
+import { ITEM, ITEM_DELIMITER, PIXEL_DATA, SEQUENCE_DELIMITER, tagString, UNDEFINED_LENGTH } from "./tags.ts";
+import { transferSyntaxInfo } from "./transfer-syntax.ts";
+import { implicitSequence, VR_FORM, VR_OB, VR_OW, VR_SQ, VR_UN } from "./vr.ts";
 
 export const ENC_IMPLICIT_LE = 0;
 export const ENC_EXPLICIT_LE = 1;
 export const ENC_EXPLICIT_BE = 2;
 export type WalkEncoding = typeof ENC_IMPLICIT_LE | typeof ENC_EXPLICIT_LE | typeof ENC_EXPLICIT_BE;
+
+/** The encoding of a data set: Implicit VR is always little endian. */
+export function walkEncoding(explicitVr: boolean, littleEndian: boolean): WalkEncoding {
+  if (!explicitVr) return ENC_IMPLICIT_LE;
+  return littleEndian ? ENC_EXPLICIT_LE : ENC_EXPLICIT_BE;
+}
+
+/** The encoding of a transfer syntax's data sets; encapsulated and unknown ones: Explicit VR Little Endian. */
+export function walkEncodingOf(transferSyntaxUid: string): WalkEncoding {
+  const info = transferSyntaxInfo(transferSyntaxUid);
+  return info === undefined ? ENC_EXPLICIT_LE : walkEncoding(info.explicitVr, info.littleEndian);
+}
 
 /** What kind of problem stopped the walk: the data ended early, is not DICOM, or exceeds a limit. */
 export type WalkProblem = "truncated" | "malformed" | "limit";
@@ -27,10 +52,13 @@ export interface WalkLimits {
 
 export const DEFAULT_WALK_LIMITS: Readonly<WalkLimits> = { maxSequenceDepth: 64 };
 
-/** Shown each top-level element; sees the values it asks for, whole. */
-export interface TopLevelVisitor {
+/**
+ * Shown each top-level element (with a StructureVisitor: each element at any depth, and each fragment of
+ * encapsulated Pixel Data as an element (FFFE,E000) of VR 0); sees the values it asks for, whole.
+ */
+export interface ElementVisitor {
   /**
-   * A top-level element header (`vr` is 0 in Implicit VR, else its two letters as a 16-bit number).
+   * An element header (`vr` is 0 in Implicit VR, else its two letters as a 16-bit number, see vr.ts).
    * Returns WANT_VALUE to receive the value through value(), SKIP_VALUE to let it pass, or the text of a
    * problem that ends the walk (malformed).
    */
@@ -42,11 +70,8 @@ export interface TopLevelVisitor {
 export const SKIP_VALUE = 0;
 export const WANT_VALUE = 1;
 
-export const UNDEFINED_LENGTH = 0xffffffff;
-const PIXEL_DATA = 0x7fe00010;
-const ITEM = 0xfffee000;
-const ITEM_DELIMITER = 0xfffee00d;
-const SEQUENCE_DELIMITER = 0xfffee0dd;
+/** The end of a container of undefined length: its delimiter ends it, not a position. */
+const UNTIL_DELIMITER = Number.POSITIVE_INFINITY;
 
 // Walker states.
 const HEADER = 0;
@@ -54,49 +79,7 @@ const SKIP = 1;
 const VALUE = 2;
 const STOPPED = 3;
 
-// Kinds of open containers.
-/** A sequence: items, then (undefined length) its delimiter, or (defined) its end. */
-const SEQ = 0;
-/** An item: data elements, then (undefined length) its delimiter, or (defined) its end. */
-const ITEM_CONTENT = 1;
-/** Encapsulated pixel data: defined-length fragments, then the sequence delimiter. */
-const FRAGMENTS = 2;
-
-/** Explicit VR header form by (c0 - 0x41) * 26 + (c1 - 0x41): 1 = 2-byte length; others 4 bytes (as DCMTK). */
-const VR_FORM: Uint8Array = (() => {
-  const t = new Uint8Array(26 * 26).fill(2);
-  for (const vr of "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split(" ")) {
-    t[(vr.charCodeAt(0) - 0x41) * 26 + (vr.charCodeAt(1) - 0x41)] = 1;
-  }
-  return t;
-})();
-
-export const VR_SQ = 0x5351;
-export const VR_UN = 0x554e;
-const VR_OB = 0x4f42;
-const VR_OW = 0x4f57;
-
-const NO_BYTES = new Uint8Array(0);
-const NO_NUMBERS = new Float64Array(0);
-
-export function tagString(tag: number): string {
-  const g = Math.floor(tag / 0x10000);
-  const e = tag % 0x10000;
-  return `(${g.toString(16).toUpperCase().padStart(4, "0")},${e.toString(16).toUpperCase().padStart(4, "0")})`;
-}
-
-/**
- * Whether an Implicit VR element of undefined length is a sequence: PS3.6 says SQ, or it is a private
- * data element (unknown VR: read as a sequence, PS3.5 6.2.2, as DCMTK does). Group lengths, private
- * creators, the groups PS3.5 7.8.1 forbids and the other standard elements cannot be.
- */
-function implicitSequence(tag: number): boolean {
-  if (isSequenceTag(tag)) return true;
-  const group = Math.floor(tag / 0x10000);
-  const element = tag % 0x10000;
-  return (group & 1) === 1 && group > 0x0008 && group !== 0xffff && element > 0x00ff;
-}
-
+/** The 32-bit number at b[o, o + 4), big or little endian. */
 function readU32(b: Uint8Array, o: number, be: boolean): number {
   const x0 = b[o] ?? 0;
   const x1 = b[o + 1] ?? 0;
@@ -124,24 +107,16 @@ export class DataSetWalker {
   private valueLen = 0;
   private valueFilled = 0;
 
-  // The stack of open containers, in typed arrays grown by doubling up to the depth limit.
-  private depth = 0;
-  private seqDepth = 0;
-  // Allocated at the first sequence: a data set without any costs no stack.
-  private kinds = NO_BYTES;
-  private encs = NO_BYTES;
-  private tags = NO_NUMBERS;
-  /** Absolute end of a defined-length container, Infinity for an undefined length. */
-  private ends = NO_NUMBERS;
-  /** Where the innermost defined-length container ends: nothing may run past it. */
-  private limit = Number.POSITIVE_INFINITY;
+  private readonly containers: OpenContainers;
 
   constructor(
     private readonly baseEnc: WalkEncoding,
     private readonly limits: WalkLimits = DEFAULT_WALK_LIMITS,
-    private visitor: TopLevelVisitor | null = null,
+    private visitor: ElementVisitor | null = null,
+    private readonly structure: StructureVisitor | null = null,
   ) {
     this.enc = baseEnc;
+    this.containers = new OpenContainers(structure);
   }
 
   /** The walk is over: a problem was found, or end() found the data set whole. */
@@ -186,7 +161,7 @@ export class DataSetWalker {
         this.skipRemaining = 0;
         this.state = HEADER;
       } else if (state === HEADER) {
-        if (this.depth > 0 && this.closeEnded()) return;
+        if (this.containers.depth > 0 && this.closeEnded()) return;
         if (this.carryLen === 0) {
           const used = this.header(b, p, end - p);
           if (used > 0) {
@@ -225,8 +200,9 @@ export class DataSetWalker {
   /** The data set ended here: anything left open is a truncation. Check `error` afterwards. */
   end(): void {
     if (this.state === STOPPED) return;
-    if (this.state === HEADER && this.carryLen === 0 && this.depth > 0 && this.closeEnded()) return;
-    const where = this.where();
+    if (this.state === HEADER && this.carryLen === 0 && this.containers.depth > 0 && this.closeEnded())
+      return;
+    const where = this.containers.where();
     if (this.state === SKIP || this.state === VALUE) {
       const missing = this.state === SKIP ? this.skipRemaining : this.valueLen - this.valueFilled;
       this.fail(
@@ -238,12 +214,12 @@ export class DataSetWalker {
         "truncated",
         `truncated in an element header (${this.carryLen} bytes after the last element)${where}`,
       );
-    } else if (this.depth > 0) {
-      const top = this.depth - 1;
+    } else if (this.containers.depth > 0) {
+      const top = this.containers.depth - 1;
       const what =
-        this.kinds[top] === ITEM_CONTENT
-          ? `an item of ${tagString(this.tags[top] ?? 0)}`
-          : `sequence ${tagString(this.tags[top] ?? 0)}`;
+        this.containers.kinds[top] === KIND_ITEM
+          ? `an item of ${tagString(this.containers.tags[top] ?? 0)}`
+          : `sequence ${tagString(this.containers.tags[top] ?? 0)}`;
       this.fail("truncated", `truncated: ${what} not closed (no delimiter)`);
     } else {
       this.state = STOPPED;
@@ -264,17 +240,19 @@ export class DataSetWalker {
     const group = be ? (b0 << 8) | b1 : (b1 << 8) | b0;
     const tag = group * 0x10000 + (be ? (b2 << 8) | b3 : (b3 << 8) | b2);
     if (group === 0xfffe) return this.itemTag(tag, readU32(b, o + 4, be)) ? 8 : -1;
-    const top = this.depth - 1;
-    if (top >= 0 && this.kinds[top] !== ITEM_CONTENT) {
+    const containers = this.containers;
+    const top = containers.depth - 1;
+    if (top >= 0 && containers.kinds[top] !== KIND_ITEM) {
       return this.bad(
-        `element ${tagString(tag)} in sequence ${tagString(this.tags[top] ?? 0)} outside an item`,
+        `element ${tagString(tag)} in sequence ${tagString(containers.tags[top] ?? 0)} outside an item`,
       );
     }
     if (enc === ENC_IMPLICIT_LE) return this.element(tag, 0, readU32(b, o + 4, false), 8) ? 8 : -1;
     const c0 = b[o + 4] ?? 0;
     const c1 = b[o + 5] ?? 0;
+    // isVrLetters, written out: this runs for every header, where a call measurably costs.
     if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) {
-      return this.bad(`invalid VR for element ${tagString(tag)}${this.where()}`);
+      return this.bad(`invalid VR for element ${tagString(tag)}${this.containers.where()}`);
     }
     const vr = (c0 << 8) | c1;
     if (VR_FORM[(c0 - 0x41) * 26 + (c1 - 0x41)] === 1) {
@@ -295,46 +273,61 @@ export class DataSetWalker {
     this.curTag = tag;
     this.curLen = len;
     const start = this.pos;
-    if (start + hlen > this.limit) {
+    const containers = this.containers;
+    const limit = containers.limit;
+    if (start + hlen > limit) {
       return this.failed(
         "malformed",
-        `element header ${tagString(tag)} runs past the end of its item${this.where()}`,
+        `element header ${tagString(tag)} runs past the end of its item${containers.where()}`,
       );
     }
     let wanted = false;
     const visitor = this.visitor;
-    if (visitor !== null && this.depth === 0) {
+    if (visitor !== null && (containers.depth === 0 || this.structure !== null)) {
       const v = visitor.element(tag, vr, len);
       if (typeof v === "string") return this.failed("malformed", v);
       wanted = v === WANT_VALUE;
     }
     if (len === UNDEFINED_LENGTH) {
       if (this.enc === ENC_IMPLICIT_LE) {
-        if (tag === PIXEL_DATA) return this.open(FRAGMENTS, tag, ENC_IMPLICIT_LE, Number.POSITIVE_INFINITY);
-        if (implicitSequence(tag)) return this.open(SEQ, tag, ENC_IMPLICIT_LE, Number.POSITIVE_INFINITY);
+        if (tag === PIXEL_DATA) return this.open(KIND_FRAGMENTS, tag, ENC_IMPLICIT_LE, UNTIL_DELIMITER);
+        if (implicitSequence(tag)) return this.open(KIND_SEQUENCE, tag, ENC_IMPLICIT_LE, UNTIL_DELIMITER);
         return this.failed(
           "malformed",
-          `undefined length on non-SQ element ${tagString(tag)}${this.where()}`,
+          `undefined length on non-SQ element ${tagString(tag)}${containers.where()}`,
         );
       }
-      if (vr === VR_SQ) return this.open(SEQ, tag, this.enc, Number.POSITIVE_INFINITY);
+      if (vr === VR_SQ) return this.open(KIND_SEQUENCE, tag, this.enc, UNTIL_DELIMITER);
       // PS3.5 6.2.2: UN of undefined length holds a sequence in Implicit VR Little Endian.
-      if (vr === VR_UN) return this.open(SEQ, tag, ENC_IMPLICIT_LE, Number.POSITIVE_INFINITY);
+      if (vr === VR_UN) return this.open(KIND_SEQUENCE, tag, ENC_IMPLICIT_LE, UNTIL_DELIMITER);
       if ((vr === VR_OB || vr === VR_OW) && tag === PIXEL_DATA) {
-        return this.open(FRAGMENTS, tag, this.enc, Number.POSITIVE_INFINITY);
+        return this.open(KIND_FRAGMENTS, tag, this.enc, UNTIL_DELIMITER);
       }
-      return this.failed("malformed", `undefined length on non-SQ element ${tagString(tag)}${this.where()}`);
-    }
-    const end = start + hlen + len;
-    if (end > this.limit) {
       return this.failed(
         "malformed",
-        `element ${tagString(tag)} runs ${end - this.limit} bytes past the end of its item${this.where()}`,
+        `undefined length on non-SQ element ${tagString(tag)}${containers.where()}`,
+      );
+    }
+    const end = start + hlen + len;
+    if (end > limit) {
+      return this.failed(
+        "malformed",
+        `element ${tagString(tag)} runs ${end - limit} bytes past the end of its item${containers.where()}`,
       );
     }
     if (len > 0 && (vr === VR_SQ || (this.enc === ENC_IMPLICIT_LE && isSequenceTag(tag)))) {
-      return this.open(SEQ, tag, this.enc, end);
+      return this.open(KIND_SEQUENCE, tag, this.enc, end);
     }
+    if (wanted) return this.startValue(len, true);
+    if (len > 0) {
+      this.state = SKIP;
+      this.skipRemaining = len;
+    }
+    return true;
+  }
+
+  /** The value of `len` bytes after the header just read: read for the visitor, or skipped. */
+  private startValue(len: number, wanted: boolean): boolean {
     if (wanted) {
       this.state = VALUE;
       this.valueLen = len;
@@ -354,15 +347,18 @@ export class DataSetWalker {
   private itemTag(tag: number, len: number): boolean {
     this.curTag = tag;
     this.curLen = len;
-    const top = this.depth - 1;
+    const top = this.containers.depth - 1;
     if (top < 0) return this.failed("malformed", `${tagString(tag)} outside a sequence`);
-    const kind = this.kinds[top];
-    const seqTag = this.tags[top] ?? 0;
-    const undefinedContainer = this.ends[top] === Number.POSITIVE_INFINITY;
-    if (this.pos + 8 > this.limit) {
-      return this.failed("malformed", `${tagString(tag)} runs past the end of its item${this.where()}`);
+    const kind = this.containers.kinds[top];
+    const seqTag = this.containers.tags[top] ?? 0;
+    const undefinedContainer = this.containers.ends[top] === UNTIL_DELIMITER;
+    if (this.pos + 8 > this.containers.limit) {
+      return this.failed(
+        "malformed",
+        `${tagString(tag)} runs past the end of its item${this.containers.where()}`,
+      );
     }
-    if (kind === ITEM_CONTENT) {
+    if (kind === KIND_ITEM) {
       if (tag === ITEM_DELIMITER && undefinedContainer) {
         this.pop();
         return true;
@@ -376,25 +372,29 @@ export class DataSetWalker {
     if (tag !== ITEM) {
       return this.failed("malformed", `${tagString(tag)} in sequence ${tagString(seqTag)}`);
     }
-    if (kind === FRAGMENTS) {
+    if (kind === KIND_FRAGMENTS) {
       if (len === UNDEFINED_LENGTH) {
         return this.failed("malformed", `fragment of undefined length in ${tagString(seqTag)}`);
       }
-      if (this.pos + 8 + len > this.limit) {
-        return this.failed("malformed", `fragment runs past the end of its item${this.where()}`);
+      if (this.pos + 8 + len > this.containers.limit) {
+        return this.failed("malformed", `fragment runs past the end of its item${this.containers.where()}`);
       }
-      if (len > 0) {
-        this.state = SKIP;
-        this.skipRemaining = len;
-      }
-      return true;
+      const visitor = this.structure === null ? null : this.visitor;
+      if (visitor === null) return this.startValue(len, false);
+      const v = visitor.element(ITEM, 0, len);
+      if (typeof v === "string") return this.failed("malformed", v);
+      return this.startValue(len, v === WANT_VALUE);
     }
-    if (len === UNDEFINED_LENGTH) return this.push(ITEM_CONTENT, seqTag, this.enc, Number.POSITIVE_INFINITY);
+    if (len === UNDEFINED_LENGTH) return this.push(KIND_ITEM, seqTag, this.enc, UNTIL_DELIMITER);
     const end = this.pos + 8 + len;
-    if (end > this.limit) {
+    if (end > this.containers.limit) {
       return this.failed("malformed", `item of ${tagString(seqTag)} runs past the end of its container`);
     }
-    return len === 0 ? true : this.push(ITEM_CONTENT, seqTag, this.enc, end);
+    if (len > 0) return this.push(KIND_ITEM, seqTag, this.enc, end);
+    // An empty item opens nothing to close later: shown as opened and closed at once.
+    this.structure?.opened(KIND_ITEM);
+    this.structure?.closed();
+    return true;
   }
 
   private failed(problem: WalkProblem, message: string): false {
@@ -405,94 +405,42 @@ export class DataSetWalker {
   // ---- the container stack ------------------------------------------------------------------------
 
   /** Open a sequence or encapsulated pixel data, within the depth limit. */
-  private open(kind: number, tag: number, enc: WalkEncoding, end: number): boolean {
-    if (this.seqDepth >= this.limits.maxSequenceDepth) {
+  private open(kind: ContainerKind, tag: number, enc: WalkEncoding, end: number): boolean {
+    if (this.containers.sequences >= this.limits.maxSequenceDepth) {
       return this.failed(
         "limit",
         `nesting deeper than limits.max_sequence_depth (${this.limits.maxSequenceDepth}) at ${tagString(tag)}`,
       );
     }
-    this.seqDepth += 1;
     return this.push(kind, tag, enc, end);
   }
 
-  private push(kind: number, tag: number, enc: WalkEncoding, end: number): boolean {
-    const d = this.depth;
-    if (d === this.kinds.length) this.grow();
-    this.kinds[d] = kind;
-    this.encs[d] = enc;
-    this.tags[d] = tag;
-    this.ends[d] = end;
-    this.depth = d + 1;
+  private push(kind: ContainerKind, tag: number, enc: WalkEncoding, end: number): boolean {
     this.enc = enc;
-    if (end < this.limit) this.limit = end;
+    this.containers.push(kind, tag, enc, end);
     return true;
   }
 
-  private grow(): void {
-    const n = Math.max(8, this.kinds.length * 2);
-    const kinds = new Uint8Array(n);
-    kinds.set(this.kinds);
-    const encs = new Uint8Array(n);
-    encs.set(this.encs);
-    const tags = new Float64Array(n);
-    tags.set(this.tags);
-    const ends = new Float64Array(n);
-    ends.set(this.ends);
-    this.kinds = kinds;
-    this.encs = encs;
-    this.tags = tags;
-    this.ends = ends;
-  }
-
   private pop(): void {
-    const d = this.depth - 1;
-    if (this.kinds[d] !== ITEM_CONTENT) this.seqDepth -= 1;
-    this.depth = d;
-    this.enc = d > 0 ? ((this.encs[d - 1] ?? this.baseEnc) as WalkEncoding) : this.baseEnc;
-    let limit = Number.POSITIVE_INFINITY;
-    for (let i = d - 1; i >= 0; i--) {
-      const e = this.ends[i] ?? Number.POSITIVE_INFINITY;
-      if (e !== Number.POSITIVE_INFINITY) {
-        limit = e;
-        break;
-      }
-    }
-    this.limit = limit;
+    this.enc = this.containers.pop(this.baseEnc) as WalkEncoding;
   }
 
   /** Close the defined-length containers that end at this.pos. True when the walk stopped. */
   private closeEnded(): boolean {
-    while (this.depth > 0) {
-      const end = this.ends[this.depth - 1] ?? Number.POSITIVE_INFINITY;
+    while (this.containers.depth > 0) {
+      const end = this.containers.ends[this.containers.depth - 1] ?? UNTIL_DELIMITER;
       if (end !== this.pos) break;
       this.pop();
     }
     // An undefined-length container still open inside a defined one that has ended.
-    if (this.pos >= this.limit && this.depth > 0) {
+    if (this.pos >= this.containers.limit && this.containers.depth > 0) {
       this.fail(
         "malformed",
-        `sequence ${tagString(this.tags[this.depth - 1] ?? 0)} not closed by the end of its item`,
+        `sequence ${tagString(this.containers.tags[this.containers.depth - 1] ?? 0)} not closed by the end of its item`,
       );
       return true;
     }
     return false;
-  }
-
-  /** " in sequence (gggg,eeee)" for the innermost open sequence, with the top-level one it is in. */
-  private where(): string {
-    let inner = -1;
-    let outer = -1;
-    for (let i = 0; i < this.depth; i++) {
-      if (this.kinds[i] === ITEM_CONTENT) continue;
-      if (outer < 0) outer = i;
-      inner = i;
-    }
-    if (inner < 0) return "";
-    const innerTag = tagString(this.tags[inner] ?? 0);
-    return inner === outer
-      ? ` in sequence ${innerTag}`
-      : ` in sequence ${innerTag} within ${tagString(this.tags[outer] ?? 0)}`;
   }
 
   // ---- values the visitor wanted ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 import { trimmedLatin1 } from "../util/bytes.ts";
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "./implementation.ts";
+import { hasShortLength, isVrLetters } from "./vr.ts";
 
 export const PREAMBLE_LENGTH = 128;
 
@@ -118,18 +119,18 @@ export function readFileMeta(bytes: Uint8Array): ParsedFileMeta {
     if (o + 8 > bytes.length) throw new Error(`truncated file meta element ${where}`);
     const v0 = bytes[o + 4] ?? 0;
     const v1 = bytes[o + 5] ?? 0;
-    if (v0 < 0x41 || v0 > 0x5a || v1 < 0x41 || v1 > 0x5a) {
+    if (!isVrLetters(v0, v1)) {
       throw new Error(`file meta element ${where} is not in Explicit VR Little Endian (no valid VR)`);
     }
     const vr = String.fromCharCode(v0, v1);
     let len: number;
-    if (LONG_VRS.has(vr)) {
+    if (hasShortLength(vr)) {
+      len = u16(bytes, o + 6);
+      o += 8;
+    } else {
       if (o + 12 > bytes.length) throw new Error(`truncated file meta element ${where}`);
       len = u32(bytes, o + 8);
       o += 12;
-    } else {
-      len = u16(bytes, o + 6);
-      o += 8;
     }
     if (len === 0xffffffff) throw new Error(`undefined length in file meta element ${where}`);
     if (o + len > bytes.length) throw new Error(`truncated file meta element ${where}`);
@@ -154,22 +155,6 @@ const META_KEYS: ReadonlyMap<number, keyof FileMeta> = new Map<number, keyof Fil
   [0x0016, "sourceAeTitle"],
   [0x0017, "sendingAeTitle"],
   [0x0018, "receivingAeTitle"],
-]);
-
-const LONG_VRS: ReadonlySet<string> = new Set([
-  "OB",
-  "OD",
-  "OF",
-  "OL",
-  "OV",
-  "OW",
-  "SQ",
-  "SV",
-  "UC",
-  "UN",
-  "UR",
-  "UT",
-  "UV",
 ]);
 
 function writeTag(out: Uint8Array, o: number, tag: number): void {

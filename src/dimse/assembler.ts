@@ -4,9 +4,10 @@
 
 import { PduError } from "../net/pdu/errors.ts";
 import { AbortReason } from "../net/pdu/types.ts";
-import { concatBytes, copyOf } from "../util/bytes.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { copyTransient, type TransientBytes } from "../util/transient-bytes.ts";
 import { type CommandSet, decodeCommandSet, MAX_COMMAND_SET_LENGTH } from "./command.ts";
-import type { DataSink, Operation } from "./services.ts";
+import type { DataSink, Operation } from "./operation.ts";
 import { DimseError } from "./status.ts";
 
 export interface AssemblerPort {
@@ -45,7 +46,7 @@ export class MessageAssembler {
   }
 
   /** One piece of a PDV; throws PduError for a protocol violation (the association aborts). */
-  pdv(contextId: number, isCommand: boolean, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void {
+  pdv(contextId: number, isCommand: boolean, isLast: boolean, chunk: TransientBytes, pdvEnd: boolean): void {
     if (!this.port.accepted(contextId)) {
       throw new PduError(
         `P-DATA on presentation context ${contextId}, which was not accepted`,
@@ -56,7 +57,7 @@ export class MessageAssembler {
     else this.dataFragment(contextId, isLast, chunk, pdvEnd);
   }
 
-  private commandFragment(contextId: number, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void {
+  private commandFragment(contextId: number, isLast: boolean, chunk: TransientBytes, pdvEnd: boolean): void {
     if (this.receiving) {
       throw new PduError(
         "command fragment while a data set is incomplete",
@@ -78,7 +79,7 @@ export class MessageAssembler {
       );
     }
     // The command outlives the socket read it came in (the response is built from it): a copy.
-    if (chunk.length > 0) this.commandParts.push(copyOf(chunk));
+    if (chunk.length > 0) this.commandParts.push(copyTransient(chunk));
     if (!(isLast && pdvEnd)) return;
 
     const bytes = concatBytes(this.commandParts);
@@ -97,7 +98,7 @@ export class MessageAssembler {
     else this.port.ready(contextId, op);
   }
 
-  private dataFragment(contextId: number, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void {
+  private dataFragment(contextId: number, isLast: boolean, chunk: TransientBytes, pdvEnd: boolean): void {
     const r = this.receiving;
     if (!r) throw new PduError("data set fragment without a command", AbortReason.UnexpectedPduParameter);
     if (r.contextId !== contextId) {

@@ -5,17 +5,9 @@
 import { readFileSync } from "node:fs";
 import type { LicenseConfig } from "../config/schema.ts";
 import { event, logger } from "../ops/log.ts";
-import { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseInfo } from "./info.ts";
+import { daysLeft, EXPIRY_WARNING_DAYS, LicenseError, type LicenseGate, type LicenseInfo } from "./info.ts";
 
 const log = logger("license");
-
-export interface LicenseGate {
-  /** null in an unlicensed build. */
-  readonly info: LicenseInfo | null;
-  /** Why new associations must be refused now, or null. */
-  problem(): string | null;
-  stop(): void;
-}
 
 /** Read and verify the license file named by the config; reasons as LicenseError. */
 export async function loadLicense(config: LicenseConfig, vendorCaPem: string): Promise<LicenseInfo> {

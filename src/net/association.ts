@@ -1,27 +1,24 @@
-// One association, acceptor side: owns the socket, feeds bytes to the PDU reader, runs every PDU and
-// timer through the PS3.8 state machine (fsm.ts), and connects the negotiation and the DIMSE layer.
+// One association, acceptor side, as the Upper Layer runs it: owns the connection, feeds its bytes to
+// the PDU reader, runs every PDU and timer through the PS3.8 state machine (fsm.ts), negotiates the
+// presentation contexts, and hands its service-user (service-user.ts) the A-ASSOCIATE indication, the
+// PDVs of P-DATA and the release and abort indications.
 //
 // Bounded in time in every state: until it is established the association has artimMs (the standard's
 // ARTIM covers only the wait for the A-ASSOCIATE-RQ; here the decision on it, user identity included,
 // is covered too); afterwards it is aborted when the peer makes no progress for idleMs, whatever it is
-// in the middle of (an operation whose data set stops arriving included). Progress is a complete DIMSE
-// message, a response sent, or data delivered at minRateBytesPerS on average since the last progress,
-// so a peer trickling a byte now and then does not count as alive. Time the peer spends waiting for
-// our answers is not its idleness. Bounded in memory: reading pauses while more than bufferBytes of
-// received data are not on disk yet, while the peer leaves that much of our answers unread, and while
-// MAX_OUTSTANDING operations are unanswered.
+// in the middle of (an operation whose data set stops arriving included; progress.ts says what counts
+// as progress). Time the peer spends waiting for our answers is not its idleness. Bounded in memory:
+// reading pauses while more than bufferBytes of received data are not on disk yet, while the peer
+// leaves that much of our answers unread, and while MAX_OUTSTANDING operations are unanswered.
 
-import { MessageAssembler } from "../dimse/assembler.ts";
-import type { CommandSet } from "../dimse/command.ts";
-import type { AssociationStats, DimseServices, Operation } from "../dimse/services.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
-import type { Rejection, Tenant } from "../tenancy/tenants.ts";
-import type { NetContext } from "./context.ts";
+import type { TransientBytes } from "../util/transient-bytes.ts";
 import { type Event, type ProviderPort, type State, transition } from "./fsm.ts";
-import { type AcceptedContext, type NegotiationPolicy, negotiate } from "./negotiation.ts";
-import { encodePDataPdvHeader, encodePdu, PDATA_PDV_HEADER_LENGTH } from "./pdu/codec.ts";
+import { type NegotiationPolicy, negotiate } from "./negotiation.ts";
+import { encodePdu } from "./pdu/codec.ts";
 import { PduError } from "./pdu/errors.ts";
+import { encodeCommandPdus } from "./pdu/pdata.ts";
 import { PduReader } from "./pdu/reader.ts";
 import {
   AbortReason,
@@ -31,10 +28,10 @@ import {
   type PDataPdu,
   type Pdu,
   PduType,
-  RejectReason,
-  RejectResult,
-  RejectSource,
 } from "./pdu/types.ts";
+import { ProgressClock } from "./progress.ts";
+import { type AssociateRejection, Rejection } from "./rejections.ts";
+import type { AssociateAnswer, Ending, ServiceUser } from "./service-user.ts";
 import type { Connection } from "./transport.ts";
 
 const log = logger("assoc");
@@ -48,7 +45,7 @@ const MAX_OUTSTANDING = 8;
 /** How often the idle rule is checked at most (a timer per association, not per chunk). */
 const IDLE_CHECK_MS = 1000;
 
-export interface AssociationOptions {
+export interface UpperLayerOptions {
   policy: NegotiationPolicy;
   strict: boolean;
   /** From the connection to the association being established (the ARTIM timeout). */
@@ -64,85 +61,44 @@ export interface AssociationOptions {
   bufferBytes: number;
   /** The largest A-ASSOCIATE-RQ (or other non-P-DATA PDU) read: buffered whole before it is decoded. */
   maxRqBytes: number;
-  /**
-   * Decide whether this A-ASSOCIATE-RQ may proceed (tenant, limits, disk, user identity). Returns the
-   * tenant or the rejection to send; may take a while (scrypt), so it may be a promise.
-   */
-  admit(rq: AssociateRqPdu, remoteAddress: string): Admission | Promise<Admission>;
 }
 
-export interface Admitted {
-  tenant: Tenant;
-  /** The verified user name (user identity negotiation), if any. */
-  user?: string | null;
-  /** Answer the requestor's User Identity sub-item with a positive response (PS3.7 D.3.3.7.2). */
-  identityResponse?: boolean;
-}
-
-export type Admission = Admitted | Rejection;
-
-export type Ending =
-  | "released"
-  | "aborted-by-peer"
-  | "aborted"
-  | "rejected"
-  | "disconnected"
-  | "timeout"
-  | "dropped";
-
-export class Association implements ProviderPort {
+export class UpperLayerAssociation<A> implements ProviderPort {
   state: State = "Sta1";
-  readonly id: string;
   private readonly reader: PduReader;
-  private readonly assembler: MessageAssembler;
   private artim: ReturnType<typeof setTimeout> | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private establishTimer: ReturnType<typeof setTimeout> | null = null;
   /** When the peer last made progress (see the header comment), and the bytes it sent since. */
-  private lastProgress = Date.now();
-  private bytesSinceProgress = 0;
-  private readonly minBytesPerMs: number;
+  private readonly clock: ProgressClock;
   /** Set by DT-2 for the P-DATA-TF being read: deliver its PDVs, or (AA-6) drop them. */
   private deliver = false;
   private rq: AssociateRqPdu | null = null;
   private ac: AssociateAcPdu | null = null;
-  private rejection: Rejection | null = null;
-  private accepted = new Map<number, AcceptedContext>();
-  private ctx: NetContext | null = null;
+  private rejection: AssociateRejection | null = null;
   private abortReason: number = AbortReason.NotSpecified;
   private outgoing: Uint8Array[] = [];
-  /** Responses go out in request order, each as soon as its operation and all before it are done. */
-  private chain: Promise<void> = Promise.resolve();
-  private outstanding = 0;
   private paused = false;
   private ending: Ending | null = null;
   /** A transition is running (see fire). */
   private firing = false;
-  private readonly started = performance.now();
   /** When the connection was accepted (performance.now()). */
-  readonly connectedAt = this.started;
-  private readonly stats: AssociationStats = { instances: 0, failures: 0, bytes: 0 };
-  private resolveDone!: () => void;
-  /** Resolves when the association is over and every operation has finished. */
-  readonly done = new Promise<void>((r) => {
-    this.resolveDone = r;
-  });
+  readonly connectedAt = performance.now();
 
   constructor(
     private readonly socket: Connection,
-    private readonly services: DimseServices,
-    private readonly options: AssociationOptions,
-    id: string,
+    private readonly user: ServiceUser<A>,
+    private readonly options: UpperLayerOptions,
+    readonly id: string,
   ) {
-    this.id = id;
-    this.minBytesPerMs = options.minRateBytesPerS / 1000;
+    this.clock = new ProgressClock(options.minRateBytesPerS);
     this.reader = new PduReader(
       {
         pdu: (pdu) => this.onPdu(pdu),
         pdataStart: (length) => this.onPDataStart(length),
         pdvData: (contextId, isCommand, isLast, chunk, pdvEnd) => {
           if (!this.deliver) return;
-          this.assembler.pdv(contextId, isCommand, isLast, chunk, pdvEnd);
+          this.user.pdv(contextId, isCommand, isLast, chunk, pdvEnd);
           // Per piece, not per PDU: a PDU may be as long as the peer likes when strict is off.
           this.applyBackpressure();
         },
@@ -153,11 +109,6 @@ export class Association implements ProviderPort {
         maxOtherPduLength: options.maxRqBytes,
       },
     );
-    this.assembler = new MessageAssembler({
-      accepted: (id) => this.accepted.has(id),
-      begin: (contextId, cmd) => this.beginOperation(contextId, cmd),
-      ready: (contextId, op) => this.operationReady(contextId, op),
-    });
     socket.onData = (chunk) => this.onData(chunk);
     socket.onDrain = () => this.relieveBackpressure();
     socket.onError = (err) => {
@@ -175,7 +126,7 @@ export class Association implements ProviderPort {
       if (this.state !== "Sta2" && this.state !== "Sta3") return;
       event(log, "warning", "association-timeout", {
         assoc: this.id,
-        peer: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
+        peer: this.peer,
         state: this.state,
         why: "not established within scp.artim_timeout_s",
       });
@@ -197,17 +148,17 @@ export class Association implements ProviderPort {
     this.socket.destroy();
   }
 
-  get established(): boolean {
-    return this.state === "Sta6" || this.state === "Sta8";
-  }
-
-  /** Still waiting for (the rest of) the A-ASSOCIATE-RQ. */
-  get awaitingRequest(): boolean {
-    return this.state === "Sta2";
-  }
-
   get remoteAddress(): string {
     return this.socket.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.socket.remotePort;
+  }
+
+  /** address:port, as log lines name the peer. */
+  get peer(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
   }
 
   /** Subject CN of the verified TLS client certificate, or null. */
@@ -215,12 +166,50 @@ export class Association implements ProviderPort {
     return this.socket.tlsSubject ?? null;
   }
 
+  /** The peer made progress (a whole message arrived, or it was answered): its idle clock restarts. */
+  noteProgress(): void {
+    this.clock.progress();
+  }
+
+  /** P-DATA request primitive: send a command set, fragmented to the peer's maximum PDU length. */
+  sendCommand(contextId: number, command: Uint8Array): void {
+    if (this.state !== "Sta6" && this.state !== "Sta8") return;
+    const peerMax = this.rq?.userInformation.maxLength ?? 0;
+    for (const pdu of encodeCommandPdus(contextId, command, peerMax)) this.outgoing.push(pdu);
+    this.fire("Evt9");
+  }
+
+  /** Pause reading while too much is held for this association (see the header comment). */
+  applyBackpressure(): void {
+    if (this.paused) return;
+    if (
+      this.user.heldBytes > this.options.bufferBytes ||
+      this.user.outstanding > MAX_OUTSTANDING ||
+      this.socket.unsentBytes > this.options.bufferBytes
+    ) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Read again once what is held has fallen to a quarter of the bound. */
+  relieveBackpressure(): void {
+    if (!this.paused) return;
+    const low = this.options.bufferBytes / 4;
+    if (
+      this.user.heldBytes < low &&
+      this.user.outstanding <= MAX_OUTSTANDING &&
+      this.socket.unsentBytes < low
+    ) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
   // ---- bytes in -------------------------------------------------------------------------------
 
-  private onData(chunk: Uint8Array): void {
-    this.bytesSinceProgress += chunk.length;
-    const now = Date.now();
-    if (this.bytesSinceProgress >= this.minBytesPerMs * (now - this.lastProgress)) this.progress(now);
+  private onData(chunk: TransientBytes): void {
+    this.clock.received(chunk.length);
     try {
       this.reader.push(chunk);
     } catch (err) {
@@ -326,7 +315,7 @@ export class Association implements ProviderPort {
 
   sendAbort(source: "user" | "provider"): void {
     this.ending ??= "aborted";
-    this.write(
+    this.socket.write(
       encodePdu({
         type: PduType.Abort,
         source: source === "user" ? AbortSource.ServiceUser : AbortSource.ServiceProvider,
@@ -351,7 +340,7 @@ export class Association implements ProviderPort {
         break;
       case "release":
         // Answer the release only once every outstanding operation has been answered (PS3.8 7.2).
-        this.chain = this.chain.then(() => {
+        this.user.release().then(() => {
           if (this.state === "Sta8") {
             this.ending ??= "released";
             this.fire("Evt14");
@@ -361,7 +350,7 @@ export class Association implements ProviderPort {
       case "abort":
         this.ending ??= "aborted";
         this.deliver = false;
-        this.abortIncomplete();
+        this.user.dropIncomplete();
         break;
       case "closed":
         break;
@@ -369,13 +358,13 @@ export class Association implements ProviderPort {
   }
 
   sendAssociateAc(): void {
-    if (this.ac) this.write(encodePdu(this.ac));
+    if (this.ac) this.socket.write(encodePdu(this.ac));
   }
 
   sendAssociateRj(): void {
     const r = this.rejection;
     if (r)
-      this.write(
+      this.socket.write(
         encodePdu({ type: PduType.AssociateRj, result: r.result, source: r.source, reason: r.reason }),
       );
   }
@@ -383,26 +372,21 @@ export class Association implements ProviderPort {
   sendPData(): void {
     const queued = this.outgoing;
     this.outgoing = [];
-    for (const b of queued) this.write(b);
+    for (const b of queued) this.socket.write(b);
   }
 
   sendReleaseRp(): void {
-    this.write(encodePdu({ type: PduType.ReleaseRp }));
+    this.socket.write(encodePdu({ type: PduType.ReleaseRp }));
   }
 
-  private write(bytes: Uint8Array): void {
-    this.socket.write(bytes);
-  }
-
-  // ---- A-ASSOCIATE indication: the service user's decision (Evt7 / Evt8) -------------------------
+  // ---- A-ASSOCIATE indication: the service-user's decision (Evt7 / Evt8) -------------------------
 
   private decideAssociation(): void {
     const rq = this.rq;
     if (!rq) return;
-    const remote = this.socket.remoteAddress;
-    let pending: Admission | Promise<Admission>;
+    let pending: AssociateAnswer<A> | Promise<AssociateAnswer<A>>;
     try {
-      pending = this.options.admit(rq, remote);
+      pending = this.user.associate(rq);
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -411,77 +395,47 @@ export class Association implements ProviderPort {
       return;
     }
     pending.then(
-      (admission) => this.decided(rq, admission),
+      (answer) => this.decided(rq, answer),
       (err: Error) => {
         log.error("admission failed: {error}", { error: err });
         this.decided(rq, {
-          result: RejectResult.Transient,
-          source: RejectSource.ServiceUser,
-          reason: RejectReason.NoReasonGiven,
+          accepted: false,
+          rejection: Rejection.TransientNoReason,
           why: `internal error: ${err.message}`,
         });
       },
     );
   }
 
-  private decided(rq: AssociateRqPdu, admission: Admission): void {
+  private decided(rq: AssociateRqPdu, answer: AssociateAnswer<A>): void {
     // The peer may have aborted or gone away while the decision was being made (user identity).
     if (this.state !== "Sta3") return;
-    const remote = this.socket.remoteAddress;
-    if (!("tenant" in admission)) {
-      this.rejection = admission;
+    if (!answer.accepted) {
+      const { result, source, reason } = answer.rejection;
+      this.rejection = answer.rejection;
       this.ending = "rejected";
       event(log, "warning", "association-rejected", {
         assoc: this.id,
-        peer: `${remote}:${this.socket.remotePort}`,
+        peer: this.peer,
         calling: rq.callingAeTitle,
         called: rq.calledAeTitle,
-        result: admission.result,
-        source: admission.source,
-        reason: admission.reason,
-        why: admission.why,
+        result,
+        source,
+        reason,
+        why: answer.why,
       });
-      opsSink?.associationRejected(admission.result, admission.source, admission.reason);
+      opsSink?.associationRejected(result, source, reason);
       this.stopEstablishTimer();
       this.fire("Evt8");
       return;
     }
     const { ac, accepted } = negotiate(rq, this.options.policy);
     // Types 1 and 2 have no server response: the item is sent empty (PS3.7 D.3.3.7.2).
-    if (admission.identityResponse) ac.userInformation.userIdentityAc = { serverResponse: new Uint8Array(0) };
+    if (answer.identityResponse) ac.userInformation.userIdentityAc = { serverResponse: new Uint8Array(0) };
     this.ac = ac;
-    this.accepted = accepted;
-    this.ctx = {
-      id: this.id,
-      tenant: admission.tenant,
-      callingAe: rq.callingAeTitle,
-      calledAe: rq.calledAeTitle,
-      remoteAddress: remote,
-      remotePort: this.socket.remotePort,
-      user: admission.user ?? null,
-      tlsSubject: this.socket.tlsSubject ?? null,
-    };
-    event(log, "info", "association-accepted", {
-      assoc: this.id,
-      peer: `${remote}:${this.socket.remotePort}`,
-      calling: rq.callingAeTitle,
-      called: rq.calledAeTitle,
-      tenant: admission.tenant.id,
-      user: admission.user ?? undefined,
-      tls: this.socket.tlsSubject ?? undefined,
-      contexts: `${accepted.size}/${rq.presentationContexts.length}`,
-      peer_max_pdu: rq.userInformation.maxLength,
-      impl: rq.userInformation.implementationVersionName ?? rq.userInformation.implementationClassUid,
-    });
-    opsSink?.associationAccepted({
-      id: this.id,
-      peer: `${remote}:${this.socket.remotePort}`,
-      calling: rq.callingAeTitle,
-      called: rq.calledAeTitle,
-      tenant: admission.tenant.id,
-    });
+    this.user.established(rq, accepted, answer.acceptance);
     this.stopEstablishTimer();
-    this.progress(Date.now());
+    this.noteProgress();
     this.fire("Evt7");
   }
 
@@ -490,112 +444,7 @@ export class Association implements ProviderPort {
     this.establishTimer = null;
   }
 
-  // ---- DIMSE ----------------------------------------------------------------------------------
-
-  private beginOperation(contextId: number, cmd: CommandSet): Operation {
-    const pc = this.accepted.get(contextId);
-    const ctx = this.ctx;
-    if (!pc || !ctx)
-      throw new PduError("P-DATA before the association is established", AbortReason.UnexpectedPdu);
-    this.outstanding += 1;
-    const op = this.services.begin(cmd, ctx, pc.transferSyntax, pc.abstractSyntax, this.stats);
-    if (op.data) op.data.onProgress = () => this.relieveBackpressure();
-    return op;
-  }
-
-  private operationReady(contextId: number, op: Operation): void {
-    // A whole request arrived: progress, however slowly its bytes came.
-    this.progress(Date.now());
-    // Start completing now (fsync, rename) so it overlaps with the next request; answer in order.
-    const result = op.complete();
-    this.applyBackpressure();
-    this.relieveBackpressure();
-    this.chain = this.chain
-      .then(() => result)
-      .then(
-        (rsp) => {
-          this.outstanding -= 1;
-          if (rsp) this.sendResponse(contextId, rsp);
-          // The peer waited for us: its clock starts again now.
-          this.progress(Date.now());
-          this.relieveBackpressure();
-          try {
-            op.afterResponse?.();
-          } catch (err) {
-            // Bookkeeping only: it must not hold up the responses that follow on this chain.
-            log.error("after-response bookkeeping failed: {error}", { error: err });
-          }
-        },
-        (err: Error) => {
-          this.outstanding -= 1;
-          this.relieveBackpressure();
-          log.error("operation failed without a response: {error}", { error: err });
-        },
-      );
-  }
-
-  private sendResponse(contextId: number, command: Uint8Array): void {
-    if (this.state !== "Sta6" && this.state !== "Sta8") return;
-    // Fragment to the peer's maximum PDU length (0 = unlimited), PS3.8 D.1.
-    const peerMax = this.rq?.userInformation.maxLength ?? 0;
-    const maxData = peerMax > 0 ? Math.max(1, peerMax - 6) : command.length;
-    for (let pos = 0; pos < command.length || pos === 0; pos += maxData) {
-      const part = command.subarray(pos, pos + maxData);
-      const last = pos + maxData >= command.length;
-      const header = encodePDataPdvHeader(contextId, true, last, part.length);
-      const pdu = new Uint8Array(PDATA_PDV_HEADER_LENGTH + part.length);
-      pdu.set(header, 0);
-      pdu.set(part, PDATA_PDV_HEADER_LENGTH);
-      this.outgoing.push(pdu);
-      if (last) break;
-    }
-    this.fire("Evt9");
-  }
-
-  /** Pause reading while too much is held for this association (see the header comment). */
-  private applyBackpressure(): void {
-    if (this.paused) return;
-    const sink = this.assembler.currentSink;
-    if (
-      (sink !== null && sink.pendingBytes > this.options.bufferBytes) ||
-      this.outstanding > MAX_OUTSTANDING ||
-      this.socket.unsentBytes > this.options.bufferBytes
-    ) {
-      this.paused = true;
-      this.socket.pause();
-    }
-  }
-
-  private relieveBackpressure(): void {
-    if (!this.paused) return;
-    const low = this.options.bufferBytes / 4;
-    const sink = this.assembler.currentSink;
-    if (
-      (sink === null || sink.pendingBytes < low) &&
-      this.outstanding <= MAX_OUTSTANDING &&
-      this.socket.unsentBytes < low
-    ) {
-      this.paused = false;
-      this.socket.resume();
-    }
-  }
-
-  private abortIncomplete(): void {
-    const op = this.assembler.takeIncomplete();
-    if (op) {
-      this.outstanding -= 1;
-      op.abort().catch((err: Error) =>
-        log.error("cleanup of an aborted instance failed: {error}", { error: err }),
-      );
-    }
-  }
-
   // ---- timers and the end ---------------------------------------------------------------------
-
-  private progress(now: number): void {
-    this.lastProgress = now;
-    this.bytesSinceProgress = 0;
-  }
 
   /**
    * Every operation the peer started has all its input, and the reader is between PDUs: the peer is
@@ -603,7 +452,7 @@ export class Association implements ProviderPort {
    */
   private get waitingForUs(): boolean {
     if (this.state === "Sta3") return true; // our decision on its A-ASSOCIATE-RQ (ARTIM bounds it)
-    return this.outstanding > 0 && this.assembler.idle && this.reader.idle;
+    return this.user.outstanding > 0 && this.user.betweenMessages && this.reader.idle;
   }
 
   private armIdle(): void {
@@ -611,16 +460,16 @@ export class Association implements ProviderPort {
     const check = (): void => {
       if (this.state === "Sta1") return;
       const now = Date.now();
-      if (this.waitingForUs) this.progress(now);
-      const quiet = now - this.lastProgress;
+      if (this.waitingForUs) this.clock.progress(now);
+      const quiet = this.clock.quietFor(now);
       if (quiet >= idle && this.state !== "Sta13") {
         event(log, "warning", "idle-timeout", {
           assoc: this.id,
           state: this.state,
           seconds: Math.round(quiet / 1000),
-          bytes_since_progress: this.bytesSinceProgress,
+          bytes_since_progress: this.clock.bytesSinceProgress,
           why:
-            this.bytesSinceProgress > 0
+            this.clock.bytesSinceProgress > 0
               ? "data arriving slower than limits.min_rate_bytes_per_s"
               : "nothing received for scp.idle_timeout_s",
         });
@@ -636,26 +485,8 @@ export class Association implements ProviderPort {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.stopEstablishTimer();
     this.stopArtim();
-    this.abortIncomplete();
+    this.user.dropIncomplete();
     if (!this.socket.closed) this.socket.destroy();
-    const ending = this.ending ?? (this.reader.idle ? "disconnected" : "aborted");
-    this.chain.then(() => {
-      if (this.ctx) {
-        event(log, "info", "association-ended", {
-          assoc: this.id,
-          peer: `${this.ctx.remoteAddress}:${this.ctx.remotePort}`,
-          calling: this.ctx.callingAe,
-          called: this.ctx.calledAe,
-          tenant: this.ctx.tenant.id,
-          instances: this.stats.instances,
-          failures: this.stats.failures,
-          bytes: this.stats.bytes,
-          ms: Math.round(performance.now() - this.started),
-          ending,
-        });
-        opsSink?.associationEnded(this.id, ending);
-      }
-      this.resolveDone();
-    });
+    this.user.ended(this.ending ?? (this.reader.idle ? "disconnected" : "aborted"));
   }
 }

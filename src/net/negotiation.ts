@@ -1,5 +1,6 @@
-// Presentation context negotiation of an A-ASSOCIATE-RQ (PS3.8 9.3.3.2, PS3.7 Annex D.3.3).
-// Pure: the association hands in the RQ and the policy, and gets the AC to send.
+// Presentation context negotiation of an A-ASSOCIATE-RQ (PS3.8 9.3.3.2, PS3.7 Annex D.3.3), and the
+// rejections the Upper Layer decides by itself. Pure: the association hands in the RQ and the policy,
+// and gets the AC to send.
 
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../dicom/implementation.ts";
 import { isStorageSopClass, VERIFICATION_SOP_CLASS } from "../dicom/sop-classes.ts";
@@ -7,12 +8,14 @@ import { isNativeTransferSyntax, transferSyntaxInfo } from "../dicom/transfer-sy
 import {
   type AssociateAcPdu,
   type AssociateRqPdu,
+  DICOM_APPLICATION_CONTEXT,
   PduType,
   type PresentationContextAcItem,
   PresentationContextResult,
   type RoleSelection,
   type UserInformation,
 } from "./pdu/types.ts";
+import { type AssociateRejection, Rejection } from "./rejections.ts";
 
 export interface NegotiationPolicy {
   /** Accept any abstract syntax, not only Storage and Verification. */
@@ -122,4 +125,24 @@ function acceptorUserInformation(rq: UserInformation, policy: NegotiationPolicy)
     ui.asyncOperationsWindow = { maxOperationsInvoked: 1, maxOperationsPerformed: 1 };
   }
   return ui;
+}
+
+/**
+ * The Upper Layer's own reasons to reject an A-ASSOCIATE-RQ, whatever the service-user would decide
+ * (PS3.8 9.3.2, Table 9-21): a protocol version without bit 0, an application context other than DICOM's.
+ */
+export function requestRejection(rq: AssociateRqPdu): { rejection: AssociateRejection; why: string } | null {
+  if ((rq.protocolVersion & 1) === 0) {
+    return {
+      rejection: Rejection.ProtocolVersionNotSupported,
+      why: `protocol version ${rq.protocolVersion} not supported`,
+    };
+  }
+  if (rq.applicationContext !== DICOM_APPLICATION_CONTEXT) {
+    return {
+      rejection: Rejection.ApplicationContextNotSupported,
+      why: `application context ${rq.applicationContext} not supported`,
+    };
+  }
+  return null;
 }

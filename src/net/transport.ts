@@ -1,12 +1,13 @@
 // The byte transport under an association: a listener and its connections, with just what the Upper
 // Layer needs (data in, bytes out, pause/resume for backpressure, end, destroy). Under Bun the native
-// socket API is used: node:net's stream layer cost ~50% more CPU per received byte in Bun, measured on
-// 500 MiB over loopback. Elsewhere node:net, so the code stays portable.
+// socket API is used: node:net's stream layer costs Bun markedly more CPU per received byte. Elsewhere
+// node:net, so the code stays portable. Under Bun the transport owns each read's buffer and frees it
+// when the read's turn ends (src/util/transient-bytes.ts).
 // DICOM TLS (PS3.15 B.1) uses node:tls everywhere (listenTls): the same Connection interface.
 
 import { createServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { isKept } from "../util/chunks.ts";
+import { releaseChunk, type TransientBytes } from "../util/transient-bytes.ts";
 
 export interface Connection {
   readonly remoteAddress: string;
@@ -15,10 +16,10 @@ export interface Connection {
   readonly tlsSubject?: string | null;
   /**
    * A chunk belongs to the receiver until the end of the turn it arrives in (its microtasks
-   * included): the transport may free its memory then (see releaseChunk). Whatever must outlive the
-   * turn is copied, or kept with keepChunk (src/util/chunks.ts).
+   * included): the transport may free its memory then. Whatever must outlive the turn leaves through
+   * one of the exits of src/util/transient-bytes.ts.
    */
-  onData: (chunk: Uint8Array) => void;
+  onData: (chunk: TransientBytes) => void;
   onClose: () => void;
   onError: (err: Error) => void;
   /** Bytes written earlier have all been handed to the kernel (unsentBytes is 0 again). */
@@ -45,40 +46,6 @@ export interface Listener {
 export type ConnectionHandler = (c: Connection) => void;
 
 const noop = (): void => {};
-
-/**
- * `transfer(0)` detaches a buffer and frees its memory at once; ES2024, so not in our lib types.
- * Absent: the collector frees it later.
- */
-const detach = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer, length: number) => ArrayBuffer })
-  .transfer;
-
-/**
- * Free a received chunk's memory now, at the end of its turn, instead of when the collector gets to
- * it. Bun gives every read a buffer of its own; left to the collector, half a megabyte of them per
- * instance piles up between collections in pages the allocator then returns to the kernel, and the
- * next reads fault fresh pages in: measured 24-38k page faults per 1000 W1 instances (replayed), 2-6k
- * with this.
- * Only a buffer the chunk covers whole is freed, so a transport that slices one buffer into several
- * chunks is never affected; one a receiver kept (keepChunk) is left to the collector.
- */
-export function releaseChunk(chunk: Uint8Array): void {
-  const buffer = chunk.buffer;
-  if (isKept(buffer)) return;
-  if (
-    detach &&
-    chunk.byteOffset === 0 &&
-    chunk.byteLength === buffer.byteLength &&
-    buffer instanceof ArrayBuffer
-  ) {
-    try {
-      detach.call(buffer, 0);
-    } catch {
-      // A buffer that cannot be detached (none of Bun's reads so far) is freed by the collector, as
-      // before: this runs in a microtask, where a throw would end the process.
-    }
-  }
-}
 
 interface BunSocket {
   readonly remoteAddress: string;
@@ -113,7 +80,7 @@ interface BunRuntime {
 }
 
 class BunConnection implements Connection {
-  onData: (chunk: Uint8Array) => void = noop;
+  onData: (chunk: TransientBytes) => void = noop;
   onClose: () => void = noop;
   onError: (err: Error) => void = noop;
   onDrain: () => void = noop;
@@ -181,7 +148,7 @@ class BunConnection implements Connection {
 }
 
 class NodeConnection implements Connection {
-  onData: (chunk: Uint8Array) => void = noop;
+  onData: (chunk: TransientBytes) => void = noop;
   onClose: () => void = noop;
   onError: (err: Error) => void = noop;
   onDrain: () => void = noop;

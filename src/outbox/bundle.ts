@@ -25,7 +25,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { HEADER, MAX_PAYLOAD, parseFrames } from "./frame.ts";
-import type { Position } from "./log.ts";
+import type { Position } from "./segments.ts";
 
 export const BUNDLE_FORMAT = "storescp-outbox-bundle";
 export const RECORDS = "records.seg";
@@ -261,6 +261,54 @@ export function checkFile(volDir: string, f: BundleFile): string | null {
   if (got.size !== f.size) return `${f.path}: ${got.size} bytes, the manifest says ${f.size}`;
   if (got.sha256 !== f.sha256) return `${f.path}: SHA-256 does not match the manifest`;
   return null;
+}
+
+/** What one volume holds by its manifest, and why it does not verify (`outbox status --bundle`). */
+export interface VolumeCheck {
+  dir: string;
+  /** Null when the manifest cannot be read (then problems says why). */
+  manifest: VolumeManifest | null;
+  records: number;
+  files: number;
+  /** Bytes of records.seg and the files together. */
+  bytes: number;
+  /** Why the volume does not verify; empty when it does. */
+  problems: string[];
+}
+
+/** Check a volume: its manifest, its records.seg and every file against the manifest. */
+export function checkVolume(volDir: string): VolumeCheck {
+  const problems: string[] = [];
+  let m: VolumeManifest;
+  try {
+    m = readManifest(volDir);
+  } catch (err) {
+    problems.push((err as Error).message);
+    return { dir: volDir, manifest: null, records: 0, files: 0, bytes: 0, problems };
+  }
+  try {
+    verifyRecords(volDir, m);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  for (const f of m.files ?? []) {
+    const p = checkFile(volDir, f);
+    if (p) problems.push(p);
+  }
+  const files = m.files?.length ?? 0;
+  return {
+    dir: volDir,
+    manifest: m,
+    records: m.records,
+    files,
+    bytes: m.bytes + (m.files_bytes ?? 0),
+    problems,
+  };
+}
+
+/** Did the export of the bundle in `dir` finish (export.json written)? A lone volume counts as finished. */
+export function bundleFinished(dir: string, volumes: readonly string[]): boolean {
+  return existsSync(join(dir, INDEX)) || volumes[0] === dir;
 }
 
 /**

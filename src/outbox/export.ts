@@ -1,8 +1,8 @@
 // `outbox export DIR [--with-files] [--max-bundle-mb N]`: the backlog, up to the moment the export
 // starts, leaves the outbox into a bundle (src/outbox/bundle.ts) while the server goes on receiving
-// (src/outbox/handover.ts). Each volume, once complete on disk, is handed over at once: records it holds
-// leave the outbox, so an export killed mid-way leaves complete volumes and an outbox holding the rest,
-// and the same command run again into DIR continues after the last complete volume.
+// (src/outbox/handover-commands.ts). Each volume, once complete on disk, is handed over at once:
+// records it holds leave the outbox, so an export killed mid-way leaves complete volumes and an outbox
+// holding the rest, and the same command run again into DIR continues after the last complete volume.
 //
 // Each record leaves with the SHA-256 of its reception's bytes (src/outbox/hashes.ts). With files, the
 // file at the record's path is copied (hashed on the way); it is that record's file when the hash
@@ -23,7 +23,6 @@ import {
 import { hostname, setPriority } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { createHasher } from "../store/hasher.ts";
 import { fileIdentity } from "../store/held-file.ts";
 import { safeSegment } from "../store/layout.ts";
 import { durable } from "../util/durable.ts";
@@ -47,17 +46,12 @@ import {
   volumeNumber,
 } from "./bundle.ts";
 import { encodeFrame } from "./frame.ts";
-import {
-  type Claim,
-  claimExport,
-  endExport,
-  exportAlive,
-  exportCommitted,
-  writeFileDurable,
-} from "./handover.ts";
+import { claimExport, endExport, exportAlive, exportCommitted } from "./handover-commands.ts";
+import { type Claim, writeFileDurable } from "./handover-files.ts";
+import { createHasher } from "./hasher.ts";
 import { addWarning, INTERNAL_FIELDS, RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "./hashes.ts";
-import { type Position, recordsBetween } from "./log.ts";
 import { uuidV7 } from "./record.ts";
+import { type Position, recordsBetween } from "./segments.ts";
 
 const MiB = 1024 * 1024;
 export const DEFAULT_MAX_BUNDLE_MB = 4000;

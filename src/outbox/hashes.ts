@@ -15,9 +15,9 @@
 
 import { appendFileSync, closeSync, openSync, readSync, statSync } from "node:fs";
 import { event, logger } from "../ops/log.ts";
-import type { Hasher } from "../store/hasher.ts";
-import type { HeldFile } from "../store/held-file.ts";
-import { hashNotesPath } from "./log.ts";
+import type { HeldDescriptor } from "../pipeline/stages.ts";
+import type { Hasher } from "./hasher.ts";
+import { hashNotesPath } from "./segments.ts";
 
 const log = logger("outbox");
 
@@ -101,7 +101,7 @@ export class RecordHashes {
    * held since it was written, in the background, and note the digest. Takes the descriptor, or lets
    * it go when too many are waiting (the file is then hashed from its path when the record leaves).
    */
-  hashHeld(traceId: string, segment: number, held: HeldFile, path: string): void {
+  hashHeld(traceId: string, segment: number, held: HeldDescriptor, path: string): void {
     if (this.inflight.size >= MAX_HELD) {
       held.release();
       this.overflowed += 1;

@@ -1,5 +1,5 @@
 // `outbox import DIR [--files-to ROOT]`: the records of a bundle (src/outbox/bundle.ts) join this
-// site's outbox, beside a running server or not (src/outbox/handover.ts); each volume on its own.
+// site's outbox, beside a running server or not (src/outbox/handover-commands.ts); each volume on its own.
 //
 // A volume is verified whole before anything of it is taken: records.seg against its manifest, and
 // every file while it is copied next to its destination under a temporary name. One file that does not
@@ -32,7 +32,8 @@ import {
   verifyRecords,
 } from "./bundle.ts";
 import { encodeFrame } from "./frame.ts";
-import { awaitIncoming, type IngestResult, queueIncoming } from "./handover.ts";
+import { awaitIncoming, queueIncoming } from "./handover-commands.ts";
+import type { IngestResult } from "./handover-files.ts";
 import { addWarning } from "./hashes.ts";
 
 const MiB = 1024 * 1024;

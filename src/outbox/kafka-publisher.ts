@@ -1,6 +1,8 @@
 // The Publisher over kafkajs: acks -1, the configured compression, our log for kafkajs's lines. Its own
 // module, so that kafkajs is loaded only where Kafka is enabled (outbox/service.ts, outbox drain).
 
+// First: kafkajs's request queue is patched before any connection exists (see kafkajs-fix.ts).
+import "./kafkajs-fix.ts";
 import { readFileSync } from "node:fs";
 import {
   CompressionTypes,
@@ -14,7 +16,6 @@ import {
   type SASLOptions,
 } from "kafkajs";
 import type { Config } from "../config/schema.ts";
-import "./kafkajs-fix.ts";
 import { event, logger } from "../ops/log.ts";
 import type { OutMessage, Publisher } from "./publisher.ts";
 

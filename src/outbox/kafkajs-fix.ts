@@ -1,10 +1,11 @@
 // kafkajs 2.2.4 keeps a 1 ms timer loop running on every broker connection once it is connected
 // (RequestQueue.scheduleCheckPendingRequests re-arms itself with a negative delay when nothing is pending
-// and nothing is throttled: tulios/kafkajs#1704 and #1751, unfixed upstream). On the event loop that
-// receives the modality's data it cost about 5% of a one-association transfer (W1, fsync on), and it
-// prints TimeoutNegativeWarning. The method is replaced by the fix proposed in kafkajs#1768: a check is
-// scheduled only when requests are pending or a throttle will end; new requests and answers still
-// trigger checks as before (push() and fulfilRequest() call it).
+// and nothing is throttled: tulios/kafkajs#1704 and #1751, unfixed upstream). It takes CPU from the
+// event loop that receives the modality's data, and it prints TimeoutNegativeWarning. The method is
+// replaced by the fix proposed in kafkajs#1768: a check is scheduled only when requests are pending or a
+// throttle will end; new requests and answers still trigger checks as before (push() and fulfilRequest()
+// call it). Imported for its effect, first thing, by kafka-publisher.ts, the one module of src that
+// loads kafkajs.
 
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 

@@ -9,8 +9,9 @@
 import type { Config } from "../config/schema.ts";
 import { event, logger } from "../ops/log.ts";
 import { INTERNAL_FIELDS } from "./hashes.ts";
-import type { OutboxLog, Position } from "./log.ts";
+import type { OutboxLog } from "./log.ts";
 import { recordKey } from "./record.ts";
+import type { Position } from "./segments.ts";
 
 const log = logger("outbox");
 

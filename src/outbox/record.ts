@@ -4,12 +4,11 @@
 import { randomFillSync } from "node:crypto";
 import { hostname } from "node:os";
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
+import type { TransferStatus } from "../pipeline/stages.ts";
 import { uidHash } from "../store/layout.ts";
 import { validDate } from "../store/validate.ts";
 
 export const SCHEMA_VERSION = 1;
-
-export type TransferStatus = "NoNeedTransfer" | "Success" | "Failed";
 
 /** Field names and order are those of the original WADO-StoreSCP `DicomStoreMeta`, plus the new ones. */
 export interface OutboxRecord {

@@ -1,19 +1,24 @@
-// The outbox as the server uses it: the stored-instance hook that writes a record before the C-STORE-RSP
-// (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for instances,
-// transient A-ASSOCIATE-RJ for associations) with a warning before it (NEARLY_FULL), the publisher's
-// drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites, where an operator
-// exports them), and the owner's side of `outbox export|import` run beside it (src/outbox/handover.ts).
+// The outbox as the server uses it: the store pipeline's record stage, which writes a record before the
+// C-STORE-RSP (and then hashes the file, src/outbox/hashes.ts), the "outbox full" refusal (A700 for
+// instances, transient A-ASSOCIATE-RJ for associations) with a warning before it (NEARLY_FULL), the
+// publisher's drain loop when kafka.enabled (otherwise records only accumulate: air-gapped sites, where an
+// operator exports them), and the owner's side of `outbox export|import` run beside it
+// (src/outbox/handover.ts).
 
 import type { Config } from "../config/schema.ts";
-import type { CommandSet } from "../dimse/command.ts";
-import { UnrecordedError } from "../dimse/services.ts";
 import { DimseError, Status } from "../dimse/status.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
-import { createHasher, type Hasher } from "../store/hasher.ts";
-import type { RecordDraft, RecordReservation, StoredInstance } from "../store/instance-sink.ts";
+import {
+  type Received,
+  type RecordReservation,
+  type RecordStage,
+  type TranscodedInstance,
+  UnrecordedError,
+  type Validated,
+} from "../pipeline/stages.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { Handover } from "./handover.ts";
+import { createHasher, type Hasher } from "./hasher.ts";
 import { RecordHashes } from "./hashes.ts";
 import { OutboxLog } from "./log.ts";
 import {
@@ -40,7 +45,7 @@ export interface OutboxServiceOptions {
 /** How often the hand-over files are looked at: an export or import waits at most this for its answer. */
 const HANDOVER_POLL_MS = 250;
 
-export class OutboxService {
+export class OutboxService implements RecordStage {
   private wasFull = false;
   private nearlyFull = false;
   /** Notices (and logs) the way up to NEARLY_FULL and back below max_mb even while nobody sends. */
@@ -165,19 +170,20 @@ export class OutboxService {
   }
 
   /**
-   * The RecordReserver: room for the record of an instance about to be committed, allocated in the
-   * outbox now, so that the record can be written once the file is in the archive. Without it (the
-   * outbox's disk is full) the instance is refused with A700 and its file never enters the archive.
+   * Room for the record of an instance about to be committed, allocated in the outbox now, so that the
+   * record can be written once the file is in the archive. Without it (the outbox's disk is full) the
+   * instance is refused with A700 and its file never enters the archive.
    */
-  readonly reserve = (draft: RecordDraft): RecordReservation => {
+  reserve(draft: Validated): RecordReservation {
+    const { origin } = draft.received;
     const bytes = recordSizeBound({
-      tenantId: draft.ctx.tenant.id,
+      tenantId: origin.tenant.id,
       attributes: draft.attributes,
       path: draft.path,
-      transferSyntaxUid: draft.ctx.transferSyntaxUid,
-      sourceIp: draft.ctx.sourceIp,
-      sourceAe: draft.ctx.callingAe,
-      calledAe: draft.ctx.calledAe,
+      transferSyntaxUid: draft.received.transferSyntaxUid,
+      sourceIp: origin.remoteAddress,
+      sourceAe: origin.callingAe,
+      calledAe: origin.calledAe,
     });
     try {
       return this.log.reserve(bytes);
@@ -189,7 +195,7 @@ export class OutboxService {
       });
       throw new DimseError(Status.OutOfResources, `outbox cannot take the record: ${e.code ?? e.message}`);
     }
-  };
+  }
 
   private pollHandover(): void {
     this.handover.poll().then(
@@ -198,17 +204,13 @@ export class OutboxService {
     );
   }
 
-  /** The StoredHook: one durable record per instance stored, before the peer is answered. */
-  readonly onStored = async (
-    instance: StoredInstance,
-    ctx: NetContext,
-    _cmd: CommandSet,
-  ): Promise<StoredInstance> => {
-    // on_duplicate keep: nothing changed on disk, the existing file already had its record.
-    if (instance.outcome === "kept-existing") {
-      instance.reservation?.release();
-      return instance;
-    }
+  /** One durable record per instance stored, before the peer is answered. */
+  async record(
+    instance: TranscodedInstance,
+    received: Received,
+    reservation: RecordReservation,
+  ): Promise<void> {
+    const ctx = received.origin;
     const held = instance.sha256 === undefined ? instance.held : undefined;
     const record = makeRecord({
       tenantId: ctx.tenant.id,
@@ -219,8 +221,8 @@ export class OutboxService {
       sha256: instance.sha256 ?? null,
       ...(held ? { fileIdentity: held.identity } : {}),
       transferSyntaxUid: instance.transferSyntaxUid,
-      targetTs: instance.targetTs ?? instance.transferSyntaxUid,
-      transferStatus: instance.transferStatus ?? "NoNeedTransfer",
+      targetTs: instance.targetTs,
+      transferStatus: instance.transferStatus,
       ...(instance.sourceSopInstanceUid ? { sourceSopUid: instance.sourceSopInstanceUid } : {}),
       sourceIp: ctx.remoteAddress,
       sourceAe: ctx.callingAe,
@@ -229,7 +231,7 @@ export class OutboxService {
     });
     let at: { segment: number };
     try {
-      at = await this.log.append(encoder.encode(JSON.stringify(record)), instance.reservation);
+      at = await this.log.append(encoder.encode(JSON.stringify(record)), reservation);
     } catch (err) {
       event(log, "error", "outbox-append-failed", {
         sop: record.sop_uid,
@@ -244,8 +246,7 @@ export class OutboxService {
     }
     if (held) this.hashes.hashHeld(record.trace_id, at.segment, held, record.file_path);
     this.drainer.wake();
-    return instance;
-  };
+  }
 
   async close(): Promise<void> {
     clearInterval(this.watch);

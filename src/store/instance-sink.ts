@@ -1,11 +1,13 @@
-// One incoming C-STORE data set on its way to disk. Fragments stream through the attribute scanner into
-// a temp file in the instance's final directory; only the head of the data set (until the identifying
-// attributes have been read, at most the association's buffer bound) is held in memory while the
-// directory is not known. The scanner checks the data set to its last byte: one that is not whole, or
-// exceeds a limit, is quarantined and answered with a failure. Capacity for the outbox record is
-// reserved before the file is committed, so a file never enters the archive without room for its record.
+// One incoming C-STORE data set on its way to disk: the store stage's Reception (src/pipeline). Fragments
+// stream through the attribute scanner into a temp file in the instance's final directory; only the
+// head of the data set (until the identifying attributes have been read, at most the association's
+// buffer bound) is held in memory while the directory is not known. The scanner checks the data set to
+// its last byte: one that is not whole, or exceeds a limit, is quarantined and answered with a failure.
+// settle() makes the temp file's data durable, commit() gives it its final name: the pipeline reserves
+// the outbox record's room between the two.
 
 import { dirname } from "node:path";
+import type { Requirable } from "../config/requirable.ts";
 import {
   AttributeScanner,
   type DataSetLimits,
@@ -14,37 +16,15 @@ import {
 } from "../dicom/attribute-scanner.ts";
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
-import type { Tenant } from "../tenancy/tenants.ts";
-import { keepChunk } from "../util/chunks.ts";
+import type { Problem, Received, Reception, StoredInstance, Validated } from "../pipeline/stages.ts";
+import { keepTransient, type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
 import type { HeldFile } from "./held-file.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
-import { type Problem, type Requirable, type2Warnings, validateInstance } from "./validate.ts";
+import { type2Warnings, validateInstance } from "./validate.ts";
 
 const DONE: Promise<void> = Promise.resolve();
-
-/**
- * Capacity for an instance's record, held from before its file is committed until the record is
- * written (which consumes it) or the instance fails (release). Releasing twice is harmless.
- */
-export interface RecordReservation {
-  release(): void;
-}
-
-/** What is known of an instance just before its file is committed: enough to size its record. */
-export interface RecordDraft {
-  ctx: InstanceContext;
-  path: string;
-  fileSize: number;
-  attributes: InstanceAttributes;
-}
-
-/**
- * Secures capacity for the record of an instance about to be committed; throws a DimseError (the
- * status to answer, e.g. A700) when it cannot, and the file is then never committed.
- */
-export type RecordReserver = (draft: RecordDraft) => RecordReservation;
 
 export interface InstanceSinkOptions {
   /** Bounds on the data set's structure and inflation (limits.*). */
@@ -55,7 +35,6 @@ export interface InstanceSinkOptions {
    * the first few KiB.
    */
   headLimit: number;
-  reserveRecord: RecordReserver | null;
   /** storage.require: Type 2 attributes without which an instance is quarantined. */
   required: readonly Requirable[];
 }
@@ -63,68 +42,33 @@ export interface InstanceSinkOptions {
 export const DEFAULT_SINK_OPTIONS: Readonly<InstanceSinkOptions> = {
   dataSet: DEFAULT_DATA_SET_LIMITS,
   headLimit: 4 * 1024 * 1024,
-  reserveRecord: null,
   required: [],
 };
 
-export interface InstanceContext {
-  tenant: Tenant;
-  callingAe: string;
-  calledAe: string;
-  sourceIp: string;
-  /** From the C-STORE-RQ: Affected SOP Class/Instance UID. */
-  sopClassUid: string;
-  sopInstanceUid: string;
-  /** Of the presentation context the data set arrives on. */
-  transferSyntaxUid: string;
-}
-
-export interface StoredInstance {
-  path: string;
-  /** Size of the Part-10 file, meta included. */
-  fileSize: number;
-  attributes: InstanceAttributes;
-  outcome: CommitResult;
-  /** As received (the presentation context's). */
-  transferSyntaxUid: string;
-  /**
-   * Resolves to null once the file's name is durable (storage.fsync), or to the failure that prevents
-   * it; never rejects. The outbox record may be appended meanwhile (see Commit); the peer is answered
-   * after both. Absent: durable already.
-   */
-  nameDurable?: Promise<DimseError | null>;
-  /** As stored, when transcoding was attempted (src/transcode/service.ts); else as received. */
-  targetTs?: string;
-  transferStatus?: "NoNeedTransfer" | "Success" | "Failed";
-  /** As received, when a lossy transcode made a new instance of it (`attributes` has the new UID). */
-  sourceSopInstanceUid?: string;
-  /** Type 2 attributes the instance lacks (stored all the same): for its record and the log. */
-  warnings?: readonly string[];
-  /** Capacity secured for its record before the file was committed (RecordReserver). */
-  reservation?: RecordReservation;
-  /**
-   * The stored file's descriptor, still open: its bytes are this reception's whatever later happens to
-   * the path. Whoever wants it takes it (HeldFile.take); the C-STORE releases it once answered.
-   */
-  held?: HeldFile;
-  /** SHA-256 of the stored file, when already known (a transcode computes it from what it wrote). */
-  sha256?: string;
-}
-
 type Destination = { kind: "store"; finalPath: string } | { kind: "quarantine"; problem: Problem };
 
-export class InstanceSink {
+/** A temp file that is whole, valid and synced, waiting for commit(). */
+interface Settled {
+  file: StreamingFile;
+  finalPath: string;
+  held: HeldFile;
+  attributes: InstanceAttributes;
+}
+
+export class InstanceSink implements Reception {
   private readonly scanner: AttributeScanner;
-  private head: Uint8Array[] = [];
+  /** The head's chunks of earlier turns, kept past their turn (keepHead). */
+  private keptHead: Uint8Array[] = [];
+  /** The head's chunks of this turn: written or kept before it ends. */
+  private turnHead: TransientBytes[] = [];
   private headBytes = 0;
   private keepHeadQueued = false;
-  /** head[0, headKept) are kept past their turn (keepHead). */
-  private headKept = 0;
   private file: StreamingFile | null = null;
   private opening: Promise<void> | null = null;
   private destination: Destination | null = null;
   private existedBefore: boolean | undefined;
   private ioError: Error | null = null;
+  private settled: Settled | null = null;
   /** Set once the data set went to quarantine (for the status page). */
   quarantined = false;
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
@@ -133,15 +77,15 @@ export class InstanceSink {
   /**
    * @param refused A problem already known from the command (e.g. an invalid SOP Instance UID): the data
    * set is still received, but straight into quarantine, so nothing a modality sent is lost.
-   * @param options Limits on the data set, the record reservation and storage.require.
+   * @param options Limits on the data set and storage.require.
    */
   constructor(
     private readonly storage: Storage,
-    readonly ctx: InstanceContext,
+    readonly received: Received,
     private readonly refused?: Problem,
     private readonly options: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
   ) {
-    this.scanner = new AttributeScanner(ctx.transferSyntaxUid, options.dataSet);
+    this.scanner = new AttributeScanner(received.transferSyntaxUid, options.dataSet);
     this.scanner.onProgress = () => this.onProgress?.();
   }
 
@@ -155,16 +99,16 @@ export class InstanceSink {
     return this.headBytes + (this.file?.pendingBytes ?? 0) + this.scanner.pendingBytes;
   }
 
-  write(chunk: Uint8Array): void {
-    // The file could not be made: the instance fails at finish(); the rest of it is not kept.
+  write(chunk: TransientBytes): void {
+    // The file could not be made: the instance fails at settle(); the rest of it is not kept.
     if (this.ioError) return;
     // Every chunk, to the end: the scanner checks that the data set is whole.
-    this.scanner.push(chunk);
+    this.scanner.push(viewWithinTurn(chunk));
     if (this.file) {
       this.file.write(chunk);
       return;
     }
-    this.head.push(chunk);
+    this.turnHead.push(chunk);
     this.headBytes += chunk.length;
     if (!this.opening && (this.scanner.done || this.headBytes >= this.options.headLimit)) this.open();
     // Usually the file takes the head in this same turn; if not, the head must outlive the chunks.
@@ -182,9 +126,8 @@ export class InstanceSink {
   private readonly keepHead = (): void => {
     this.keepHeadQueued = false;
     if (this.file !== null) return;
-    const head = this.head;
-    for (let i = this.headKept; i < head.length; i++) keepChunk(head[i] as Uint8Array);
-    this.headKept = head.length;
+    for (const chunk of this.turnHead) this.keptHead.push(keepTransient(chunk));
+    this.turnHead = [];
   };
 
   private decide(): Destination {
@@ -192,13 +135,14 @@ export class InstanceSink {
     const structural = this.endProblem();
     if (structural) return { kind: "quarantine", problem: structural };
     const a = this.scanner.attributes;
-    const problem = validateInstance(a, this.ctx, undefined, this.options.required);
+    const problem = validateInstance(a, this.received, undefined, this.options.required);
     if (problem) return { kind: "quarantine", problem };
+    const { tenant, callingAe } = this.received.origin;
     try {
       const finalPath = renderPath(
-        this.ctx.tenant.storageRoot,
-        this.ctx.tenant.pathTemplate,
-        pathVariables(this.ctx.tenant.id, a, this.ctx.callingAe),
+        tenant.storageRoot,
+        tenant.pathTemplate,
+        pathVariables(tenant.id, a, callingAe),
       );
       return { kind: "store", finalPath };
     } catch (err) {
@@ -222,12 +166,10 @@ export class InstanceSink {
     const dir =
       destination.kind === "store"
         ? dirname(destination.finalPath)
-        : this.storage.quarantineDirFor(this.ctx.tenant.id);
+        : this.storage.quarantineDirFor(this.received.origin.tenant.id);
     const fail = (err: Error): void => {
       this.ioError = err;
-      this.head = [];
-      this.headKept = 0;
-      this.headBytes = 0;
+      this.dropHead();
     };
     // The next instance of a series usually finds its file ready: no promise on the way.
     const ready = this.storage.readyTemp(dir);
@@ -251,29 +193,39 @@ export class InstanceSink {
       .catch(fail);
   }
 
+  private dropHead(): void {
+    this.keptHead = [];
+    this.turnHead = [];
+    this.headBytes = 0;
+  }
+
   /** The file is there: the meta and the head go first, then every chunk as it arrives. */
   private attach(file: StreamingFile): void {
     file.onProgress = () => this.onProgress?.();
+    const { origin } = this.received;
     const meta = buildFileMeta({
-      sopClassUid: this.ctx.sopClassUid,
-      sopInstanceUid: this.ctx.sopInstanceUid,
-      transferSyntaxUid: this.ctx.transferSyntaxUid,
-      sourceAeTitle: this.ctx.callingAe,
-      sendingAeTitle: this.ctx.callingAe,
-      receivingAeTitle: this.ctx.calledAe,
+      sopClassUid: this.received.sopClassUid,
+      sopInstanceUid: this.received.sopInstanceUid,
+      transferSyntaxUid: this.received.transferSyntaxUid,
+      sourceAeTitle: origin.callingAe,
+      sendingAeTitle: origin.callingAe,
+      receivingAeTitle: origin.calledAe,
     });
     file.write(meta);
-    for (const chunk of this.head) file.write(chunk);
-    this.head = [];
-    this.headKept = 0;
-    this.headBytes = 0;
+    for (const chunk of this.keptHead) file.write(chunk);
+    for (const chunk of this.turnHead) file.write(chunk);
+    this.dropHead();
     this.file = file;
     // The head no longer waits in memory: a socket paused for it may read again.
     this.onProgress?.();
   }
 
-  /** The data set is complete: make it durable and give it its final name, or quarantine it. */
-  async finish(): Promise<StoredInstance> {
+  /**
+   * validated: the data set is complete. Resolves once it is whole and valid and its temp file's data is
+   * durable; throws the DimseError to answer when it is not (the data set is then in quarantine) or
+   * could not be written.
+   */
+  async settle(): Promise<Validated> {
     const attributes = await this.scanner.finish();
     if (!this.opening) this.open();
     await this.opening;
@@ -304,31 +256,33 @@ export class InstanceSink {
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
-    let reservation: RecordReservation | undefined;
-    try {
-      reservation = this.options.reserveRecord?.({
-        ctx: this.ctx,
-        path: destination.finalPath,
-        fileSize: file.size,
-        attributes,
-      });
-    } catch (err) {
-      // No room for the record: the file never enters the archive; the modality keeps its copy.
-      held.release();
-      await file.discard();
-      throw err instanceof DimseError ? err : storageFailure(err as Error);
-    }
+    this.settled = { file, finalPath: destination.finalPath, held, attributes };
+    return { received: this.received, path: destination.finalPath, fileSize: file.size, attributes };
+  }
+
+  /** The settled temp file does not enter the archive (no room for its record): remove it. */
+  async discard(): Promise<void> {
+    const settled = this.takeSettled();
+    settled.held.release();
+    await settled.file.discard();
+  }
+
+  /**
+   * stored: give the settled file its final name per on_duplicate, and start making the name durable
+   * (nameDurable). Throws the DimseError to answer (on_duplicate reject: the file is quarantined).
+   */
+  async commit(): Promise<StoredInstance> {
+    const { file, finalPath, held, attributes } = this.takeSettled();
     let outcome: CommitResult;
     let nameDurable: Promise<DimseError | null>;
     try {
-      const commit = this.storage.commit(file.path, destination.finalPath, this.existedBefore);
+      const commit = this.storage.commit(file.path, finalPath, this.existedBefore);
       outcome = commit.outcome;
       nameDurable = commit.durable.then(
         () => null,
         (err: Error) => storageFailure(err),
       );
     } catch (err) {
-      reservation?.release();
       held.release();
       await file.discard();
       throw storageFailure(err as Error);
@@ -336,7 +290,6 @@ export class InstanceSink {
     // Kept the existing file (its temp is gone) or set this one aside: nothing of it to hash.
     if (outcome === "kept-existing" || outcome === "duplicate") held.release();
     if (outcome === "duplicate") {
-      reservation?.release();
       const problem = {
         status: Status.DuplicateSopInstance,
         reason: "SOP Instance already stored (on_duplicate: reject)",
@@ -346,16 +299,22 @@ export class InstanceSink {
     }
     const warnings = type2Warnings(attributes, this.options.required);
     return {
-      path: destination.finalPath,
+      path: finalPath,
       fileSize: file.size,
       attributes,
       outcome,
-      transferSyntaxUid: this.ctx.transferSyntaxUid,
+      transferSyntaxUid: this.received.transferSyntaxUid,
       nameDurable,
       ...(warnings !== null ? { warnings } : {}),
-      ...(reservation ? { reservation } : {}),
       ...(outcome === "kept-existing" ? {} : { held }),
     };
+  }
+
+  private takeSettled(): Settled {
+    const settled = this.settled;
+    if (!settled) throw new Error("the data set is not settled");
+    this.settled = null;
+    return settled;
   }
 
   /**
@@ -378,17 +337,18 @@ export class InstanceSink {
 
   private async quarantine(tempPath: string, problem: Problem): Promise<void> {
     const a = this.scanner.attributes;
+    const { received } = this;
     try {
       await this.storage.quarantine(tempPath, {
         reason: problem.reason,
         status: hex4(problem.status),
-        tenant_id: this.ctx.tenant.id,
-        calling_ae: this.ctx.callingAe,
-        called_ae: this.ctx.calledAe,
-        source_ip: this.ctx.sourceIp,
-        transfer_syntax_uid: this.ctx.transferSyntaxUid,
-        command_sop_class_uid: this.ctx.sopClassUid,
-        command_sop_instance_uid: this.ctx.sopInstanceUid,
+        tenant_id: received.origin.tenant.id,
+        calling_ae: received.origin.callingAe,
+        called_ae: received.origin.calledAe,
+        source_ip: received.origin.remoteAddress,
+        transfer_syntax_uid: received.transferSyntaxUid,
+        command_sop_class_uid: received.sopClassUid,
+        command_sop_instance_uid: received.sopInstanceUid,
         attributes: { ...a },
         received_at: new Date().toISOString(),
       });
@@ -402,9 +362,7 @@ export class InstanceSink {
   /** Drop everything: the peer went away or the operation was refused. Leaves no file behind. */
   async abort(): Promise<void> {
     this.scanner.abort();
-    this.head = [];
-    this.headKept = 0;
-    this.headBytes = 0;
+    this.dropHead();
     await this.opening;
     await this.file?.discard();
   }

@@ -5,11 +5,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync, promises as fsp, statfs, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import type { StoreOutcome } from "../pipeline/stages.ts";
 import { durable } from "../util/durable.ts";
+import { walkFiles } from "../util/tree.ts";
 import { safeSegment } from "./layout.ts";
 import { SpareFiles } from "./spare-files.ts";
 import { StreamingFile } from "./streaming-file.ts";
-import { walkFiles } from "./tree.ts";
 
 const statfsAsync = promisify(statfs);
 
@@ -44,15 +45,13 @@ export interface QuarantineReason {
 const TEMP_PREFIX = ".storescp-";
 const TEMP_SUFFIX = ".tmp";
 
-export type CommitResult = "stored" | "replaced" | "kept-existing" | "duplicate";
+/** "duplicate": on_duplicate reject found the name taken; the temp file is still there. */
+export type CommitResult = StoreOutcome | "duplicate";
 
 /**
  * A file given its final name. `durable` resolves once the name survives power loss (the directory's
- * fsync, with storage.fsync). The caller may append the outbox record meanwhile: on ext4 and XFS (one
- * journal, committed in order) the record's own sync commits the earlier rename too, so the record can
- * never be durable without its file; elsewhere a power cut in that window can leave a record whose file
- * is missing, which the publisher sends without a hash and logs (outbox-hash-failed). The peer is
- * answered only after both.
+ * fsync, with storage.fsync). The store pipeline writes the outbox record meanwhile and answers only
+ * after both (why that is safe: src/pipeline/pipeline.ts).
  */
 export interface Commit {
   outcome: CommitResult;

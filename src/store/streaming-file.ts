@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, open, openSync, unlink, writeSync, writev, writevSync } from "node:fs";
 import { promisify } from "node:util";
 import { durable } from "../util/durable.ts";
+import { type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
 import { fileIdentity, HeldFile } from "./held-file.ts";
 
 const openAsync = promisify(open);
@@ -110,8 +111,10 @@ export class StreamingFile {
    * writes on the W1 benchmark). When a write is slow (a congested or failing disk), writes move off
    * the event loop for a while, so one slow disk cannot stall every association's timers and answers.
    */
-  write(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+  write(bytes: TransientBytes): void {
+    if (bytes.length === 0) return;
+    // Held until the end of this turn at the latest: written then, or copied into a slab now.
+    const chunk = viewWithinTurn(bytes);
     if (this.closed) throw new Error(`write after close of ${this.path}`);
     if (this.failure) return;
     if (this.queue.length === 0 && !this.inFlight && this.fill === 0 && performance.now() >= queuedUntil) {

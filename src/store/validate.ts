@@ -6,14 +6,11 @@
 // them empty and real devices leave them out, so by default their absence is only a warning (listed in
 // the outbox record); storage.require makes either a failure again for sites whose consumers need it.
 
+import type { Requirable } from "../config/requirable.ts";
 import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { uidProblem } from "../dicom/uid.ts";
 import { Status } from "../dimse/status.ts";
-
-export interface Problem {
-  status: number;
-  reason: string;
-}
+import type { Problem } from "../pipeline/stages.ts";
 
 /** The command's view of the instance: the data set must agree with it (PS3.4 B.2.3, A900). */
 export interface CommandIdentity {
@@ -44,8 +41,6 @@ export function validDate(s: string): boolean {
 }
 
 /** The Type 2 attributes storage.require may insist on. */
-export const REQUIRABLE = ["patient_id", "study_date"] as const;
-export type Requirable = (typeof REQUIRABLE)[number];
 
 /** What is wrong with Patient ID, or null when it has a value. */
 function patientIdGap(a: InstanceAttributes): string | null {

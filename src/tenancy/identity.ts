@@ -3,8 +3,8 @@
 // whether the user exists or not (an unknown user is checked against a dummy hash), so neither the event
 // loop nor the timing tells anything.
 
-import { verifyPasswordAsync } from "../cli/hash-password.ts";
 import { type UserIdentityRq, UserIdentityType } from "../net/pdu/types.ts";
+import { verifyPasswordAsync } from "./password-hash.ts";
 import type { Tenant } from "./tenants.ts";
 
 /** Checked when the user is unknown, so that the answer takes as long as for a known one. */

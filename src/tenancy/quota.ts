@@ -6,7 +6,7 @@
 
 import { promises as fsp } from "node:fs";
 import { join } from "node:path";
-import { walkFiles } from "../store/tree.ts";
+import { walkFiles } from "../util/tree.ts";
 
 /** The directory a tenant's instances land below: root, or root/<id> when the path starts with {tenant}. */
 export function quotaDir(root: string, template: string, tenantId: string): string {

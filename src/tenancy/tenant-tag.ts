@@ -6,8 +6,8 @@
 // stays with the called AE's tenant.
 
 import type { CommandSet } from "../dimse/command.ts";
-import type { TenantResolver } from "../dimse/services.ts";
-import type { NetContext } from "../net/context.ts";
+import type { AssociationContext } from "./context.ts";
+import type { Tenant } from "./tenants.ts";
 import { checkRules, type TenantDirectory } from "./tenants.ts";
 
 /** "(1211,1217)" -> 0x12111217. */
@@ -28,9 +28,18 @@ export function tagText(cmd: CommandSet, tag: number): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
+/**
+ * Which tenant a C-STORE belongs to when the command set may name one (tenant_tag): the tenant, or why
+ * the request is refused (0124, data set quarantined).
+ */
+export type TenantResolver = (
+  cmd: CommandSet,
+  ctx: AssociationContext,
+) => { tenant: Tenant } | { refused: string };
+
 export function tenantTagResolver(tagText_: string, directory: TenantDirectory): TenantResolver {
   const tag = parseTag(tagText_);
-  return (cmd: CommandSet, ctx: NetContext) => {
+  return (cmd: CommandSet, ctx: AssociationContext) => {
     const named = tagText(cmd, tag);
     if (named === undefined || named === ctx.tenant.id) return { tenant: ctx.tenant };
     const shown = JSON.stringify(named.slice(0, 64));

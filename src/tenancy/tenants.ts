@@ -1,11 +1,12 @@
 // Who may open an association, and for which tenant: the called AE title selects the tenant, whose
-// calling-AE, network and TLS-subject rules then admit or reject the peer (PS3.8 Table 9-21 for the
-// reasons). User identity (users) is checked after these, asynchronously (identity.ts).
+// calling-AE, network and TLS-subject rules then admit or refuse the peer. A refusal is a decision
+// with its reason, not a wire code: the association layer (src/scp/admission.ts) answers it with an
+// A-ASSOCIATE-RJ, tenant_tag (tenant-tag.ts) with a C-STORE failure. User identity (users) is checked
+// after these, asynchronously (identity.ts).
 
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { RejectReason, RejectResult, RejectSource } from "../net/pdu/types.ts";
 import { Quota, quotaDir } from "./quota.ts";
 
 export const DEFAULT_TENANT_ID = "default";
@@ -36,15 +37,20 @@ export interface PeerInfo {
   tlsSubject: string | null;
 }
 
-export interface Rejection {
-  result: number;
-  source: number;
-  reason: number;
-  /** For the log line: never sent to the peer (A-ASSOCIATE-RJ has no text). */
-  why: string;
-}
+/** Why a tenant will not serve a peer. */
+export type TenantRefusal =
+  | "unknown-called-ae"
+  | "calling-ae-not-allowed"
+  | "address-not-allowed"
+  | "tls-subject-not-allowed";
 
-export type Admission = { ok: true; tenant: Tenant } | ({ ok: false } & Rejection);
+/**
+ * The tenant an association serves, or why none will; `why` is for the log line, never sent to the
+ * peer (A-ASSOCIATE-RJ has no text).
+ */
+export type TenantDecision =
+  | { ok: true; tenant: Tenant }
+  | { ok: false; refusal: TenantRefusal; why: string };
 
 /** Parse CIDRs ("10.0.0.0/8", "fd00::/8", or a bare address) into one BlockList. */
 export function networkList(cidrs: readonly string[]): BlockList | null {
@@ -120,15 +126,13 @@ export class TenantDirectory {
     return this.tenants.find((t) => t.id === id);
   }
 
-  /** PS3.8 Table 9-21: rejections by the service-user are permanent. */
-  admit(calledAe: string, callingAe: string, peer: PeerInfo | string): Admission {
+  /** The tenant the called AE title selects, if its rules admit the peer. */
+  admit(calledAe: string, callingAe: string, peer: PeerInfo | string): TenantDecision {
     const tenant = this.catchAll ?? this.byAe.get(calledAe);
     if (!tenant) {
       return {
         ok: false,
-        result: RejectResult.Permanent,
-        source: RejectSource.ServiceUser,
-        reason: RejectReason.CalledAeTitleNotRecognized,
+        refusal: "unknown-called-ae",
         why: `called AE title "${calledAe}" is not served here`,
       };
     }
@@ -141,33 +145,26 @@ export class TenantDirectory {
 }
 
 /** The tenant's own rules (calling AE, networks, TLS subject) for a peer: also used for tenant_tag. */
-export function checkRules(tenant: Tenant, callingAe: string, peer: PeerInfo): Admission {
+export function checkRules(tenant: Tenant, callingAe: string, peer: PeerInfo): TenantDecision {
   const remoteAddress = peer.remoteAddress;
   if (tenant.allowedCallingAes.size > 0 && !tenant.allowedCallingAes.has(callingAe)) {
     return {
       ok: false,
-      result: RejectResult.Permanent,
-      source: RejectSource.ServiceUser,
-      reason: RejectReason.CallingAeTitleNotRecognized,
+      refusal: "calling-ae-not-allowed",
       why: `calling AE title "${callingAe}" is not allowed for tenant ${tenant.id}`,
     };
   }
   if (!addressAllowed(tenant.allowedNetworks, remoteAddress)) {
-    // No dedicated reason exists for a refused address; "no reason given" hides nothing useful.
     return {
       ok: false,
-      result: RejectResult.Permanent,
-      source: RejectSource.ServiceUser,
-      reason: RejectReason.NoReasonGiven,
+      refusal: "address-not-allowed",
       why: `address ${remoteAddress} is not in the allowed networks of tenant ${tenant.id}`,
     };
   }
   if (tenant.tlsSubjects.size > 0 && (peer.tlsSubject === null || !tenant.tlsSubjects.has(peer.tlsSubject))) {
     return {
       ok: false,
-      result: RejectResult.Permanent,
-      source: RejectSource.ServiceUser,
-      reason: RejectReason.NoReasonGiven,
+      refusal: "tls-subject-not-allowed",
       why:
         peer.tlsSubject === null
           ? `tenant ${tenant.id} requires a TLS client certificate (tls_subjects)`

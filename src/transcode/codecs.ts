@@ -17,24 +17,11 @@ import openjphFactory from "@cornerstonejs/codec-openjph/wasmjs";
 import mozjpegUntyped from "@jsquash/jpeg/codec/enc/mozjpeg_enc.js";
 import mozjpegWasm from "@jsquash/jpeg/codec/enc/mozjpeg_enc.wasm" with { type: "file" };
 import { TS } from "../dicom/transfer-syntax.ts";
-import type { MozJpegModule } from "./jpeg-baseline.ts";
+import { CodecError, type DecodedFrame, type EncodedFrame, type PixelInfo } from "./codec-types.ts";
 import { frameMarker } from "./jpeg-common.ts";
 import { decodeJpegDct } from "./jpeg-dct.ts";
 import { decodeJpegLossless } from "./jpeg-lossless.ts";
 import { rleDecode, rleEncode } from "./rle.ts";
-
-/** The pixel module of an image, as far as codecs care. */
-export interface PixelInfo {
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bitsAllocated: number;
-  bitsStored: number;
-  pixelRepresentation: number;
-  photometric: string;
-}
-
-export class CodecError extends Error {}
 
 interface FrameInfo {
   width: number;
@@ -65,6 +52,32 @@ interface WasmEncoder {
   setProgressionOrder?(p: number): void;
   setTLMMarker?(on: boolean): void;
   delete(): void;
+}
+
+/** MozJPEG's compressor options as jSquash's glue takes them (its codec/enc/mozjpeg_enc.d.ts). */
+export interface MozJpegOptions {
+  quality: number;
+  baseline: boolean;
+  arithmetic: boolean;
+  progressive: boolean;
+  optimize_coding: boolean;
+  smoothing: number;
+  /** Colour space of the JPEG components: 1 grayscale, 2 RGB, 3 YCbCr. */
+  color_space: number;
+  quant_table: number;
+  trellis_multipass: boolean;
+  trellis_opt_zero: boolean;
+  trellis_opt_table: boolean;
+  trellis_loops: number;
+  auto_subsample: boolean;
+  chroma_subsample: number;
+  separate_chroma_quality: boolean;
+  chroma_quality: number;
+}
+
+export interface MozJpegModule {
+  /** RGBA in (4 bytes a pixel, whatever the output colour space), a JPEG interchange format stream out. */
+  encode(rgba: Uint8Array, width: number, height: number, options: MozJpegOptions): Uint8Array;
 }
 
 type Ctor<T> = new () => T;
@@ -116,15 +129,6 @@ function loaded(): Codecs {
 /** The JPEG Baseline encoder (src/transcode/jpeg-baseline.ts), once `loadCodecs()` resolved. */
 export function mozjpegEncoder(): MozJpegModule {
   return loaded().mozjpeg;
-}
-
-export { DECODABLE, ENCODABLE } from "./capabilities.ts";
-
-export interface DecodedFrame {
-  /** Native pixels: samples interleaved (Planar Configuration 0), little endian, bitsAllocated each. */
-  pixels: Uint8Array;
-  /** Photometric Interpretation of the decoded pixels (colour transforms undone: RGB). */
-  photometric: string;
 }
 
 /** Decode one frame of an encapsulated transfer syntax. */
@@ -260,12 +264,6 @@ export function planarToInterleaved(src: Uint8Array, p: PixelInfo): Uint8Array {
       for (let b = 0; b < bytesPer; b++)
         out[(i * spp + s) * bytesPer + b] = src[(s * n + i) * bytesPer + b] ?? 0;
   return out;
-}
-
-export interface EncodedFrame {
-  data: Uint8Array;
-  /** Photometric Interpretation of the encoded frame (YBR_RCT when a JPEG 2000 encoder applied RCT). */
-  photometric: string;
 }
 
 /** Encode native pixels (interleaved, little endian) losslessly. */

@@ -3,8 +3,8 @@
 // DERIVED, and the derivation described (General Image Module: Derivation Description, Derivation Code
 // Sequence, Source Image Sequence referencing the instance as received), as DCMTK's dcmcjpeg does.
 
+import { type Element, find, getString, setElement, stringElement } from "../dicom/dataset-tree.ts";
 import { nameBasedUid } from "../dicom/uid.ts";
-import { type Element, find, getString, setElement, stringElement } from "./dataset.ts";
 
 const T = {
   ImageType: 0x00080008,

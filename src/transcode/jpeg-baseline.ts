@@ -4,33 +4,8 @@
 // 8 bits, monochrome or colour; anything else is refused with a CodecError, and the instance is kept as
 // received.
 
-import { CodecError, type EncodedFrame, mozjpegEncoder, type PixelInfo } from "./codecs.ts";
-
-/** MozJPEG's compressor options as jSquash's glue takes them (its codec/enc/mozjpeg_enc.d.ts). */
-export interface MozJpegOptions {
-  quality: number;
-  baseline: boolean;
-  arithmetic: boolean;
-  progressive: boolean;
-  optimize_coding: boolean;
-  smoothing: number;
-  /** Colour space of the JPEG components: 1 grayscale, 2 RGB, 3 YCbCr. */
-  color_space: number;
-  quant_table: number;
-  trellis_multipass: boolean;
-  trellis_opt_zero: boolean;
-  trellis_opt_table: boolean;
-  trellis_loops: number;
-  auto_subsample: boolean;
-  chroma_subsample: number;
-  separate_chroma_quality: boolean;
-  chroma_quality: number;
-}
-
-export interface MozJpegModule {
-  /** RGBA in (4 bytes a pixel, whatever the output colour space), a JPEG interchange format stream out. */
-  encode(rgba: Uint8Array, width: number, height: number, options: MozJpegOptions): Uint8Array;
-}
+import { CodecError, type EncodedFrame, type PixelInfo } from "./codec-types.ts";
+import { type MozJpegOptions, mozjpegEncoder } from "./codecs.ts";
 
 /**
  * Fixed, not configurable: the config has no quality key (how lossy an archive may be is a clinical policy,

@@ -1,8 +1,25 @@
-// What our two JPEG decoders (jpeg-dct.ts: sequential DCT; jpeg-lossless.ts: lossless) share: finding
-// markers, reading DHT segments and deriving canonical Huffman codes from them (ITU T.81 Annex C). Each
-// decoder builds its own lookup tables from the codes, shaped for its own hot loop.
+// What our two JPEG decoders (jpeg-dct.ts: sequential DCT; jpeg-lossless.ts: lossless) share: what they
+// take and give, finding markers, reading the frame header, DRI and DHT segments, and deriving canonical
+// Huffman codes (ITU T.81 Annex C). Each decoder builds its own lookup tables from the codes, shaped for
+// its own hot loop.
 
-import { CodecError } from "./codecs.ts";
+import { CodecError } from "./codec-types.ts";
+
+export interface JpegDecodeOptions {
+  /** Bytes per output sample (default: 1 up to 8-bit precision, else 2). */
+  bytesPerSample?: 1 | 2;
+  /** What the data set says: checked against the frame header before any pixel memory is allocated. */
+  expect?: { width: number; height: number; components: number };
+}
+
+export interface JpegImage {
+  width: number;
+  height: number;
+  components: number;
+  precision: number;
+  /** Samples interleaved, one byte each or two (little endian) as asked for; DCT colour as RGB. */
+  pixels: Uint8Array;
+}
 
 /** Names of the frame types, for refusing the ones a decoder does not implement. */
 export const SOF_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
@@ -85,6 +102,52 @@ export function walkSegments(d: Uint8Array, v: SegmentVisitor): void {
     pos = v.segment(m, p + 2, p + len);
     if (pos === STOP) return;
   }
+}
+
+/** The fixed part of a frame header (T.81 B.2.2), before the component specifications. */
+export interface FrameHeader {
+  precision: number;
+  height: number;
+  width: number;
+  components: number;
+}
+
+/**
+ * Read the frame header in the SOFn segment [p, end) and check it, in this order: the sample precision
+ * and the number of components (each by the decoder's own rule: the problem, or null), the height (0: a
+ * DNL marker would give it, not supported), the width, the segment length, and what the data set says.
+ */
+export function readFrameHeader(
+  d: Uint8Array,
+  p: number,
+  end: number,
+  expect: JpegDecodeOptions["expect"],
+  precisionProblem: (precision: number) => string | null,
+  componentsProblem: (n: number) => string | null,
+): FrameHeader {
+  if (end - p < 6) throw new CodecError("JPEG: short SOF segment");
+  const precision = d[p] ?? 0;
+  const height = u16(d, p + 1, end);
+  const width = u16(d, p + 3, end);
+  const n = d[p + 5] ?? 0;
+  const badPrecision = precisionProblem(precision);
+  if (badPrecision !== null) throw new CodecError(badPrecision);
+  if (height === 0) throw new CodecError("JPEG: DNL marker (height defined after the scan) is not supported");
+  if (width === 0) throw new CodecError("JPEG: image width 0");
+  const badComponents = componentsProblem(n);
+  if (badComponents !== null) throw new CodecError(badComponents);
+  if (end - p !== 6 + 3 * n) throw new CodecError("JPEG: bad SOF length");
+  if (expect && (expect.width !== width || expect.height !== height || expect.components !== n))
+    throw new CodecError(
+      `codestream is ${width}x${height}x${n}, the data set says ${expect.width}x${expect.height}x${expect.components}`,
+    );
+  return { precision, height, width, components: n };
+}
+
+/** The restart interval of a DRI segment [p, end) (T.81 B.2.4.4). */
+export function readDri(d: Uint8Array, p: number, end: number): number {
+  if (end - p !== 2) throw new CodecError("JPEG: bad DRI length");
+  return u16(d, p, end);
 }
 
 /** Whether a marker starts a frame header (SOFn: 0xC0-0xCF but DHT, JPG and DAC). */

@@ -4,373 +4,35 @@
 // difference of 32768 without extra bits, all-ones Huffman codes accepted, samples shifted left by the
 // point transform. Corrupt data is refused (CodecError) where IJG would warn and make up samples.
 //
-// Speed: the entropy-coded segments are first copied without their stuffed zero bytes (and split at the
-// restart markers), so the bit reader is a plain byte stream whose state stays in locals; one lookup in
-// a 12-bit table gives most samples' code and extra bits together. Predictor 1 of one component (all of
-// .4.70) is decoded and reconstructed in one loop; otherwise each line is entropy-decoded into a row of
-// differences, then undifferenced by a loop per predictor.
+// This module reads the marker segments and runs each scan line by line, restart interval by restart
+// interval; its stages do the rest: entropy decoding (jpeg-lossless-huffman.ts) and reconstruction from
+// the predictors (jpeg-lossless-predict.ts).
 
-import { CodecError } from "./codecs.ts";
-import { huffmanCodes, readDht, STOP, u16, unsupportedMarker, walkSegments } from "./jpeg-common.ts";
-
-export interface JpegLosslessImage {
-  width: number;
-  height: number;
-  components: number;
-  precision: number;
-  /** Samples interleaved, one byte each or two (little endian) as asked for. */
-  pixels: Uint8Array;
-}
-
-export interface JpegLosslessOptions {
-  /** Bytes per output sample (default: 1 up to 8-bit precision, else 2). */
-  bytesPerSample?: 1 | 2;
-  /** What the data set says: checked against the frame header before any pixel memory is allocated. */
-  expect?: { width: number; height: number; components: number };
-}
+import { CodecError } from "./codec-types.ts";
+import type { JpegDecodeOptions, JpegImage } from "./jpeg-common.ts";
+import { readDht, readDri, readFrameHeader, STOP, unsupportedMarker, walkSegments } from "./jpeg-common.ts";
+import {
+  type BitState,
+  buildLosslessTable,
+  decodeLineRa,
+  decodeRun1,
+  decodeRunN,
+  type LosslessTable,
+  unstuff,
+} from "./jpeg-lossless-huffman.ts";
+import { firstLine, nextLine } from "./jpeg-lossless-predict.ts";
 
 /** Decode one lossless JPEG codestream. */
-export function decodeJpegLossless(data: Uint8Array, opts: JpegLosslessOptions = {}): JpegLosslessImage {
+export function decodeJpegLossless(data: Uint8Array, opts: JpegDecodeOptions = {}): JpegImage {
   return new JpegLosslessDecoder(data, opts).decode();
 }
 
-// Fast table entries, indexed by the next FAST_BITS bits:
-//   COMPLETE set: (difference << 8) | COMPLETE | bits of code and extra bits together;
-//   COMPLETE clear, non-zero: (SSSS << 8) | code length, the extra bits do not fit (or SSSS is invalid);
-//   zero: the code is longer than FAST_BITS (or not a code).
-const FAST_BITS = 12;
-const FAST_MASK = (1 << FAST_BITS) - 1;
-const COMPLETE = 0x80;
-
-interface LosslessTable {
-  fast: Int32Array;
-  maxcode: Int32Array;
-  valoffset: Int32Array;
-  huffval: Uint8Array;
+function precisionProblem(bits: number): string | null {
+  return bits >= 2 && bits <= 16 ? null : `JPEG: ${bits}-bit lossless samples (2 to 16 are defined)`;
 }
 
-function buildTable(counts: Uint8Array, huffval: Uint8Array): LosslessTable {
-  const { code, size, maxcode, valoffset } = huffmanCodes(counts, huffval, true);
-  const fast = new Int32Array(1 << FAST_BITS);
-  for (let k = 0; k < huffval.length; k++) {
-    const l = size[k] ?? 0;
-    if (l > FAST_BITS) break;
-    const s = huffval[k] ?? 0;
-    const span = 1 << (FAST_BITS - l);
-    const base = (code[k] ?? 0) << (FAST_BITS - l);
-    if (s === 0 || s === 16) fast.fill(((s === 16 ? 32768 : 0) << 8) | COMPLETE | l, base, base + span);
-    else if (s > 16 || l + s > FAST_BITS) fast.fill((s << 8) | l, base, base + span);
-    else
-      for (let i = 0; i < span; i++) {
-        let v = (i >> (FAST_BITS - l - s)) & ((1 << s) - 1);
-        if (v < 1 << (s - 1)) v -= (1 << s) - 1;
-        fast[base + i] = (v << 8) | COMPLETE | (l + s);
-      }
-  }
-  return { fast, maxcode, valoffset, huffval };
-}
-
-/**
- * The bit reader over the unstuffed entropy-coded data: `buf` holds `bits` valid low bits. `u` extends
- * far enough past the data that a line of samples can never read outside it; whether a line read past
- * its segment is checked after each line and at each restart.
- */
-interface BitState {
-  u: Uint8Array;
-  pos: number;
-  buf: number;
-  bits: number;
-}
-
-/** Decode the differences of `n` samples of one component into `out` from index `at`. */
-function decodeRun1(st: BitState, t: LosslessTable, out: Int32Array, at: number, n: number): void {
-  const u = st.u;
-  const fast = t.fast;
-  let pos = st.pos;
-  let buf = st.buf;
-  let bits = st.bits;
-  for (let i = at, end = at + n; i < end; i++) {
-    if (bits < 16) {
-      buf = (buf << 16) | (u[pos]! << 8) | u[pos + 1]!;
-      pos += 2;
-      bits += 16;
-    }
-    const e = fast[(buf >> (bits - FAST_BITS)) & FAST_MASK]!;
-    if ((e & COMPLETE) !== 0) {
-      bits -= e & 31;
-      out[i] = e >> 8;
-      continue;
-    }
-    st.pos = pos;
-    st.buf = buf;
-    st.bits = bits;
-    out[i] = slowDiff(st, t, e);
-    pos = st.pos;
-    buf = st.buf;
-    bits = st.bits;
-  }
-  st.pos = pos;
-  st.buf = buf;
-  st.bits = bits;
-}
-
-/**
- * Decode and undifference `n` samples of one component with predictor 1 (Ra) into `out` from `o` (every
- * `stride`th), the first sample predicted by `pred`: the common case, without a row of differences.
- */
-function decodeLineRa(
-  st: BitState,
-  t: LosslessTable,
-  out: Uint16Array,
-  o: number,
-  stride: number,
-  n: number,
-  pred: number,
-): void {
-  const u = st.u;
-  const fast = t.fast;
-  let pos = st.pos;
-  let buf = st.buf;
-  let bits = st.bits;
-  for (const end = o + n * stride; o < end; o += stride) {
-    if (bits < 16) {
-      buf = (buf << 16) | (u[pos]! << 8) | u[pos + 1]!;
-      pos += 2;
-      bits += 16;
-    }
-    const e = fast[(buf >> (bits - FAST_BITS)) & FAST_MASK]!;
-    if ((e & COMPLETE) !== 0) {
-      bits -= e & 31;
-      pred = (pred + (e >> 8)) & 0xffff;
-    } else {
-      st.pos = pos;
-      st.buf = buf;
-      st.bits = bits;
-      pred = (pred + slowDiff(st, t, e)) & 0xffff;
-      pos = st.pos;
-      buf = st.buf;
-      bits = st.bits;
-    }
-    out[o] = pred;
-  }
-  st.pos = pos;
-  st.buf = buf;
-  st.bits = bits;
-}
-
-/** Decode `n` MCUs of an interleaved scan (one sample of each of `tables.length` components each). */
-function decodeRunN(st: BitState, tables: LosslessTable[], out: Int32Array, at: number, n: number): void {
-  const ns = tables.length;
-  const u = st.u;
-  let pos = st.pos;
-  let buf = st.buf;
-  let bits = st.bits;
-  for (let i = at, end = at + n * ns, k = 0; i < end; i++) {
-    const t = tables[k]!;
-    if (++k === ns) k = 0;
-    if (bits < 16) {
-      buf = (buf << 16) | (u[pos]! << 8) | u[pos + 1]!;
-      pos += 2;
-      bits += 16;
-    }
-    const e = t.fast[(buf >> (bits - FAST_BITS)) & FAST_MASK]!;
-    if ((e & COMPLETE) !== 0) {
-      bits -= e & 31;
-      out[i] = e >> 8;
-      continue;
-    }
-    st.pos = pos;
-    st.buf = buf;
-    st.bits = bits;
-    out[i] = slowDiff(st, t, e);
-    pos = st.pos;
-    buf = st.buf;
-    bits = st.bits;
-  }
-  st.pos = pos;
-  st.buf = buf;
-  st.bits = bits;
-}
-
-/** A difference the fast table does not give whole (entry `e`; at least 16 bits are buffered). */
-function slowDiff(st: BitState, t: LosslessTable, e: number): number {
-  let buf = st.buf;
-  let bits = st.bits;
-  let l: number;
-  let s: number;
-  if (e !== 0) {
-    l = e & 31;
-    s = e >> 8;
-  } else {
-    // F.16 from the first length the table does not cover: no shorter code matched.
-    l = FAST_BITS + 1;
-    let code = (buf >> (bits - l)) & ((1 << l) - 1);
-    while (code > t.maxcode[l]!) {
-      if (++l > 16) throw new CodecError("JPEG: invalid Huffman code");
-      code = (buf >> (bits - l)) & ((1 << l) - 1);
-    }
-    s = t.huffval[code + t.valoffset[l]!] ?? 0;
-  }
-  if (s > 16) throw new CodecError(`JPEG: difference category ${s} (at most 16)`);
-  bits -= l;
-  let diff = 0;
-  if (s === 16) diff = 32768;
-  else if (s !== 0) {
-    if (bits < s) {
-      const u = st.u;
-      buf = (buf << 16) | (u[st.pos]! << 8) | u[st.pos + 1]!;
-      st.pos += 2;
-      bits += 16;
-    }
-    bits -= s;
-    diff = (buf >> bits) & ((1 << s) - 1);
-    if (diff < 1 << (s - 1)) diff -= (1 << s) - 1;
-  }
-  st.buf = buf;
-  st.bits = bits;
-  return diff;
-}
-
-/**
- * Undifference `n` samples of a line that starts a scan or restart interval (or its rest from a restart
- * inside the line): the first predicted by `initial` = 2^(P-Pt-1), the others by Ra.
- */
-function firstLine(
-  out: Uint16Array,
-  o: number,
-  stride: number,
-  d: Int32Array,
-  di: number,
-  dStride: number,
-  n: number,
-  initial: number,
-): void {
-  let ra = initial;
-  for (let j = 0; j < n; j++, o += stride, di += dStride) {
-    ra = (ra + d[di]!) & 0xffff;
-    out[o] = ra;
-  }
-}
-
-/**
- * Undifference the first `n` samples of a line below another (`up` is the line above): the first sample
- * predicted by Rb, the others by predictor `psv` (T.81 Table H.1, in 32-bit arithmetic as IJG).
- */
-function nextLine(
-  out: Uint16Array,
-  o: number,
-  up: number,
-  stride: number,
-  d: Int32Array,
-  di: number,
-  dStride: number,
-  n: number,
-  psv: number,
-): void {
-  if (n <= 0) return;
-  let rb = out[up]!;
-  let ra = (rb + d[di]!) & 0xffff;
-  out[o] = ra;
-  const end = o + n * stride;
-  o += stride;
-  up += stride;
-  di += dStride;
-  switch (psv) {
-    case 1:
-      for (; o < end; o += stride, di += dStride) {
-        ra = (ra + d[di]!) & 0xffff;
-        out[o] = ra;
-      }
-      break;
-    case 2:
-      for (; o < end; o += stride, up += stride, di += dStride) out[o] = (out[up]! + d[di]!) & 0xffff;
-      break;
-    case 3:
-      for (; o < end; o += stride, up += stride, di += dStride) {
-        const rc = rb;
-        rb = out[up]!;
-        out[o] = (rc + d[di]!) & 0xffff;
-      }
-      break;
-    case 4:
-      for (; o < end; o += stride, up += stride, di += dStride) {
-        const rc = rb;
-        rb = out[up]!;
-        ra = (ra + rb - rc + d[di]!) & 0xffff;
-        out[o] = ra;
-      }
-      break;
-    case 5:
-      for (; o < end; o += stride, up += stride, di += dStride) {
-        const rc = rb;
-        rb = out[up]!;
-        ra = (ra + ((rb - rc) >> 1) + d[di]!) & 0xffff;
-        out[o] = ra;
-      }
-      break;
-    case 6:
-      for (; o < end; o += stride, up += stride, di += dStride) {
-        const rc = rb;
-        rb = out[up]!;
-        ra = (rb + ((ra - rc) >> 1) + d[di]!) & 0xffff;
-        out[o] = ra;
-      }
-      break;
-    default:
-      for (; o < end; o += stride, up += stride, di += dStride) {
-        rb = out[up]!;
-        ra = (((ra + rb) >> 1) + d[di]!) & 0xffff;
-        out[o] = ra;
-      }
-  }
-}
-
-/** The entropy-coded data of a scan without stuffing, as segments split at restart markers. */
-interface ScanData {
-  u: Uint8Array;
-  /** Segment i is u[starts[i], ends[i]); segment i > 0 follows the restart marker RST`rst[i]`. */
-  starts: number[];
-  ends: number[];
-  rst: number[];
-  /** Where the marker that ends the scan is in the codestream (or its end). */
-  next: number;
-}
-
-/**
- * Copy the scan's data from `p` up to the first marker other than RSTn, dropping the zero byte after
- * each 0xFF (IJG also takes 0xFF 0xFF... 0x00 as one 0xFF); `pad` zero bytes follow the copy.
- */
-function unstuff(d: Uint8Array, p: number, end: number, pad: number): ScanData {
-  const u = new Uint8Array(end - p + pad);
-  const starts = [0];
-  const ends: number[] = [];
-  const rst = [0];
-  let o = 0;
-  for (;;) {
-    let q = d.indexOf(0xff, p);
-    if (q < 0 || q > end) q = end;
-    u.set(d.subarray(p, q), o);
-    o += q - p;
-    if (q >= end) {
-      ends.push(o);
-      return { u, starts, ends, rst, next: end };
-    }
-    let r = q + 1;
-    while (r < end && d[r] === 0xff) r++;
-    const m = r < end ? (d[r] ?? 0) : -1;
-    if (m === 0) {
-      u[o++] = 0xff;
-      p = r + 1;
-    } else if (m >= 0xd0 && m <= 0xd7) {
-      ends.push(o);
-      starts.push(o);
-      rst.push(m - 0xd0);
-      p = r + 1;
-    } else {
-      ends.push(o);
-      return { u, starts, ends, rst, next: q };
-    }
-  }
+function componentsProblem(n: number): string | null {
+  return n >= 1 && n <= 4 ? null : `JPEG: ${n} components (1 to 4 are supported)`;
 }
 
 interface Component {
@@ -393,19 +55,19 @@ interface Frame {
 class JpegLosslessDecoder {
   private readonly data: Uint8Array;
   private readonly end: number;
-  private readonly opts: JpegLosslessOptions;
+  private readonly opts: JpegDecodeOptions;
   private pos = 0;
   private frame: Frame | null = null;
   private readonly tables: (LosslessTable | null)[] = [null, null, null, null];
   private restartInterval = 0;
 
-  constructor(data: Uint8Array, opts: JpegLosslessOptions) {
+  constructor(data: Uint8Array, opts: JpegDecodeOptions) {
     this.data = data;
     this.end = data.length;
     this.opts = opts;
   }
 
-  decode(): JpegLosslessImage {
+  decode(): JpegImage {
     const d = this.data;
     walkSegments(d, {
       // Some encoders leave an RSTn after a scan's last interval.
@@ -417,12 +79,10 @@ class JpegLosslessDecoder {
         else if (m === 0xc4)
           readDht(d, seg, segEnd, (tc, th, counts, huffval) => {
             // A lossless scan uses DC tables only (IJG does not even derive the others).
-            if (tc === 0) this.tables[th] = buildTable(counts, huffval);
+            if (tc === 0) this.tables[th] = buildLosslessTable(counts, huffval);
           });
-        else if (m === 0xdd) {
-          if (segEnd - seg !== 2) throw new CodecError("JPEG: bad DRI length");
-          this.restartInterval = u16(d, seg, segEnd);
-        } else if (m === 0xda) {
+        else if (m === 0xdd) this.restartInterval = readDri(d, seg, segEnd);
+        else if (m === 0xda) {
           this.readSos(seg, segEnd);
           if (this.complete()) return STOP; // EOI may be missing: the image is complete
         } else {
@@ -446,23 +106,8 @@ class JpegLosslessDecoder {
   private readSof(p: number, end: number): void {
     if (this.frame) throw new CodecError("JPEG: more than one frame header");
     const d = this.data;
-    if (end - p < 6) throw new CodecError("JPEG: short SOF segment");
-    const precision = d[p] ?? 0;
-    const height = u16(d, p + 1, end);
-    const width = u16(d, p + 3, end);
-    const n = d[p + 5] ?? 0;
-    if (precision < 2 || precision > 16)
-      throw new CodecError(`JPEG: ${precision}-bit lossless samples (2 to 16 are defined)`);
-    if (height === 0)
-      throw new CodecError("JPEG: DNL marker (height defined after the scan) is not supported");
-    if (width === 0) throw new CodecError("JPEG: image width 0");
-    if (n < 1 || n > 4) throw new CodecError(`JPEG: ${n} components (1 to 4 are supported)`);
-    if (end - p !== 6 + 3 * n) throw new CodecError("JPEG: bad SOF length");
-    const ex = this.opts.expect;
-    if (ex && (ex.width !== width || ex.height !== height || ex.components !== n))
-      throw new CodecError(
-        `codestream is ${width}x${height}x${n}, the data set says ${ex.width}x${ex.height}x${ex.components}`,
-      );
+    const header = readFrameHeader(d, p, end, this.opts.expect, precisionProblem, componentsProblem);
+    const { precision, height, width, components: n } = header;
     const comps: Component[] = [];
     for (let i = 0; i < n; i++) {
       const q = p + 6 + 3 * i;
@@ -578,7 +223,7 @@ class JpegLosslessDecoder {
     this.pos = scan.next;
   }
 
-  private output(f: Frame): JpegLosslessImage {
+  private output(f: Frame): JpegImage {
     const { width, height, precision, samples } = f;
     const nf = f.comps.length;
     for (let ci = 0; ci < nf; ci++) {

@@ -1,9 +1,10 @@
-// Transcode on arrival. The received instance is first stored as received (durable, renamed:
-// bit-preserving), then, when its transfer syntax is not in transcode.supported_transfer_syntaxes, a pool
-// worker decodes and re-encodes it to transcode.target into a temp file beside it, which replaces it
-// atomically (synced with storage.fsync). Only then is the outbox record appended, carrying
-// transfer_syntax_uid as received, target_ts as stored and transfer_status, and then the C-STORE-RSP
-// sent: the record is durable and right before 0000, as for every other instance. Any failure (corrupt
+// Transcode on arrival: the store pipeline's transcode stage (src/pipeline). The received instance is
+// first stored as received (durable, renamed: bit-preserving), then, when its transfer syntax is not in
+// transcode.supported_transfer_syntaxes, a pool worker decodes and re-encodes it to transcode.target into
+// a temp file beside it, which replaces it atomically (synced with storage.fsync). Only then is the
+// outbox record appended, carrying transfer_syntax_uid as received, target_ts as stored and
+// transfer_status, and then the C-STORE-RSP sent: the record is durable and right before 0000, as for
+// every other instance. Any failure (corrupt
 // codestream, unsupported parameters, worker crash, time limit) leaves the original in place, records
 // Failed, logs a warning and still answers 0000: the instance is safely stored.
 //
@@ -22,13 +23,17 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { TranscodeConfig } from "../config/schema.ts";
 import { TS } from "../dicom/transfer-syntax.ts";
-import type { CommandSet } from "../dimse/command.ts";
-import type { StoredHook } from "../dimse/services.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
-import type { NetContext } from "../net/context.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
-import type { StoredInstance } from "../store/instance-sink.ts";
+import {
+  asReceived,
+  type Origin,
+  type Received,
+  type StoredInstance,
+  type TranscodedInstance,
+  type TranscodeStage,
+} from "../pipeline/stages.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
 import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
 import { durable } from "../util/durable.ts";
@@ -53,9 +58,9 @@ export interface TranscoderOptions {
 const defaultLimit = (bytes: number) => 60_000 + Math.ceil(bytes / 1048576) * 1_000;
 
 /** What of the association a transcode needs: its id for the log, the tenant's tree and quota. */
-export type TranscodeContext = Pick<NetContext, "id" | "tenant" | "callingAe">;
+export type TranscodeContext = Pick<Origin, "id" | "tenant" | "callingAe">;
 
-export class Transcoder {
+export class Transcoder implements TranscodeStage {
   readonly pool: TranscodePool;
   private readonly supported: ReadonlySet<string>;
   private readonly limit: (bytes: number) => number;
@@ -79,15 +84,13 @@ export class Transcoder {
     return !this.supported.has(ts) && ts !== this.config.target;
   }
 
-  /** The StoredHook: transcode when needed, then hand the (updated) instance to `next` (the outbox). */
-  wrap(next: StoredHook | null): StoredHook {
-    return async (instance, ctx, cmd) => {
-      const transcode = instance.outcome !== "kept-existing" && this.needs(instance.transferSyntaxUid);
-      const result = transcode
-        ? ((await this.derivedDuplicate(instance, ctx, cmd)) ?? (await this.transcodeStored(instance, ctx)))
-        : instance;
-      return (await next?.(result, ctx, cmd)) ?? result;
-    };
+  /** The transcode stage: the instance transcoded when its transfer syntax needs it, else as received. */
+  async transcode(instance: StoredInstance, received: Received): Promise<TranscodedInstance> {
+    if (!this.needs(instance.transferSyntaxUid)) return asReceived(instance);
+    return (
+      (await this.derivedDuplicate(instance, received)) ??
+      (await this.transcodeStored(instance, received.origin))
+    );
   }
 
   /**
@@ -98,9 +101,8 @@ export class Transcoder {
    */
   private async derivedDuplicate(
     instance: StoredInstance,
-    ctx: NetContext,
-    cmd: CommandSet,
-  ): Promise<StoredInstance | null> {
+    received: Received,
+  ): Promise<TranscodedInstance | null> {
     const onDuplicate = this.opts.onDuplicate ?? "overwrite";
     if (onDuplicate === "overwrite" || this.config.target !== TS.JPEGBaseline8Bit) return null;
     const sop = instance.attributes.sopInstanceUid ?? "";
@@ -108,6 +110,7 @@ export class Transcoder {
     const { derivedUid } = await import("./derived.ts");
     const { JPEG_BASELINE_PROFILE } = await import("./jpeg-baseline.ts");
     const uid = derivedUid(sop, { target: this.config.target, profile: JPEG_BASELINE_PROFILE });
+    const ctx = received.origin;
     const path = this.pathOf(instance, ctx, uid);
     if (!existsSync(path)) return null;
     ctx.tenant.quota?.add(-instance.fileSize);
@@ -115,7 +118,7 @@ export class Transcoder {
       await rm(instance.path, { force: true });
       event(log, "info", "transcode-duplicate-kept", { assoc: ctx.id, sop, derived_sop: uid, path });
       return {
-        ...instance,
+        ...asReceived(instance),
         path,
         outcome: "kept-existing",
         attributes: { ...instance.attributes, sopInstanceUid: uid },
@@ -132,8 +135,8 @@ export class Transcoder {
         called_ae: ctx.calledAe,
         source_ip: ctx.remoteAddress,
         transfer_syntax_uid: instance.transferSyntaxUid,
-        command_sop_class_uid: cmd.affectedSopClassUid ?? "",
-        command_sop_instance_uid: cmd.affectedSopInstanceUid ?? "",
+        command_sop_class_uid: received.sopClassUid,
+        command_sop_instance_uid: received.sopInstanceUid,
         attributes: { ...instance.attributes },
         received_at: new Date().toISOString(),
       });
@@ -145,13 +148,13 @@ export class Transcoder {
   }
 
   /** Replace the stored file by its transcoded form; on any failure keep it as received. */
-  async transcodeStored(instance: StoredInstance, ctx: TranscodeContext): Promise<StoredInstance> {
+  async transcodeStored(instance: StoredInstance, ctx: TranscodeContext): Promise<TranscodedInstance> {
     const target = this.config.target;
     const assoc = ctx.id;
     const sop = instance.attributes.sopInstanceUid ?? "";
     const from = instance.transferSyntaxUid;
     const started = performance.now();
-    const failed = (error: string): StoredInstance => {
+    const failed = (error: string): TranscodedInstance => {
       opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: false });
       event(log, "warning", "transcode-failed", {
         assoc,
@@ -199,7 +202,7 @@ export class Transcoder {
       });
       // The file held is the one received, replaced now: the record describes what was written here.
       const { held: _received, ...rest } = instance;
-      const done: StoredInstance = {
+      const done: TranscodedInstance = {
         ...rest,
         fileSize: r.size,
         sha256: r.sha256,

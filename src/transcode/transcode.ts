@@ -3,24 +3,25 @@
 // the codecs are loaded. A lossy target (JPEG Baseline) makes a new instance with its own SOP Instance UID
 // (derived.ts).
 
-import { buildFileMeta } from "../dicom/part10.ts";
-import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
-import { concatBytes } from "../util/bytes.ts";
-import { canRead, TARGETS } from "./capabilities.ts";
-import { CodecError, decodeFrame, encodeFrame, type PixelInfo, planarToInterleaved } from "./codecs.ts";
 import {
   type Element,
   find,
   getString,
   getUs,
-  PIXEL_DATA,
   parsePart10,
   removeElement,
   setElement,
   stringElement,
   usElement,
-  writeDataSet,
-} from "./dataset.ts";
+} from "../dicom/dataset-tree.ts";
+import { writeDataSet } from "../dicom/dataset-writer.ts";
+import { buildFileMeta } from "../dicom/part10.ts";
+import { PIXEL_DATA } from "../dicom/tags.ts";
+import { isNativeTransferSyntax, TS, transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { canRead, TARGETS } from "./capabilities.ts";
+import { CodecError, type PixelInfo } from "./codec-types.ts";
+import { decodeFrame, encodeFrame, planarToInterleaved } from "./codecs.ts";
 import { makeLossyDerived, ratioText } from "./derived.ts";
 import {
   baselineProblem,

@@ -1,27 +1,9 @@
+// Parsing the command line (src/cli/args.ts): serve's flags, the subcommands, their errors.
+
 import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import pkg from "../../package.json" with { type: "json" };
-import {
-  type CliCommand,
-  helpText,
-  parseArgs,
-  UsageError,
-  VERSION,
-  versionText,
-} from "../../src/cli/args.ts";
-
-function usageError(argv: string[]): UsageError {
-  try {
-    parseArgs(argv);
-  } catch (e) {
-    if (e instanceof UsageError) return e;
-    throw e;
-  }
-  throw new Error(`expected a UsageError for ${JSON.stringify(argv)}`);
-}
-
-const serve = (overrides: object, configPath?: string): CliCommand =>
-  configPath === undefined ? { kind: "serve", overrides } : { kind: "serve", configPath, overrides };
+import { parseArgs } from "../../src/cli/args.ts";
+import { serve, usageError } from "../helpers/cli-args.ts";
 
 describe("serve", () => {
   test("no arguments: serve with embedded defaults", () => {
@@ -71,43 +53,6 @@ describe("serve", () => {
       serve({ port: 104, max_pdu_length: 4096 }),
     );
     expect(parseArgs(["-o", "/srv/dicom"])).toEqual(serve({ storage_root: "/srv/dicom" }));
-  });
-
-  test("DCMTK storescp habits, with DCMTK's meaning", () => {
-    expect(parseArgs(["-aet", "X", "-od", "/srv/in", "104"])).toEqual(
-      serve({ ae_title: "X", storage_root: "/srv/in", port: 104 }),
-    );
-    // -od is never -o d, -pm never -p m.
-    expect(parseArgs(["-od", "d"])).toEqual(serve({ storage_root: "d" }));
-    expect(parseArgs(["-pm", "+xa", "-pdu", "16384", "--fork"])).toEqual(
-      serve({ promiscuous: true, uncompressed_only: false, max_pdu_length: 16384, mode: "concurrent" }),
-    );
-    expect(parseArgs(["--aetitle", "Y", "--max-pdu", "4096", "--accept-all"])).toEqual(
-      serve({ ae_title: "Y", max_pdu_length: 4096, uncompressed_only: false }),
-    );
-    expect(parseArgs(["--single-process", "-d", "+B", "+F", "11112"])).toEqual(
-      serve({ mode: "sequential", verbose: true, port: 11112 }),
-    );
-    expect(parseArgs(["--host", "127.0.0.1"])).toEqual(serve({ host: "127.0.0.1" }));
-  });
-
-  test("other DCMTK options are refused by name, with a hint; unknown single-dash words are never split", () => {
-    expect(usageError(["-xcr", "echo"]).message).toBe(
-      "DCMTK's -xcr has no equivalent here; see --help (the hook is each instance's outbox record: Kafka or outbox export)",
-    );
-    expect(usageError(["+xs"]).message).toMatch(/^DCMTK's \+xs has no equivalent here; see --help/);
-    expect(usageError(["--sort-on-study-uid", "st"]).message).toMatch(/storage\.path/);
-    expect(usageError(["-ta", "10"]).message).toMatch(/scp\.artim_timeout_s/);
-    expect(usageError(["+tls", "k", "c"]).message).toMatch(/scp\.tls/);
-    expect(usageError(["--ignore"]).message).toBe("DCMTK's --ignore has no equivalent here; see --help");
-    expect(usageError(["-odx"]).message).toBe("unknown option -odx (see storescp --help)");
-    expect(usageError(["-ox"]).message).toBe("unknown option -ox (see storescp --help)");
-    expect(usageError(["+xz"]).message).toBe("unknown option +xz (see storescp --help)");
-    expect(usageError(["--uncompressed-only", "+xa"]).message).toMatch(/contradict/);
-    expect(usageError(["--sequential", "--fork"]).message).toMatch(/contradict/);
-    expect(usageError(["--host", "bad host"]).message).toMatch(/^--host: /);
-    // The value of an option is a value, even when it looks like an option.
-    expect(parseArgs(["-o", "-weird-dir"])).toEqual(serve({ storage_root: "-weird-dir" }));
   });
 
   test("-n / --non-blocking [true|false]", () => {
@@ -264,74 +209,5 @@ describe("subcommands", () => {
   test("hash-password", () => {
     expect(parseArgs(["hash-password"])).toEqual({ kind: "hash-password" });
     usageError(["hash-password", "secret"]);
-  });
-});
-
-describe("help and version", () => {
-  test("--version comes from package.json", () => {
-    expect(parseArgs(["--version"])).toEqual({ kind: "version" });
-    expect(parseArgs(["-V"])).toEqual({ kind: "version" });
-    expect(VERSION).toBe(pkg.version);
-    expect(versionText()).toBe(`storescp ${pkg.version}`);
-  });
-
-  test("--help wins over everything else", () => {
-    for (const argv of [["--help"], ["-h"], ["-p", "abc", "--help"], ["help"]]) {
-      const c = parseArgs(argv);
-      expect(c.kind).toBe("help");
-    }
-  });
-
-  test("help lists every serve flag, grouped, defaults in brackets", () => {
-    const c = parseArgs(["--help"]);
-    if (c.kind !== "help") throw new Error("expected help");
-    for (const flag of [
-      "--config",
-      "--port",
-      "--ae-title",
-      "--calling-ae-title",
-      "--max-pdu-length",
-      "--strict",
-      "--uncompressed-only",
-      "--promiscuous",
-      "--sequential",
-      "--non-blocking",
-      "--verbose",
-      "--output-directory",
-      "--host",
-      "-aet AET",
-      "-od DIR",
-      "+xa",
-      "init [DIR]",
-      "config convert FILE",
-      "--help",
-      "--version",
-      "echo HOST PORT",
-      "outbox status|drain|export DIR|import DIR",
-      "license show|verify",
-      "transcode IN OUT",
-      "hash-password",
-    ]) {
-      expect(c.text).toContain(flag);
-    }
-    for (const group of [
-      "general options:",
-      "network options:",
-      "negotiation options:",
-      "storage options:",
-    ]) {
-      expect(c.text).toContain(group);
-    }
-    expect(c.text).toMatch(/--port N .*\[11112\]$/m);
-    expect(c.text).toMatch(/--max-pdu-length N .*\[131072\]$/m);
-    expect(c.text).toMatch(/--ae-title AET .*\[STORESCP\]$/m);
-    for (const line of c.text.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
-  });
-
-  test("per-command help", () => {
-    expect(parseArgs(["echo", "--help"])).toEqual({ kind: "help", text: helpText("echo") });
-    expect(parseArgs(["help", "outbox"])).toEqual({ kind: "help", text: helpText("outbox") });
-    expect(helpText("echo")).toContain("--calling AET");
-    usageError(["help", "nope"]);
   });
 });

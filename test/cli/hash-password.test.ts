@@ -5,7 +5,8 @@ import { afterAll, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hashPassword, readStdin, verifyPassword } from "../../src/cli/hash-password.ts";
+import { readStdin } from "../../src/cli/hash-password.ts";
+import { hashPassword, verifyPassword } from "../../src/tenancy/password-hash.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "hash-password-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

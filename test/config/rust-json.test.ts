@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { convertCommand } from "../../src/cli/init.ts";
-import { ConfigError, loadConfig, readConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/config/error.ts";
+import { loadConfig, readConfig } from "../../src/config/load.ts";
 import { rustSample, RUST_SAMPLE_SYNTAXES as SYNTAXES } from "../helpers/rust-config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rust-json-"));

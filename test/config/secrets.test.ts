@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/config/error.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { worldReadableSecretsWarning } from "../../src/config/secrets.ts";
 import { makeWorkDir } from "../helpers/dcmtk.ts";
 

@@ -6,9 +6,9 @@
 import { connect, type Socket } from "node:net";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CommandField, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
-import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType, UserIdentityType } from "../../src/net/pdu/types.ts";
+import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import {
   deepNesting,
   deflateNestingBomb,

@@ -3,18 +3,18 @@
 // out of native images, for odd sizes.
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { buildFileMeta } from "../../src/dicom/part10.ts";
-import { TS } from "../../src/dicom/transfer-syntax.ts";
 import {
   type Element,
-  PIXEL_DATA,
   parsePart10,
   removeElement,
   setElement,
   stringElement,
   usElement,
-  writeDataSet,
-} from "../../src/transcode/dataset.ts";
+} from "../../src/dicom/dataset-tree.ts";
+import { writeDataSet } from "../../src/dicom/dataset-writer.ts";
+import { buildFileMeta } from "../../src/dicom/part10.ts";
+import { PIXEL_DATA } from "../../src/dicom/tags.ts";
+import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { pixelInfo } from "../../src/transcode/transcode.ts";
 import { nativePixels } from "./pixels.ts";
 

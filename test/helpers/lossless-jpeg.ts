@@ -136,3 +136,32 @@ export function encodeLosslessJpeg(input: LosslessJpegInput): Uint8Array {
   out.push(0xff, 0xd9);
   return Uint8Array.from(out);
 }
+
+/** Deterministic samples: smooth areas, noise, edges and jumps of exactly 2^(bits-1) (category 16 at 16 bits). */
+export function synthetic(w: number, h: number, nc: number, bits: number, seed: number): Uint16Array {
+  let s = seed >>> 0 || 1;
+  const rnd = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  const max = (1 << bits) - 1;
+  const out = new Uint16Array(w * h * nc);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      for (let c = 0; c < nc; c++) {
+        const i = (y * w + x) * nc + c;
+        let v: number;
+        if (y < h / 4) v = Math.round(((x + y + c * 7) / (w + h)) * max);
+        else if (y < h / 2) {
+          // noise whose magnitude classes are geometrically rare: an optimal table has codes of all lengths
+          let k = 0;
+          while (k < bits - 1 && rnd() < 0.5) k++;
+          v = (max + 1) / 2 + (rnd() < 0.5 ? -1 : 1) * (2 ** k + rnd() * 2 ** k) - 0.5;
+        } else if (y < (3 * h) / 4) v = ((x >> 2) + (y >> 2) + c) & 1 ? max : 0;
+        else v = (x + c) & 1 ? 1 << (bits - 1) : 0;
+        out[i] = Math.min(max, Math.max(0, Math.floor(v)));
+      }
+  return out;
+}

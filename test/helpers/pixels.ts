@@ -4,9 +4,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { find, parsePart10 } from "../../src/dicom/dataset-tree.ts";
+import { PIXEL_DATA } from "../../src/dicom/tags.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { planarToInterleaved } from "../../src/transcode/codecs.ts";
-import { find, PIXEL_DATA, parsePart10 } from "../../src/transcode/dataset.ts";
 import { pixelInfo, splitFrames } from "../../src/transcode/transcode.ts";
 import { dcmtkEnv } from "./dcmtk.ts";
 

@@ -7,11 +7,11 @@ import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
-import { DimseServices } from "../../src/dimse/services.ts";
-import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { PduType } from "../../src/net/pdu/types.ts";
-import { StoreScpServer } from "../../src/net/server.ts";
+import { StoreScpServer } from "../../src/scp/server.ts";
+import { DimseServices } from "../../src/scp/services.ts";
+import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import { Storage } from "../../src/store/storage.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import {
@@ -24,6 +24,7 @@ import {
   storescu,
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
 const IMPLICIT = "1.2.840.10008.1.2";
@@ -202,7 +203,7 @@ describe("limits, modes and timers", () => {
       config,
       tenants: new TenantDirectory(config),
       storage,
-      services: new DimseServices(storage),
+      services: new DimseServices(storePipeline(storage)),
     });
     const port = await server.listen();
     const e = await rejectionOf(port, "STORESCP", "X");

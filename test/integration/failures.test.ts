@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Tag } from "../../src/dimse/command.ts";
-import { ClientAssociation } from "../../src/net/client.ts";
+import { ClientAssociation } from "../../src/scu/client.ts";
 import {
   dcmtkEnv,
   echoscu,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hashPassword } from "../../src/cli/hash-password.ts";
+import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import {
   type AttackResult,
   echoFrom,

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
-import { ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import { DICOM_APPLICATION_CONTEXT, emptyUserInformation, PduType } from "../../src/net/pdu/types.ts";
+import { ClientAssociation } from "../../src/scu/client.ts";
 import { echoscu, type OurServerHandle, peakRss, startServer } from "../helpers/dcmtk.ts";
 
 const VERIFY = "1.2.840.10008.1.1";

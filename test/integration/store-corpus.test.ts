@@ -8,7 +8,7 @@ import { DEFAULT_SUPPORTED_TRANSFER_SYNTAXES } from "../../src/config/defaults.t
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from "../../src/dicom/implementation.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CommandField, Tag } from "../../src/dimse/command.ts";
-import { ClientAssociation } from "../../src/net/client.ts";
+import { ClientAssociation } from "../../src/scu/client.ts";
 import { dcmdump, echoscu, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
 

@@ -6,17 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Element, find, parsePart10, setElement, stringElement } from "../../src/dicom/dataset-tree.ts";
+import { writeDataSet } from "../../src/dicom/dataset-writer.ts";
 import { buildFileMeta } from "../../src/dicom/part10.ts";
+import { PIXEL_DATA } from "../../src/dicom/tags.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
-import {
-  type Element,
-  find,
-  PIXEL_DATA,
-  parsePart10,
-  setElement,
-  stringElement,
-  writeDataSet,
-} from "../../src/transcode/dataset.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
 import { diff, nativePixels, referenceDecode } from "../helpers/pixels.ts";

@@ -6,11 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { hashPassword } from "../../src/cli/hash-password.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandField, encodeCommandSet, NO_DATA_SET, Tag } from "../../src/dimse/command.ts";
-import { DimseServices } from "../../src/dimse/services.ts";
-import { AssociationRejectedError, ClientAssociation } from "../../src/net/client.ts";
 import { encodePdu } from "../../src/net/pdu/codec.ts";
 import {
   DICOM_APPLICATION_CONTEXT,
@@ -18,11 +15,15 @@ import {
   PduType,
   UserIdentityType,
 } from "../../src/net/pdu/types.ts";
-import { StoreScpServer } from "../../src/net/server.ts";
+import { StoreScpServer } from "../../src/scp/server.ts";
+import { DimseServices } from "../../src/scp/services.ts";
+import { AssociationRejectedError, ClientAssociation } from "../../src/scu/client.ts";
 import { Storage } from "../../src/store/storage.ts";
+import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
+import { storePipeline } from "../helpers/pipeline.ts";
 import { type Issued, issue } from "../helpers/pki.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
@@ -400,7 +401,7 @@ describe("limits and the license gate", () => {
       config,
       tenants: new TenantDirectory(config),
       storage,
-      services: new DimseServices(storage),
+      services: new DimseServices(storePipeline(storage)),
       licenseProblem: () => expired,
     });
     const port = await server.listen();

@@ -1,4 +1,4 @@
-// The hand-over between the log's owner and `outbox export|import` (src/outbox/handover.ts), in one
+// The hand-over between the log's owner and `outbox export|import` (src/outbox/handover*.ts), in one
 // process: the claim is answered with a sealed range, committed volumes leave the log (also when no
 // owner is there to apply them), a dead exporter's complete volumes are released and nothing else,
 // and an import interrupted between its appends and its ledger appends nothing twice.
@@ -7,18 +7,17 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeFrame } from "../../src/outbox/frame.ts";
+import { Handover } from "../../src/outbox/handover.ts";
 import {
   awaitIncoming,
-  CLAIM,
   claimExport,
   endExport,
   exportCommitted,
-  Handover,
-  INCOMING,
-  LEDGER,
   queueIncoming,
-} from "../../src/outbox/handover.ts";
-import { before, OutboxLog, recordsBetween } from "../../src/outbox/log.ts";
+} from "../../src/outbox/handover-commands.ts";
+import { CLAIM, INCOMING, LEDGER } from "../../src/outbox/handover-files.ts";
+import { OutboxLog } from "../../src/outbox/log.ts";
+import { before, recordsBetween } from "../../src/outbox/segments.ts";
 import { tmpDirs } from "../helpers/tmp.ts";
 
 const tmp = tmpDirs("handover");

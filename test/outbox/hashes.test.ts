@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { fstatSync, openSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { createHasher } from "../../src/outbox/hasher.ts";
 import { RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "../../src/outbox/hashes.ts";
-import { createHasher } from "../../src/store/hasher.ts";
 import { fileIdentity, HeldFile } from "../../src/store/held-file.ts";
 import { tmpDirs } from "../helpers/tmp.ts";
 

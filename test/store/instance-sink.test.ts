@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
-import { releaseChunk } from "../../src/net/transport.ts";
 import { InstanceSink } from "../../src/store/instance-sink.ts";
 import { Storage } from "../../src/store/storage.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";
+import { releaseChunk } from "../../src/util/transient-bytes.ts";
 import { encode } from "../dicom/encode.ts";
 import { richDataSet, SOP_CLASS, SOP_INSTANCE } from "../dicom/fixture.ts";
 
@@ -34,10 +34,7 @@ const dataSet = encode(richDataSet(200_000), "explicitLE");
  */
 async function receive(storage: Storage, reads: number[]): Promise<string> {
   const sink = new InstanceSink(storage, {
-    tenant,
-    callingAe: "SCU",
-    calledAe: "STORESCP",
-    sourceIp: "127.0.0.1",
+    origin: { id: "T1", tenant, callingAe: "SCU", calledAe: "STORESCP", remoteAddress: "127.0.0.1" },
     sopClassUid: SOP_CLASS,
     sopInstanceUid: SOP_INSTANCE,
     transferSyntaxUid: TS.ExplicitVRLittleEndian,
@@ -56,7 +53,8 @@ async function receive(storage: Storage, reads: number[]): Promise<string> {
     const rest = Buffer.from(dataSet.subarray(at));
     sink.write(rest);
   }
-  const stored = await sink.finish();
+  await sink.settle();
+  const stored = await sink.commit();
   expect(stored.outcome === "stored" || stored.outcome === "replaced").toBe(true);
   return stored.path;
 }

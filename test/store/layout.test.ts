@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { renderPath, templateProblem, uidHash } from "../../src/store/layout.ts";
+import { templateProblem } from "../../src/config/path-template.ts";
+import { renderPath, uidHash } from "../../src/store/layout.ts";
 
 const v = {
   tenant: "hospital-a",

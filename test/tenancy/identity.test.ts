@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { hashPassword } from "../../src/cli/hash-password.ts";
 import { defaultConfig } from "../../src/config/defaults.ts";
 import { CommandSet } from "../../src/dimse/command.ts";
 import { UserIdentityType } from "../../src/net/pdu/types.ts";
 import { checkIdentity } from "../../src/tenancy/identity.ts";
+import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { quotaDir } from "../../src/tenancy/quota.ts";
 import { parseTag, tenantTagResolver } from "../../src/tenancy/tenant-tag.ts";
 import { type Tenant, TenantDirectory } from "../../src/tenancy/tenants.ts";

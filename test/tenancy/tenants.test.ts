@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { defaultConfig } from "../../src/config/defaults.ts";
-import { TenantDirectory } from "../../src/tenancy/tenants.ts";
+import { REJECTIONS } from "../../src/scp/admission.ts";
+import { type TenantDecision, TenantDirectory } from "../../src/tenancy/tenants.ts";
+
+/** The decision as the peer sees it: a refusal becomes the A-ASSOCIATE-RJ that answers it. */
+function onTheWire(d: TenantDecision): object {
+  return d.ok ? d : { ok: false, ...REJECTIONS[d.refusal], why: d.why };
+}
 
 function withTenants(): TenantDirectory {
   const c = defaultConfig();
@@ -43,7 +49,7 @@ describe("tenant admission (PS3.8 Table 9-21 reasons)", () => {
   });
 
   test("unknown called AE: permanent, service-user, reason 7", () => {
-    expect(withTenants().admit("NOPE", "CT_A", "127.0.0.1")).toMatchObject({
+    expect(onTheWire(withTenants().admit("NOPE", "CT_A", "127.0.0.1"))).toMatchObject({
       ok: false,
       result: 1,
       source: 1,
@@ -52,7 +58,7 @@ describe("tenant admission (PS3.8 Table 9-21 reasons)", () => {
   });
 
   test("calling AE not allowed: permanent, service-user, reason 3", () => {
-    expect(withTenants().admit("HOSPA", "CT_B", "127.0.0.1")).toMatchObject({
+    expect(onTheWire(withTenants().admit("HOSPA", "CT_B", "127.0.0.1"))).toMatchObject({
       ok: false,
       result: 1,
       source: 1,
@@ -65,7 +71,7 @@ describe("tenant admission (PS3.8 Table 9-21 reasons)", () => {
     expect(dir.admit("HOSPA", "CT_A", "127.0.0.1").ok).toBe(true);
     expect(dir.admit("HOSPA", "CT_A", "::ffff:127.0.0.1").ok).toBe(true);
     expect(dir.admit("HOSPA", "CT_A", "fd00::1").ok).toBe(true);
-    expect(dir.admit("HOSPA", "CT_A", "192.0.2.7")).toMatchObject({
+    expect(onTheWire(dir.admit("HOSPA", "CT_A", "192.0.2.7"))).toMatchObject({
       ok: false,
       result: 1,
       source: 1,

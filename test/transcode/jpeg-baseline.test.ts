@@ -6,21 +6,21 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildFileMeta } from "../../src/dicom/part10.ts";
-import { TS } from "../../src/dicom/transfer-syntax.ts";
-import { isValidUid, nameBasedUid, uuidToUid } from "../../src/dicom/uid.ts";
-import { loadCodecs } from "../../src/transcode/codecs.ts";
 import {
   type Element,
   find,
   getString,
   getUs,
-  PIXEL_DATA,
   parsePart10,
   setElement,
   stringElement,
-  writeDataSet,
-} from "../../src/transcode/dataset.ts";
+} from "../../src/dicom/dataset-tree.ts";
+import { writeDataSet } from "../../src/dicom/dataset-writer.ts";
+import { buildFileMeta } from "../../src/dicom/part10.ts";
+import { PIXEL_DATA } from "../../src/dicom/tags.ts";
+import { TS } from "../../src/dicom/transfer-syntax.ts";
+import { isValidUid, nameBasedUid, uuidToUid } from "../../src/dicom/uid.ts";
+import { loadCodecs } from "../../src/transcode/codecs.ts";
 import { derivedUid } from "../../src/transcode/derived.ts";
 import { baselineSampling, JPEG_BASELINE_PROFILE } from "../../src/transcode/jpeg-baseline.ts";
 import { transcodePart10 } from "../../src/transcode/transcode.ts";

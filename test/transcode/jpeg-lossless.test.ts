@@ -2,25 +2,22 @@
 // codestreams made at test time by dcmcjpeg (every predictor, point transforms, 8/12/16 bits, signed CT,
 // RGB, odd sizes, a multi-frame file, 16-bit noise for long codes and difference category 16), by
 // gdcmconv, by PVRG-JPEG (precisions 2 to 16, non-interleaved colour scans) and by a small encoder of our
-// own (test/helpers/lossless-jpeg.ts: restart intervals, all-ones Huffman codes). Corrupt input must end
-// in a CodecError, never a hang or another exception.
+// own (test/helpers/lossless-jpeg.ts: restart intervals, all-ones Huffman codes). What it refuses, and
+// corrupt input: jpeg-lossless-refusals.test.ts.
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import fc from "fast-check";
+import { parsePart10 } from "../../src/dicom/dataset-tree.ts";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
-import { CodecError, decodeFrame, type PixelInfo } from "../../src/transcode/codecs.ts";
-import { parsePart10 } from "../../src/transcode/dataset.ts";
-import { frameMarker } from "../../src/transcode/jpeg-common.ts";
-import { decodeJpegDct } from "../../src/transcode/jpeg-dct.ts";
+import { decodeFrame } from "../../src/transcode/codecs.ts";
 import { decodeJpegLossless } from "../../src/transcode/jpeg-lossless.ts";
 import { pixelInfo, transcodePart10 } from "../../src/transcode/transcode.ts";
 import { repoRoot } from "../helpers/dcmtk.ts";
 import { corpus } from "../helpers/fixtures.ts";
 import { cropImage, type Geometry, writeImage } from "../helpers/images.ts";
-import { encodeLosslessJpeg, type LosslessJpegInput } from "../helpers/lossless-jpeg.ts";
+import { encodeLosslessJpeg, type LosslessJpegInput, synthetic } from "../helpers/lossless-jpeg.ts";
 import { codestreams, nativePixels, referenceDecode } from "../helpers/pixels.ts";
 import { mustRun } from "../helpers/tools.ts";
 
@@ -37,35 +34,6 @@ const rgb8 = () => source("04_sc_rgb8_explicitLE");
 function bytesOf(samples: Uint16Array, bits: number): Uint8Array {
   if (bits <= 8) return Uint8Array.from(samples);
   return new Uint8Array(samples.slice().buffer);
-}
-
-/** Deterministic samples: smooth areas, noise, edges and jumps of exactly 2^(bits-1) (category 16 at 16 bits). */
-function synthetic(w: number, h: number, nc: number, bits: number, seed: number): Uint16Array {
-  let s = seed >>> 0 || 1;
-  const rnd = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  const max = (1 << bits) - 1;
-  const out = new Uint16Array(w * h * nc);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let c = 0; c < nc; c++) {
-        const i = (y * w + x) * nc + c;
-        let v: number;
-        if (y < h / 4) v = Math.round(((x + y + c * 7) / (w + h)) * max);
-        else if (y < h / 2) {
-          // noise whose magnitude classes are geometrically rare: an optimal table has codes of all lengths
-          let k = 0;
-          while (k < bits - 1 && rnd() < 0.5) k++;
-          v = (max + 1) / 2 + (rnd() < 0.5 ? -1 : 1) * (2 ** k + rnd() * 2 ** k) - 0.5;
-        } else if (y < (3 * h) / 4) v = ((x >> 2) + (y >> 2) + c) & 1 ? max : 0;
-        else v = (x + c) & 1 ? 1 << (bits - 1) : 0;
-        out[i] = Math.min(max, Math.max(0, Math.floor(v)));
-      }
-  return out;
 }
 
 /** dcmcjpeg with `args` on a native file. */
@@ -401,142 +369,5 @@ describe("beyond dcmdjpeg", () => {
       restartInterval: 7,
     });
     expect(firstDifference(decodeJpegLossless(cs).pixels, bytesOf(rgb, 8))).toBe(-1);
-  });
-});
-
-describe("refuses what does not fit", () => {
-  const p: PixelInfo = {
-    rows: 512,
-    columns: 512,
-    samplesPerPixel: 1,
-    bitsAllocated: 16,
-    bitsStored: 16,
-    pixelRepresentation: 1,
-    photometric: "MONOCHROME2",
-  };
-  const cs = () => codestreams(source("09_ct_s16_jpegLL_SV1"))[0] ?? new Uint8Array(0);
-
-  test("a frame header that disagrees with the data set", () => {
-    expect(() => decodeFrame(TS.JPEGLosslessSV1, cs(), { ...p, rows: 256 })).toThrow(CodecError);
-    expect(() => decodeFrame(TS.JPEGLosslessSV1, cs(), { ...p, samplesPerPixel: 3 })).toThrow(CodecError);
-  });
-
-  test("16-bit samples for Bits Allocated 8", () => {
-    expect(() => decodeFrame(TS.JPEGLosslessSV1, cs(), { ...p, bitsAllocated: 8, bitsStored: 8 })).toThrow(
-      /do not fit in 8 bits/,
-    );
-  });
-
-  test("a DCT codestream: CodecError naming the process", () => {
-    const dct = codestreams(source("11_mr_u12_jpegExtended"))[0] ?? new Uint8Array(0);
-    expect(() => decodeJpegLossless(dct)).toThrow(/extended sequential DCT \(SOF1\) is not supported/);
-  });
-});
-
-describe("corrupt input: CodecError, never a hang or another exception", () => {
-  let small: Uint8Array[] = [];
-  beforeAll(() => {
-    const ctSmall = crop(ct(), "fuzz-ct.dcm", 200, 200, 40, 24);
-    const rgbSmall = crop(rgb8(), "fuzz-rgb.dcm", 100, 100, 37, 21);
-    small = [
-      codestreams(dcmcjpeg(ctSmall, "fuzz-ct-sv6.dcm", ["+el", "+sv", "6"]))[0] ?? new Uint8Array(0),
-      codestreams(dcmcjpeg(rgbSmall, "fuzz-rgb-e1.dcm", ["+e1"]))[0] ?? new Uint8Array(0),
-      encodeLosslessJpeg({
-        width: 23,
-        height: 17,
-        components: 1,
-        precision: 16,
-        samples: synthetic(23, 17, 1, 16, 23),
-        predictor: 1,
-        restartInterval: 23,
-      }),
-      encodeLosslessJpeg({
-        width: 13,
-        height: 11,
-        components: 3,
-        precision: 12,
-        samples: synthetic(13, 11, 3, 12, 29),
-        predictor: 7,
-        restartInterval: 6,
-        nonInterleaved: true,
-      }),
-    ];
-  });
-
-  /** Decodes, or throws a CodecError: anything else fails the property. */
-  const decodesOrRefuses = (b: Uint8Array): boolean => {
-    try {
-      decodeJpegLossless(b);
-      return true;
-    } catch (err) {
-      if (err instanceof CodecError) return false;
-      throw err;
-    }
-  };
-
-  test("random bytes, bare or after a lossless frame header", () => {
-    const head = (small[0] ?? new Uint8Array(0)).subarray(0, 200);
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2048 }), fc.integer({ min: 0, max: 2 }), (b, kind) => {
-        const data =
-          kind === 0
-            ? b
-            : kind === 1
-              ? Uint8Array.from([0xff, 0xd8, ...b])
-              : Uint8Array.from([...head, ...b]);
-        decodesOrRefuses(data);
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  test("every truncation before the end of the entropy-coded data", () => {
-    for (const cs of small) {
-      expect(decodesOrRefuses(cs)).toBe(true);
-      let eoi = cs.length - 2;
-      while (eoi > 0 && !(cs[eoi] === 0xff && cs[eoi + 1] === 0xd9)) eoi--;
-      expect(eoi).toBeGreaterThan(cs.length - 4);
-      for (let n = 0; n < eoi; n++) expect([n, decodesOrRefuses(cs.subarray(0, n))]).toEqual([n, false]);
-      // without its EOI marker, the image is still whole
-      expect(decodesOrRefuses(cs.subarray(0, eoi))).toBe(true);
-    }
-  });
-
-  test("random byte changes decode to something or throw CodecError", () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 3 }),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
-        (which, edits) => {
-          const b = (small[which] ?? new Uint8Array(0)).slice();
-          for (const [at, v] of edits) b[at % b.length] = v;
-          decodesOrRefuses(b);
-        },
-      ),
-      { numRuns: 1500 },
-    );
-  });
-
-  test("a header that claims more samples than the data could hold is refused before allocating", () => {
-    const cs = (small[0] ?? new Uint8Array(0)).slice();
-    const sof = cs.findIndex((b, i) => b === 0xff && cs[i + 1] === 0xc3);
-    cs[sof + 5] = 0xff; // height 65535
-    cs[sof + 6] = 0xff;
-    cs[sof + 7] = 0xff; // width 65535
-    cs[sof + 8] = 0xff;
-    expect(() => decodeJpegLossless(cs)).toThrow(/too little data/);
-  });
-});
-
-describe("a DCT stream labelled lossless", () => {
-  test("is decoded by what the stream is (SOF0), as DCMTK does, not refused", () => {
-    const f = source("12_sc_mono8_jpegBaseline");
-    const frame = codestreams(f)[0] ?? new Uint8Array(0);
-    const p = pixelInfo(parsePart10(new Uint8Array(readFileSync(f))).elements);
-    const asLossless = decodeFrame(TS.JPEGLosslessSV1, frame, p);
-    expect(asLossless.pixels).toEqual(decodeJpegDct(frame, { bytesPerSample: 1 }).pixels);
-    expect(frameMarker(frame)).toBe(0xc0);
-    expect(frameMarker(codestreams(source("09_ct_s16_jpegLL_SV1"))[0] ?? new Uint8Array(0))).toBe(0xc3);
-    expect(frameMarker(new Uint8Array([0xff, 0xd8, 0xff, 0xd9]))).toBe(null);
   });
 });

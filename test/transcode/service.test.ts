@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TS } from "../../src/dicom/transfer-syntax.ts";
-import type { StoredInstance } from "../../src/store/instance-sink.ts";
+import type { StoredInstance } from "../../src/pipeline/stages.ts";
 import { renderPath } from "../../src/store/layout.ts";
 import { Quota } from "../../src/tenancy/quota.ts";
 import type { Tenant } from "../../src/tenancy/tenants.ts";
@@ -32,7 +32,7 @@ function tenant(root: string): Tenant {
   };
 }
 
-/** A corpus file "received": placed where storage.path puts it, counted in the quota as services.ts does. */
+/** A corpus file "received": placed where storage.path puts it, counted in the quota as the store pipeline does. */
 async function received(name: string, t: Tenant): Promise<StoredInstance> {
   const src = corpus().find((f) => f.includes(name)) ?? "";
   const p = await readPart10(src);

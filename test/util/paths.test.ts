@@ -3,7 +3,8 @@
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { renderPath, safeSegment, templateProblem } from "../../src/store/layout.ts";
+import { templateProblem } from "../../src/config/path-template.ts";
+import { renderPath, safeSegment } from "../../src/store/layout.ts";
 import { absolutePath, longPath, windowsNameProblem, withoutLongPrefix } from "../../src/util/paths.ts";
 
 const vars = {

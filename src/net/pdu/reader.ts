@@ -2,23 +2,40 @@
 //
 // P-DATA-TF PDUs are never buffered: only the 6-byte PDU header and each 6-byte PDV header are
 // assembled (they may be split across pushes at any byte), and PDV values are handed to the handler as
-// views into the pushed chunks. Every other PDU type is small and accumulated whole (at most
+// views into the pushed chunks, as transient as the chunks themselves (src/util/transient-bytes.ts). Every other PDU type is small and accumulated whole (at most
 // maxOtherPduLength, checked from its header before anything is allocated), then decoded by decodePdu.
 
+import { type TransientBytes, viewWithinTurn } from "../../util/transient-bytes.ts";
 import { readU32 } from "./bytes.ts";
-import { decodePdu, isKnownPduType, PDU_HEADER_LENGTH, PDV_HEADER_LENGTH } from "./codec.ts";
+import { decodePdu, isKnownPduType } from "./codec.ts";
 import { PduError } from "./errors.ts";
+import { PDV_HEADER_LENGTH } from "./pdata.ts";
+import { PDU_HEADER_LENGTH } from "./primitives.ts";
 import { AbortReason, type PDataPdu, type Pdu, PduType } from "./types.ts";
+
+/**
+ * Receives consecutive pieces of one PDV's value, in order. `pdvEnd` is true on the final piece of that
+ * PDV (a zero-length PDV yields one call with an empty chunk and pdvEnd true). A function type, not a
+ * method, so that an implementation taking a plain Uint8Array does not type-check.
+ */
+export type PdvHandler = (
+  contextId: number,
+  isCommand: boolean,
+  isLast: boolean,
+  chunk: TransientBytes,
+  pdvEnd: boolean,
+) => void;
 
 export interface PduReaderHandler {
   /** A complete PDU other than P-DATA-TF. */
   pdu(pdu: Exclude<Pdu, PDataPdu>): void;
   /** A P-DATA-TF PDU header was read; `length` is the PDU length field (bytes after the 6-byte header). */
   pdataStart(length: number): void;
-  /** Consecutive pieces of one PDV's value, in order. `pdvEnd` is true on the final piece of that PDV
-   * (a zero-length PDV yields one call with an empty chunk and pdvEnd true). Chunks are views into the
-   * buffers given to push(); the reader never copies, mutates or reuses them. */
-  pdvData(contextId: number, isCommand: boolean, isLast: boolean, chunk: Uint8Array, pdvEnd: boolean): void;
+  /**
+   * The PDVs' values. Chunks are views into the buffers given to push(), valid as long as those; the
+   * reader never copies, mutates or reuses them.
+   */
+  pdvData: PdvHandler;
   /** The whole P-DATA-TF PDU has been consumed. */
   pdataEnd(): void;
 }
@@ -79,11 +96,13 @@ export class PduReader {
   }
 
   /** Feed socket bytes. Throws PduError (and the reader is then dead) on a protocol error. */
-  push(chunk: Uint8Array): void {
+  push(bytes: TransientBytes): void {
     if (this.broken) {
       throw new PduError("PDU reader used after an earlier error (or re-entered)", AbortReason.NotSpecified);
     }
     this.broken = true;
+    // Read within this call; PDV values leave as views, headers and buffered PDUs as copies.
+    const chunk = viewWithinTurn(bytes);
     const n = chunk.length;
     let o = 0;
     while (o < n) {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { encodePDataPdvHeader, encodePdu } from "../../../src/net/pdu/codec.ts";
+import { encodePdu } from "../../../src/net/pdu/codec.ts";
 import { PduError } from "../../../src/net/pdu/errors.ts";
+import { encodePDataPdvHeader } from "../../../src/net/pdu/pdata.ts";
 import { PduReader, type PduReaderHandler, type PduReaderLimits } from "../../../src/net/pdu/reader.ts";
 import {
   AbortReason,
@@ -11,6 +12,7 @@ import {
   type Pdu,
   PduType,
 } from "../../../src/net/pdu/types.ts";
+import { copyTransient, type TransientBytes, viewWithinTurn } from "../../../src/util/transient-bytes.ts";
 import * as arb from "./arbitraries.ts";
 
 type Event =
@@ -32,12 +34,12 @@ class Recorder implements PduReaderHandler {
   pdataStart(length: number): void {
     this.events.push({ kind: "start", length });
   }
-  pdvData(contextId: number, isCommand: boolean, isLast: boolean, chunk: Uint8Array, end: boolean): void {
+  pdvData(contextId: number, isCommand: boolean, isLast: boolean, chunk: TransientBytes, end: boolean): void {
     this.chunks++;
-    if (this.sources.length > 0 && !this.sources.includes(chunk.buffer)) {
+    if (this.sources.length > 0 && !this.sources.includes(viewWithinTurn(chunk).buffer)) {
       throw new Error("PDV chunk is not a view into a pushed buffer");
     }
-    this.events.push({ kind: "pdv", contextId, isCommand, isLast, data: chunk.slice(), end });
+    this.events.push({ kind: "pdv", contextId, isCommand, isLast, data: copyTransient(chunk), end });
   }
   pdataEnd(): void {
     this.events.push({ kind: "end" });
@@ -237,7 +239,13 @@ describe("PduReader streaming", () => {
       pdataStart(length: number): void {
         this.starts.push(length);
       },
-      pdvData(contextId: number, isCommand: boolean, isLast: boolean, chunk: Uint8Array, end: boolean): void {
+      pdvData(
+        contextId: number,
+        isCommand: boolean,
+        isLast: boolean,
+        chunk: TransientBytes,
+        end: boolean,
+      ): void {
         expect([contextId, isCommand, isLast]).toEqual([9, false, true]);
         this.bytes += chunk.length;
         this.calls++;
@@ -275,7 +283,7 @@ describe("PduReader streaming", () => {
         pdu: () => {},
         pdataStart: () => {},
         pdvData: (_c, _cmd, _last, chunk) => {
-          seen.push(chunk);
+          seen.push(viewWithinTurn(chunk));
         },
         pdataEnd: () => {},
       },

@@ -1,0 +1,168 @@
+// The store pipeline: one C-STORE's data set from its arrival to the moment it may be answered, through
+// the stages it is built with (src/pipeline/stages.ts), in this order:
+//
+//   received    the data set streams into a temp file in its final directory    StoreStage.receive
+//   validated   whole and valid, the temp file's data synced; else quarantined    Reception.settle
+//   reserved    room for its record in the outbox; else A700, the file dropped    RecordStage.reserve
+//   stored      renamed into place; its directory's sync starts                   Reception.commit
+//   transcoded  when its transfer syntax is not served as is (replaces the file)  TranscodeStage.transcode
+//   recorded    its outbox record written and synced; else the file is taken      RecordStage.record
+//               back out into quarantine and the answer is a failure
+//   answered    once the directory's sync has ended too                           StoreRun.complete
+//
+// Why: 0000 promises that the instance and its record survive power loss, and that nothing answered
+// with a failure is in the archive. The data is synced before the rename, so a name never points at a
+// partial file; the record's room is taken before the rename, so a file never enters the archive
+// without it; a record that cannot be written after all takes its file back out, so archive and outbox
+// never disagree. The directory's sync runs while the record is written and both are waited for: on
+// ext4 and XFS (one journal, committed in order) the record's own sync commits the earlier rename too,
+// so the record is never durable without its file; elsewhere a power cut in that window can leave a
+// record whose file is missing, which the publisher sends without a hash (outbox-hash-failed).
+
+import { DimseError, Status } from "../dimse/status.ts";
+import { logger } from "../ops/log.ts";
+import type { Quota } from "../tenancy/quota.ts";
+import {
+  asReceived,
+  type Problem,
+  type Received,
+  type Reception,
+  type RecordReservation,
+  type RecordStage,
+  type StoredInstance,
+  type StoreStage,
+  type TranscodedInstance,
+  type TranscodeStage,
+  UnrecordedError,
+} from "./stages.ts";
+
+const log = logger("store");
+
+export interface PipelineStages {
+  store: StoreStage;
+  /** null: every instance is stored as received. */
+  transcode: TranscodeStage | null;
+  record: RecordStage;
+}
+
+export class StorePipeline {
+  constructor(private readonly stages: PipelineStages) {}
+
+  /**
+   * Why a C-STORE is refused before its data set arrives (A700: transient), or null: the archive's
+   * disk, the quota the instance counts against (null: none), the outbox.
+   */
+  refusal(received: Received, quota: Quota | null): DimseError | null {
+    const disk = this.stages.store.refusal();
+    if (disk) return new DimseError(Status.OutOfResources, disk);
+    if (quota?.exceeded)
+      return new DimseError(
+        Status.OutOfResources,
+        `quota of tenant ${received.origin.tenant.id} exceeded (max_gb)`,
+      );
+    const outbox = this.stages.record.refusal();
+    return outbox ? new DimseError(Status.OutOfResources, outbox) : null;
+  }
+
+  /** Start one C-STORE: its data set goes to `data` of the run. `refused`: see StoreStage.receive. */
+  begin(received: Received, refused?: Problem): StoreRun {
+    return new StoreRun(this.stages, received, refused);
+  }
+}
+
+/** One C-STORE in the pipeline. */
+export class StoreRun {
+  /** Where the data set's fragments go. */
+  readonly data: Reception;
+  /** The instance once in the archive, also when a later stage failed. */
+  private stored: StoredInstance | undefined;
+  /** The instance as finally stored, once recorded. */
+  private recorded: TranscodedInstance | undefined;
+
+  constructor(
+    private readonly stages: PipelineStages,
+    private readonly received: Received,
+    refused?: Problem,
+  ) {
+    this.data = stages.store.receive(received, refused);
+  }
+
+  /** The instance as far as it got (recorded, or only stored), for the log; undefined if not stored. */
+  get instance(): StoredInstance | TranscodedInstance | undefined {
+    return this.recorded ?? this.stored;
+  }
+
+  /** The transfer syntax as stored, once recorded. */
+  get storedTs(): string | undefined {
+    return this.recorded?.targetTs;
+  }
+
+  /**
+   * The data set has arrived: run the stages in order. Resolves once the peer may be answered 0000;
+   * rejects with the first failure (a DimseError says the status), after which no later stage runs.
+   */
+  async complete(): Promise<TranscodedInstance> {
+    const { transcode, record } = this.stages;
+    const reception = this.data;
+    const quota = this.received.origin.tenant.quota;
+    let reservation: RecordReservation | undefined;
+    try {
+      const validated = await reception.settle();
+      try {
+        reservation = record.reserve(validated);
+      } catch (err) {
+        // No room for the record: the file never enters the archive; the modality keeps its copy.
+        await reception.discard();
+        throw err;
+      }
+      const stored = await reception.commit();
+      this.stored = stored;
+      if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
+      const final =
+        transcode && stored.outcome !== "kept-existing"
+          ? await transcode.transcode(stored, this.received)
+          : asReceived(stored);
+      // on_duplicate keep (also of a lossy transcode's derived instance): nothing changed on disk, and
+      // the file there already has its record.
+      if (final.outcome === "kept-existing") reservation.release();
+      else await record.record(final, this.received, reservation);
+      this.recorded = final;
+      const notDurable = await stored.nameDurable;
+      if (notDurable) throw notDurable;
+      return final;
+    } catch (err) {
+      reservation?.release();
+      if (err instanceof UnrecordedError) {
+        await this.withdraw(err);
+        if (this.stored?.outcome === "stored") quota?.add(-this.stored.fileSize);
+      }
+      throw err;
+    } finally {
+      // Whoever wanted the stored file's descriptor (the outbox, to hash it) has taken it by now.
+      this.instance?.held?.release();
+    }
+  }
+
+  /** The peer went away before the data set was complete. */
+  abort(): Promise<void> {
+    return this.data.abort();
+  }
+
+  /** Once the peer has its answer: what can wait for the next instance (a temp file beside this one). */
+  afterAnswer(): void {
+    const instance = this.instance;
+    if (instance) this.stages.store.prepareNext(instance.path);
+  }
+
+  /** The file is in the archive without its record: quarantine it (it is answered with a failure). */
+  private async withdraw(err: UnrecordedError): Promise<void> {
+    try {
+      await this.data.withdraw(err.path, { status: err.status, reason: err.comment });
+    } catch (e) {
+      log.error("an instance without its record could not be taken out of the archive: {path}: {error}", {
+        path: err.path,
+        error: e,
+      });
+    }
+  }
+}
