@@ -188,8 +188,7 @@ export class Storage {
 
   /**
    * A new temp file in `dir`, creating the directory; survives the directory being removed meanwhile.
-   * Creating a file costs 0.15-0.4 ms on the disks measured (more than writing half a megabyte to the
-   * page cache), so a spare is prepared in the background for the next instance of the same series.
+   * Creating a file can cost more than writing half a megabyte to the page cache, so a spare is prepared in the background for the next instance of the same series.
    */
   async createTemp(dir: string): Promise<StreamingFile> {
     const spare = await this.spares.take(dir);

@@ -106,9 +106,8 @@ export class StreamingFile {
    * included), and no longer: what is not written by then is copied. While the disk keeps up, the
    * chunks written during one turn of the event loop (the PDVs of one socket read) are kept and written together with
    * one writev when the turn ends (a microtask), so the file sees a few large writes per instance, not
-   * one per PDV: measured 95 us instead of 133 us for 512 KiB as 8 pieces. They go to the page cache
-   * from the event loop (at most a few hundred microseconds; measured ~30% faster than thread-pool
-   * writes on the W1 benchmark). When a write is slow (a congested or failing disk), writes move off
+   * one per PDV, which costs less than many small ones. They go to the page cache from the event loop
+   * (short, and cheaper than a round trip through the thread pool). When a write is slow (a congested or failing disk), writes move off
    * the event loop for a while, so one slow disk cannot stall every association's timers and answers.
    */
   write(bytes: TransientBytes): void {

@@ -22,8 +22,8 @@ const nativeLatin1 = (
  * decode/encode round trip. Not TextDecoder("latin1"): WHATWG maps that label to windows-1252.
  */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  // Native: 4x faster than the apply below on UIDs (58 against 226 ns, measured), and it runs several
-  // times per instance (command set, file meta, attributes).
+  // Native: several times faster than the apply below on UIDs, and it runs several times per instance
+  // (command set, file meta, attributes).
   if (nativeLatin1 !== undefined) return nativeLatin1.call(bytes, start, end);
   // One call per 8 KiB instead of a string built byte by byte (apply takes a bounded argument count).
   let out = "";

@@ -1,12 +1,11 @@
 // Starting the disk write of a file range without waiting for it: Linux sync_file_range(2) with
 // SYNC_FILE_RANGE_WRITE, called through Bun's FFI (node:fs has no binding for it). With storage.fsync,
 // each PDV written to a temp file is handed to the disk at once, so the fdatasync before the C-STORE
-// response finds the data written and mostly commits the journal: measured here on 4 x 128 KiB arriving
-// 0.15 ms apart, the final fdatasync took 0.08 ms instead of 0.64 ms.
+// response finds the data written and mostly commits the journal, and waits far less.
 //
-// The call submits the I/O in the caller's thread (~50 us per 128 KiB on W1, which made receiving 25%
-// slower when made on the event loop), so a small thread makes it: the event loop only puts
-// (fd, offset, length) in a shared ring and wakes it. A range the ring has no room for is skipped: the
+// The call submits the I/O in the caller's thread (long enough to slow receiving when made on the event
+// loop), so a small thread makes it: the event loop only puts (fd, offset, length) in a shared ring
+// and wakes it. A range the ring has no room for is skipped: the
 // final fdatasync writes it anyway. A descriptor closed and reused before its turn only gets another
 // file's range written early, which is harmless.
 //
