@@ -6,9 +6,6 @@
 
 import type { Config } from "./schema.ts";
 
-/** The tenant id used when `tenants` is empty. */
-export const DEFAULT_TENANT_ID = "default";
-
 /** Name of the quarantine directory under storage.root when storage.quarantine is not set. */
 export const QUARANTINE_DIRNAME = "_quarantine";
 

@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { Config } from "../config/schema.ts";
 import { Quota, quotaDir } from "./quota.ts";
 
+/** The tenant id used when `tenants` is empty. */
 export const DEFAULT_TENANT_ID = "default";
 
 export interface Tenant {
