@@ -160,6 +160,10 @@ export const StorageSchema = z.strictObject({
   root: filePath,
   path: storagePath,
   fsync: z.boolean({ error: "must be true or false" }),
+  /** How an instance is made durable before its answer (docs/storage.md). */
+  durability: enumOf(["file", "wal"]).default("file"),
+  /** Size of the write-ahead log (durability: wal), preallocated at <root>/.wal/log. */
+  wal_mb: intRange(16, 65536, "an integer from 16 to 65536").default(256),
   on_duplicate: enumOf(["overwrite", "keep", "reject"]),
   min_free_mb: intRange(0, Number.MAX_SAFE_INTEGER, "an integer >= 0"),
   quarantine: filePath,

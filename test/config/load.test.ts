@@ -42,6 +42,8 @@ describe("defaults", () => {
         root: "./data",
         path: "{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm",
         fsync: true,
+        durability: "file",
+        wal_mb: 256,
         on_duplicate: "overwrite",
         min_free_mb: 1024,
         quarantine: "./data/_quarantine",
