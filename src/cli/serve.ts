@@ -1,6 +1,7 @@
 // `storescp` (the default command): wire config, storage, tenants and services into a listening SCP,
 // and stop gracefully on SIGINT/SIGTERM.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/schema.ts";
 import { DEFAULT_DATA_SET_LIMITS } from "../dicom/attribute-scanner.ts";
 import { startLicense } from "../license/runtime.ts";
@@ -11,6 +12,7 @@ import { checkArchive } from "../outbox/archive-check.ts";
 import { OutboxLockedError } from "../outbox/log.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { StorePipeline } from "../pipeline/pipeline.ts";
+import { settleInterrupted } from "../pipeline/recovery.ts";
 import { StoreScpServer } from "../scp/server.ts";
 import { DimseServices } from "../scp/services.ts";
 import { InstanceStore } from "../store/instance-store.ts";
@@ -64,9 +66,13 @@ export async function serve(config: Config, configSource = "embedded defaults"):
 
   // The outbox before the listener: every instance answered 0000 has its record (src/outbox).
   let receiving = (): boolean => false;
+  let settledForExport = (): Promise<void> => Promise.resolve();
   let outbox: OutboxService;
   try {
-    outbox = await OutboxService.start(config, { busy: () => receiving() });
+    outbox = await OutboxService.start(config, {
+      busy: () => receiving(),
+      settled: () => settledForExport(),
+    });
   } catch (err) {
     if (err instanceof OutboxLockedError) throw new StartupError(`outbox.dir: ${err.message}`);
     throw err;
@@ -75,9 +81,9 @@ export async function serve(config: Config, configSource = "embedded defaults"):
   const transcoder = new Transcoder(config.transcode, {
     fsync: config.storage.fsync,
     onDuplicate: config.storage.on_duplicate,
-    quarantine: (path, reason) => storage.quarantine(path, reason),
   });
-  // Each C-STORE: stored, transcoded, recorded in the outbox, then answered (src/pipeline/pipeline.ts).
+  // Each C-STORE: stored, recorded in the outbox, answered; then placed and transcoded behind the
+  // answer where needed (src/pipeline/pipeline.ts).
   const pipeline = new StorePipeline({
     store: new InstanceStore(storage, {
       dataSet: {
@@ -92,6 +98,13 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     transcode: transcoder,
     record: outbox,
   });
+  // What a stop interrupted between an answer and its final record, before anything new arrives.
+  await settleInterrupted(outbox.unsettled(), {
+    transcode: transcoder,
+    settler: pipeline.settler,
+    tenantOf: (id) => tenants.tenants.find((t) => t.id === id),
+  });
+  settledForExport = () => pipeline.settler.idle();
   const services = new DimseServices(
     pipeline,
     config.tenant_tag !== null ? tenantTagResolver(config.tenant_tag, tenants) : null,
@@ -197,6 +210,9 @@ export async function serve(config: Config, configSource = "embedded defaults"):
         stopWatching();
         await ops?.close();
         license.stop();
+        // Instances answered but not settled yet: given the grace period, then left to the next start.
+        await Promise.race([pipeline.settler.idle(), sleep(config.scp.shutdown_grace_s * 1000)]);
+        pipeline.settler.close();
         await transcoder.close();
         await storage.close();
         await outbox.close();

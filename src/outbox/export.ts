@@ -50,6 +50,7 @@ import { claimExport, endExport, exportAlive, exportCommitted } from "./handover
 import { type Claim, writeFileDurable } from "./handover-files.ts";
 import { createHasher } from "./hasher.ts";
 import { addWarning, INTERNAL_FIELDS, RecordHashes, WARN_NO_IDENTITY, WARN_REPLACED } from "./hashes.ts";
+import { PENDING_FIELD, settledPendingIds } from "./pending.ts";
 import { uuidV7 } from "./record.ts";
 import { type Position, recordsBetween } from "./segments.ts";
 
@@ -61,6 +62,9 @@ const RECORD_GROWTH = 512;
 const MANIFEST_BASE = 2048;
 const MANIFEST_PER_FILE = 160;
 
+/** A pending record exported before a server settled it (it stopped before, and has not run since). */
+export const WARN_UNSETTLED =
+  "exported before the instance was settled: file_path, target_ts and transfer_status are as received";
 export const WARN_LATER_VERSION =
   "the bundle carries a later version of this file: the instance was received again before the export";
 
@@ -187,6 +191,11 @@ class Volume {
     return f;
   }
 
+  /** A record that does not travel (a settled pending record) is behind the volume all the same. */
+  passOver(end: Position): void {
+    this.to = end;
+  }
+
   addRecord(payload: Uint8Array, end: Position): void {
     const frame = encodeFrame(payload);
     let done = 0;
@@ -302,6 +311,8 @@ export async function exportBundle(
       opts.out(`  ${volumeName(v.n)}: ${v.records} record(s), ${v.files.size} file(s), ${mb(v.bytes)}`);
     };
     vol = new Volume(dir, n++, claimed.from);
+    // Settled pending records are passed over: their final record travels instead.
+    const settled = await settledPendingIds(() => recordsBetween(outboxDir, claimed.from, claimed.cut));
     for await (const e of recordsBetween(outboxDir, claimed.from, claimed.cut)) {
       exportAlive(outboxDir);
       let record: Record<string, unknown>;
@@ -312,6 +323,13 @@ export async function exportBundle(
         record = {};
       }
       const isRecord = typeof record.trace_id === "string";
+      if (isRecord && record[PENDING_FIELD] === true) {
+        if (settled.has(String(record.trace_id))) {
+          vol.passOver(e.end);
+          continue;
+        }
+        addWarning(record, WARN_UNSETTLED);
+      }
       let source: Source | null = null;
       let bundlePath: string | null = null;
       // The file, opened when the volume that will hold the record does not hold it yet.

@@ -22,7 +22,7 @@ import { hashNotesPath } from "./segments.ts";
 const log = logger("outbox");
 
 /** Record fields that stay on this site: removed from every record that is published or exported. */
-export const INTERNAL_FIELDS = ["_file_identity"] as const;
+export const INTERNAL_FIELDS = ["_file_identity", "_pending", "_wal"] as const;
 
 export const WARN_REPLACED =
   "sha256 unknown: the stored file was replaced (the instance was received again) before it was hashed";

@@ -10,6 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { event, logger } from "../ops/log.ts";
 import { INTERNAL_FIELDS } from "./hashes.ts";
 import type { OutboxLog } from "./log.ts";
+import { type Disposition, PENDING_FIELD } from "./pending.ts";
 import { recordKey } from "./record.ts";
 import type { Position } from "./segments.ts";
 
@@ -67,6 +68,10 @@ export interface DrainerOptions {
    * the descriptor it was written with. Default: internal fields removed, nothing hashed.
    */
   resolveRecord?: (record: Record<string, unknown>, segment: number) => Promise<void>;
+  /** Whether a record is published, passed over (a settled pending record) or waited at (src/outbox/pending.ts). */
+  disposition?: (record: Record<string, unknown>) => Disposition;
+  /** A record was passed over and acknowledged. */
+  passedOver?: (record: Record<string, unknown>) => void;
   /**
    * While true nothing is published: an `outbox export` is taking records out (src/outbox/handover.ts),
    * and what it takes must not also go to Kafka.
@@ -126,6 +131,8 @@ export class Drainer {
   private readonly maxBackoff: number;
   private readonly linger: number;
   private readonly resolveRecord: (record: Record<string, unknown>, segment: number) => Promise<void>;
+  private readonly disposition: (record: Record<string, unknown>) => Disposition;
+  private readonly passedOver: (record: Record<string, unknown>) => void;
   private readonly paused: () => boolean;
   /** The batch being published, if any (see idle()). */
   private inFlight: Promise<unknown> | null = null;
@@ -145,6 +152,8 @@ export class Drainer {
     this.maxBackoff = opts.maxBackoffMs ?? 10_000;
     this.linger = opts.lingerMs ?? 100;
     this.resolveRecord = opts.resolveRecord ?? stripInternal;
+    this.disposition = opts.disposition ?? (() => "publish");
+    this.passedOver = opts.passedOver ?? (() => {});
     this.paused = opts.paused ?? (() => false);
     this.busy = opts.busy ?? (() => false);
     this.busyLag = opts.busyLagMs ?? 5000;
@@ -267,10 +276,19 @@ export class Drainer {
       }
       if (young > 0) take = young;
     }
+    // An instance still settling: publishing waits at its pending record (wake() when it is settled).
+    const waiting = parsed.findIndex(({ p }) => p !== null && this.disposition(p.record) === "wait");
+    if (waiting === 0) return 0;
+    if (waiting > 0 && waiting < take) take = waiting;
     const batch = parsed.slice(0, take);
     const messages: OutMessage[] = [];
     let unusable = 0;
+    let passed = 0;
     for (const { e, p } of batch) {
+      if (p && this.disposition(p.record) === "skip") {
+        passed += 1;
+        continue;
+      }
       if (!p) {
         unusable += 1;
         event(log, "error", "outbox-record-unusable", {
@@ -293,11 +311,12 @@ export class Drainer {
     }
     this.failures = 0;
     this.lastPublishAt = now;
-    this.published += batch.length - unusable;
-    this.window.push({ at: Date.now(), n: batch.length - unusable });
+    this.published += batch.length - unusable - passed;
+    this.window.push({ at: Date.now(), n: batch.length - unusable - passed });
     // The whole read (bad ranges after the last record included), or up to the last record taken.
     const to: Position = take === parsed.length ? r.next : (batch.at(-1)?.e.end ?? head);
     this.outbox.ack(to, batch.length, { last_publish_at: now });
+    for (const { p } of batch) if (p && p.record[PENDING_FIELD] === true) this.passedOver(p.record);
     return batch.length;
   }
 

@@ -5,22 +5,28 @@
 // operator exports them), and the owner's side of `outbox export|import` run beside it
 // (src/outbox/handover.ts).
 
+import { statSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import { DimseError, Status } from "../dimse/status.ts";
 import { event, logger } from "../ops/log.ts";
 import {
+  asReceived,
+  type PendingRecord,
   type Received,
   type RecordReservation,
   type RecordStage,
+  type StoredInstance,
   type TranscodedInstance,
   UnrecordedError,
   type Validated,
 } from "../pipeline/stages.ts";
+import { fileIdentity } from "../store/held-file.ts";
 import { drainAdvice, fullRefusal, NEARLY_FULL, NEARLY_FULL_CLEARED } from "./fill.ts";
 import { Handover } from "./handover.ts";
 import { createHasher, type Hasher } from "./hasher.ts";
 import { RecordHashes } from "./hashes.ts";
 import { OutboxLog } from "./log.ts";
+import { type FoundPending, finalRecord, PENDING_FIELD, PendingRecords, WAL_FIELD } from "./pending.ts";
 import {
   Drainer,
   type DrainerOptions,
@@ -28,7 +34,7 @@ import {
   type Publisher,
   topicsResolver,
 } from "./publisher.ts";
-import { makeRecord, recordSizeBound } from "./record.ts";
+import { makeRecord, type OutboxRecord, recordSizeBound } from "./record.ts";
 
 const log = logger("outbox");
 const encoder = new TextEncoder();
@@ -40,6 +46,8 @@ export interface OutboxServiceOptions {
   segmentBytes?: number;
   /** Whether associations are receiving now (publishing then waits a little, see DrainerOptions.busy). */
   busy?: () => boolean;
+  /** Resolves once every instance answered so far is settled (before an export seals the log). */
+  settled?: () => Promise<void>;
 }
 
 /** How often the hand-over files are looked at: an export or import waits at most this for its answer. */
@@ -64,6 +72,9 @@ export class OutboxService implements RecordStage {
     readonly kafkaEnabled: boolean,
     private readonly hashes: RecordHashes,
     readonly handover: Handover,
+    private readonly pending: PendingRecords,
+    /** Pending records without their final record at start. */
+    private readonly found: FoundPending[],
   ) {}
 
   static async start(config: Config, opts: OutboxServiceOptions = {}): Promise<OutboxService> {
@@ -84,15 +95,22 @@ export class OutboxService implements RecordStage {
     const hasher = createHasher();
     const hashes = new RecordHashes(config.outbox.dir, hasher);
     let handover: Handover | null = null;
+    const pending = new PendingRecords();
+    const found = await pending.scan(outbox);
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
       resolveRecord: (record, segment) => hashes.resolve(record, segment),
+      disposition: (record) => pending.disposition(record),
+      passedOver: (record) => pending.forget(record),
       busy: () => opts.busy?.() ?? false,
       paused: () => handover?.paused ?? true,
       ...opts.drainer,
     });
     handover = new Handover(outbox, {
       publishingIdle: () => drainer.idle(),
-      settleHashes: () => hashes.settle(),
+      settleHashes: async () => {
+        await opts.settled?.();
+        await hashes.settle();
+      },
     });
     // What exports left while no server ran, before anything is published (imports at the first poll).
     await handover.settleExports();
@@ -104,11 +122,14 @@ export class OutboxService implements RecordStage {
       publisher !== null,
       hashes,
       handover,
+      pending,
+      found,
     );
     event(log, "info", "outbox-open", {
       dir: config.outbox.dir,
       records: outbox.records,
       bytes: outbox.bytes,
+      unsettled: found.length > 0 ? found.length : undefined,
       kafka: publisher ? config.kafka.brokers.join(",") : "disabled (records accumulate)",
     });
     svc.watch.unref();
@@ -174,7 +195,7 @@ export class OutboxService implements RecordStage {
    * record can be written once the file is in the archive. Without it (the outbox's disk is full) the
    * instance is refused with A700 and its file never enters the archive.
    */
-  reserve(draft: Validated): RecordReservation {
+  reserve(draft: Validated, pending = false): RecordReservation {
     const { origin } = draft.received;
     const bytes = recordSizeBound({
       tenantId: origin.tenant.id,
@@ -186,7 +207,15 @@ export class OutboxService implements RecordStage {
       calledAe: origin.calledAe,
     });
     try {
-      return this.log.reserve(bytes);
+      const first = this.log.reserve(bytes);
+      if (!pending) return first;
+      try {
+        // The final record may describe a new path (a derived instance): the same bound holds it.
+        return new PairReservation(first, this.log.reserve(bytes));
+      } catch (err) {
+        first.release();
+        throw err;
+      }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       event(log, "error", "outbox-reserve-failed", {
@@ -210,16 +239,67 @@ export class OutboxService implements RecordStage {
     received: Received,
     reservation: RecordReservation,
   ): Promise<void> {
-    const ctx = received.origin;
     const held = instance.sha256 === undefined ? instance.held : undefined;
-    const record = makeRecord({
+    const record = this.recordOf(instance, received, held?.identity);
+    const at = await this.appendOrUnrecorded(record, instance.path, reservation);
+    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held, record.file_path);
+    this.drainer.wake();
+  }
+
+  /**
+   * The record of an instance placed or transcoded behind the answer, before the answer: durable, but
+   * not published until settle() wrote its final record.
+   */
+  async recordPending(
+    instance: StoredInstance,
+    received: Received,
+    reservation: RecordReservation,
+  ): Promise<PendingRecord> {
+    const first = reservation instanceof PairReservation ? reservation.first : reservation;
+    const record = {
+      ...this.recordOf(asReceived(instance), received, undefined),
+      [PENDING_FIELD]: true,
+      ...(instance.walEntry !== undefined ? { [WAL_FIELD]: instance.walEntry } : {}),
+    };
+    await this.appendOrUnrecorded(record, instance.path, first);
+    const second = reservation instanceof PairReservation ? reservation.second : undefined;
+    return this.pendingRecord(record, second);
+  }
+
+  /** Pending records found at start without their final record (src/pipeline/recovery.ts settles them). */
+  unsettled(): Array<{ record: OutboxRecord; pending: PendingRecord }> {
+    return this.found.map(({ record }) => ({ record, pending: this.pendingRecord(record, undefined) }));
+  }
+
+  private pendingRecord(record: OutboxRecord, reservation: RecordReservation | undefined): PendingRecord {
+    return {
+      traceId: record.trace_id,
+      settle: async (final) => {
+        const held = final.sha256 === undefined ? final.held : undefined;
+        const identity = held?.identity ?? (final.sha256 === undefined ? identityOf(final.path) : undefined);
+        const out = finalRecord(record, final, identity);
+        const at = await this.log.append(encoder.encode(JSON.stringify(out)), reservation);
+        this.pending.markSettled(record.trace_id);
+        if (held) this.hashes.hashHeld(out.trace_id, at.segment, held, out.file_path);
+        this.drainer.wake();
+      },
+    };
+  }
+
+  private recordOf(
+    instance: TranscodedInstance,
+    received: Received,
+    identity: string | undefined,
+  ): OutboxRecord {
+    const ctx = received.origin;
+    return makeRecord({
       tenantId: ctx.tenant.id,
       attributes: instance.attributes,
       path: instance.path,
       fileSize: instance.fileSize,
       // Known when a transcode wrote the file; otherwise hashed right after the answer, off its path.
       sha256: instance.sha256 ?? null,
-      ...(held ? { fileIdentity: held.identity } : {}),
+      ...(identity ? { fileIdentity: identity } : {}),
       transferSyntaxUid: instance.transferSyntaxUid,
       targetTs: instance.targetTs,
       transferStatus: instance.transferStatus,
@@ -229,23 +309,28 @@ export class OutboxService implements RecordStage {
       calledAe: ctx.calledAe,
       ...(instance.warnings !== undefined ? { warnings: instance.warnings } : {}),
     });
-    let at: { segment: number };
+  }
+
+  /** Append before the answer; a failure takes the instance back out of the archive (UnrecordedError). */
+  private async appendOrUnrecorded(
+    record: OutboxRecord | Record<string, unknown>,
+    path: string,
+    reservation: RecordReservation,
+  ): Promise<{ segment: number }> {
     try {
-      at = await this.log.append(encoder.encode(JSON.stringify(record)), reservation);
+      return await this.log.append(encoder.encode(JSON.stringify(record)), reservation);
     } catch (err) {
       event(log, "error", "outbox-append-failed", {
-        sop: record.sop_uid,
+        sop: String(record.sop_uid),
         error: (err as Error).message,
         action: "the instance is taken out of the archive (quarantine) and refused",
       });
       throw new UnrecordedError(
         Status.OutOfResources,
         `outbox write failed: ${(err as Error).message}`,
-        instance.path,
+        path,
       );
     }
-    if (held) this.hashes.hashHeld(record.trace_id, at.segment, held, record.file_path);
-    this.drainer.wake();
   }
 
   async close(): Promise<void> {
@@ -256,5 +341,27 @@ export class OutboxService implements RecordStage {
     await this.hashes.close();
     await this.hasher.close();
     await this.log.close();
+  }
+}
+
+/** Room for a pending record and its final record, taken together before the file is committed. */
+class PairReservation implements RecordReservation {
+  constructor(
+    readonly first: RecordReservation,
+    readonly second: RecordReservation,
+  ) {}
+
+  release(): void {
+    this.first.release();
+    this.second.release();
+  }
+}
+
+/** The identity of the file now at `path` (for hashing it later), or undefined when it cannot be read. */
+function identityOf(path: string): string | undefined {
+  try {
+    return fileIdentity(statSync(path, { bigint: true }));
+  } catch {
+    return undefined;
   }
 }

@@ -2,28 +2,38 @@
 // the stages it is built with (src/pipeline/stages.ts), in this order:
 //
 //   received    the data set streams into a temp file in its final directory    StoreStage.receive
-//   validated   whole and valid, the temp file's data synced; else quarantined    Reception.settle
-//   reserved    room for its record in the outbox; else A700, the file dropped    RecordStage.reserve
-//   stored      renamed into place; its directory's sync starts                   Reception.commit
-//   transcoded  when its transfer syntax is not served as is (replaces the file)  TranscodeStage.transcode
-//   recorded    its outbox record written and synced; else the file is taken      RecordStage.record
-//               back out into quarantine and the answer is a failure
+//               (and, with write-ahead durability, into the log)
+//   validated   whole and valid, its bytes durable (the temp file's data, or     Reception.settle
+//               the log); else quarantined
+//   (duplicate) a lossy target's derived instance stored already: keep or reject TranscodeStage.derivedDuplicate
+//   reserved    room for its record(s) in the outbox; else A700, the file dropped RecordStage.reserve
+//   stored      renamed into place, its directory's sync started; or (write-    Reception.commit
+//               ahead) on_duplicate decided and placed behind the answer
+//   recorded    its outbox record written and synced: final, or pending when it  RecordStage.record,
+//               is placed or transcoded behind the answer; else the file is      RecordStage.recordPending
+//               taken back out into quarantine and the answer is a failure
 //   answered    once the directory's sync has ended too                           StoreRun.complete
+//   settled     behind the answer: placed, transcoded when its transfer syntax   Settler
+//               is not served as is, and the final record written
 //
 // Why: 0000 promises that the instance and its record survive power loss, and that nothing answered
-// with a failure is in the archive. The data is synced before the rename, so a name never points at a
-// partial file; the record's room is taken before the rename, so a file never enters the archive
-// without it; a record that cannot be written after all takes its file back out, so archive and outbox
-// never disagree. The directory's sync runs while the record is written and both are waited for: on
-// ext4 and XFS (one journal, committed in order) the record's own sync commits the earlier rename too,
-// so the record is never durable without its file; elsewhere a power cut in that window can leave a
-// record whose file is missing, which the publisher sends without a hash (outbox-hash-failed).
+// with a failure is in the archive. The data is durable before the rename (or the log holds it), so a
+// name never points at a partial file; the record's room is taken before the rename, so a file never
+// enters the archive without it; a record that cannot be written after all takes its file back out, so
+// archive and outbox never disagree. The directory's sync runs while the record is written and both are
+// waited for: on ext4 and XFS (one journal, committed in order) the record's own sync commits the earlier
+// rename too, so the record is never durable without its file; elsewhere a power cut in that window can
+// leave a record whose file is missing, which the publisher sends without a hash (outbox-hash-failed).
+// A pending record is never published: its final record is, once the instance is settled; a restart
+// settles what a stop interrupted (src/pipeline/recovery.ts).
 
 import { DimseError, Status } from "../dimse/status.ts";
 import { logger } from "../ops/log.ts";
 import type { Quota } from "../tenancy/quota.ts";
+import { Settler, type SettlerOptions } from "./settler.ts";
 import {
   asReceived,
+  type DerivedDuplicate,
   type Problem,
   type Received,
   type Reception,
@@ -34,6 +44,7 @@ import {
   type TranscodedInstance,
   type TranscodeStage,
   UnrecordedError,
+  type Validated,
 } from "./stages.ts";
 
 const log = logger("store");
@@ -46,7 +57,15 @@ export interface PipelineStages {
 }
 
 export class StorePipeline {
-  constructor(private readonly stages: PipelineStages) {}
+  /** What is placed or transcoded behind the answer. */
+  readonly settler: Settler;
+
+  constructor(
+    private readonly stages: PipelineStages,
+    opts: SettlerOptions = {},
+  ) {
+    this.settler = new Settler(stages.transcode, opts);
+  }
 
   /**
    * Why a C-STORE is refused before its data set arrives (A700: transient), or null: the archive's
@@ -61,12 +80,14 @@ export class StorePipeline {
         `quota of tenant ${received.origin.tenant.id} exceeded (max_gb)`,
       );
     const outbox = this.stages.record.refusal();
-    return outbox ? new DimseError(Status.OutOfResources, outbox) : null;
+    if (outbox) return new DimseError(Status.OutOfResources, outbox);
+    const behind = this.settler.refusal();
+    return behind ? new DimseError(Status.OutOfResources, behind) : null;
   }
 
   /** Start one C-STORE: its data set goes to `data` of the run. `refused`: see StoreStage.receive. */
   begin(received: Received, refused?: Problem): StoreRun {
-    return new StoreRun(this.stages, received, refused);
+    return new StoreRun(this.stages, this.settler, received, refused);
   }
 }
 
@@ -81,6 +102,7 @@ export class StoreRun {
 
   constructor(
     private readonly stages: PipelineStages,
+    private readonly settler: Settler,
     private readonly received: Received,
     refused?: Problem,
   ) {
@@ -92,7 +114,7 @@ export class StoreRun {
     return this.recorded ?? this.stored;
   }
 
-  /** The transfer syntax as stored, once recorded. */
+  /** The transfer syntax as stored, once recorded final (undefined while it settles). */
   get storedTs(): string | undefined {
     return this.recorded?.targetTs;
   }
@@ -100,16 +122,23 @@ export class StoreRun {
   /**
    * The data set has arrived: run the stages in order. Resolves once the peer may be answered 0000;
    * rejects with the first failure (a DimseError says the status), after which no later stage runs.
+   * What is left to do behind the answer (placing, transcoding) goes to the settler.
    */
-  async complete(): Promise<TranscodedInstance> {
-    const { transcode, record } = this.stages;
+  async complete(): Promise<StoredInstance> {
+    const { store, transcode, record } = this.stages;
     const reception = this.data;
     const quota = this.received.origin.tenant.quota;
     let reservation: RecordReservation | undefined;
+    let settling = false;
     try {
       const validated = await reception.settle();
+      const transcoded = transcode?.needs(this.received.transferSyntaxUid) === true;
+      const duplicate = transcoded ? await transcode?.derivedDuplicate(validated) : null;
+      if (duplicate) return await this.derivedDuplicate(validated, duplicate);
+      const pending = store.placesLater || transcoded;
+      await this.settler.settledAt(validated.path);
       try {
-        reservation = record.reserve(validated);
+        reservation = record.reserve(validated, pending);
       } catch (err) {
         // No room for the record: the file never enters the archive; the modality keeps its copy.
         await reception.discard();
@@ -118,18 +147,22 @@ export class StoreRun {
       const stored = await reception.commit();
       this.stored = stored;
       if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
-      const final =
-        transcode && stored.outcome !== "kept-existing"
-          ? await transcode.transcode(stored, this.received)
-          : asReceived(stored);
-      // on_duplicate keep (also of a lossy transcode's derived instance): nothing changed on disk, and
-      // the file there already has its record.
-      if (final.outcome === "kept-existing") reservation.release();
-      else await record.record(final, this.received, reservation);
-      this.recorded = final;
+      if (stored.outcome === "kept-existing") {
+        // on_duplicate keep: nothing changed on disk, and the file there already has its record.
+        reservation.release();
+        this.recorded = asReceived(stored);
+      } else if (pending) {
+        const pendingRecord = await record.recordPending(stored, this.received, reservation);
+        this.settler.settle(stored, this.received, pendingRecord);
+        settling = true;
+      } else {
+        const final = asReceived(stored);
+        await record.record(final, this.received, reservation);
+        this.recorded = final;
+      }
       const notDurable = await stored.nameDurable;
       if (notDurable) throw notDurable;
-      return final;
+      return stored;
     } catch (err) {
       reservation?.release();
       if (err instanceof UnrecordedError) {
@@ -138,9 +171,30 @@ export class StoreRun {
       }
       throw err;
     } finally {
-      // Whoever wanted the stored file's descriptor (the outbox, to hash it) has taken it by now.
-      this.instance?.held?.release();
+      // Whoever wanted the stored file's descriptor (the outbox, to hash it) has taken it by now; a
+      // settling instance's goes with it to its final record.
+      if (!settling) this.instance?.held?.release();
     }
+  }
+
+  /** A lossy target's derived instance is stored already: keep it (no new record) or reject. */
+  private async derivedDuplicate(validated: Validated, duplicate: DerivedDuplicate): Promise<StoredInstance> {
+    if (duplicate.kind === "reject") {
+      await this.data.refuse(duplicate.problem);
+      throw new DimseError(duplicate.problem.status, duplicate.problem.reason);
+    }
+    await this.data.discard();
+    const kept: StoredInstance = {
+      path: duplicate.path,
+      fileSize: validated.fileSize,
+      attributes: { ...validated.attributes, sopInstanceUid: duplicate.sopInstanceUid },
+      outcome: "kept-existing",
+      transferSyntaxUid: this.received.transferSyntaxUid,
+    };
+    this.stored = kept;
+    this.recorded = { ...asReceived(kept), sourceSopInstanceUid: validated.attributes.sopInstanceUid };
+    log.info("derived instance {path} already stored (on_duplicate: keep)", { path: duplicate.path });
+    return kept;
   }
 
   /** The peer went away before the data set was complete. */

@@ -1,11 +1,11 @@
 // The store pipeline's stages and what passes between them, in the order a C-STORE takes:
 //
 //   received    Received             a C-STORE request whose data set is arriving, and where it comes from
-//   validated   Validated            the data set whole and valid, its temp file's data synced
-//   stored      StoredInstance       the file renamed into place in the archive (its name's sync started)
-//   transcoded  TranscodedInstance   as finally stored: transcoded, or as received
-//   recorded    (the record stage)   its outbox record durable
+//   validated   Validated            the data set whole and valid, its bytes durable (temp file or log)
+//   stored      StoredInstance       in the archive, or (write-ahead) durable in the log and placed later
+//   recorded    (the record stage)   its outbox record durable: final, or pending until settled
 //   answered    (src/dimse)          the C-STORE-RSP
+//   settled     TranscodedInstance   behind the answer: placed, transcoded when needed, final record
 //
 // Only types and the stages' contracts live here, so that the store, the transcoder and the outbox
 // implement their stage without importing each other; src/pipeline/pipeline.ts runs them in order.
@@ -83,6 +83,13 @@ export interface StoredInstance {
   /** Type 2 attributes the instance lacks (stored all the same): for its record and the log. */
   warnings?: readonly string[];
   held?: HeldDescriptor;
+  /**
+   * Write-ahead durability: the file is not at `path` yet (its bytes are durable in the log). Resolves
+   * once it is there and durable; the pipeline calls it behind the answer. Absent: at `path` already.
+   */
+  place?: () => Promise<void>;
+  /** The log entry that holds the bytes until placed (its id), for the pending record. */
+  walEntry?: number;
 }
 
 export type TransferStatus = "NoNeedTransfer" | "Success" | "Failed";
@@ -125,6 +132,8 @@ export interface Reception {
   settle(): Promise<Validated>;
   /** Drop the settled temp file: it does not enter the archive. */
   discard(): Promise<void>;
+  /** Set the settled data set aside in quarantine: it is answered with `problem`. */
+  refuse(problem: Problem): Promise<void>;
   /** stored: the settled file renamed into place, its name's sync started; throws the DimseError to answer */
   commit(): Promise<StoredInstance>;
   /** Take a committed file back out of the archive, into quarantine: it is answered with a failure. */
@@ -134,6 +143,8 @@ export interface Reception {
 }
 
 export interface StoreStage {
+  /** Instances are placed behind the answer (write-ahead durability): every record is pending first. */
+  readonly placesLater: boolean;
   /** Why no instance can be stored now (e.g. disk space), or null. */
   refusal(): string | null;
   /** Start receiving a data set; with `refused`, a problem known from the command: straight to quarantine. */
@@ -142,18 +153,43 @@ export interface StoreStage {
   prepareNext(path: string): void;
 }
 
+/** A lossy target's derived instance already stored (a resend), and what on_duplicate says to do. */
+export type DerivedDuplicate =
+  | { kind: "keep"; path: string; sopInstanceUid: string }
+  | { kind: "reject"; problem: Problem };
+
 export interface TranscodeStage {
-  /** Transcoded when its transfer syntax needs it (replacing the file); a codec never fails the instance. */
+  /** Must an instance received in `ts` be transcoded (behind the answer)? */
+  needs(ts: string): boolean;
+  /** Before the answer: whether the instance's derived (lossy) instance is stored already, or null. */
+  derivedDuplicate(validated: Validated): Promise<DerivedDuplicate | null>;
+  /** Behind the answer: transcoded (replacing the file); a codec never fails the instance. */
   transcode(stored: StoredInstance, received: Received): Promise<TranscodedInstance>;
+}
+
+/** A record written before the answer for an instance that is not final yet: published once settled. */
+export interface PendingRecord {
+  readonly traceId: string;
+  /** Write the final record (durable); the pending one is then never published. Throws when it cannot be. */
+  settle(final: TranscodedInstance): Promise<void>;
 }
 
 export interface RecordStage {
   /** Why no instance can be recorded now (e.g. the outbox is full), or null. */
   refusal(): string | null;
-  /** Room for the record of an instance about to be committed; throws a DimseError (A700) when none. */
-  reserve(validated: Validated): RecordReservation;
+  /**
+   * Room for the record of an instance about to be committed (with `pending`, for its pending and its
+   * final record); throws a DimseError (A700) when none.
+   */
+  reserve(validated: Validated, pending: boolean): RecordReservation;
   /** The record made durable, consuming the reservation; throws UnrecordedError when it cannot be. */
   record(instance: TranscodedInstance, received: Received, reservation: RecordReservation): Promise<void>;
+  /** A pending record made durable (the reservation's first part); throws UnrecordedError when it cannot be. */
+  recordPending(
+    instance: StoredInstance,
+    received: Received,
+    reservation: RecordReservation,
+  ): Promise<PendingRecord>;
 }
 
 /**

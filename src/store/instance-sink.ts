@@ -267,6 +267,13 @@ export class InstanceSink implements Reception {
     await settled.file.discard();
   }
 
+  /** The settled data set goes to quarantine instead of the archive: it is answered with `problem`. */
+  async refuse(problem: Problem): Promise<void> {
+    const { file, held } = this.takeSettled();
+    held.release();
+    await this.quarantine(file.path, problem);
+  }
+
   /**
    * stored: give the settled file its final name per on_duplicate, and start making the name durable
    * (nameDurable). Throws the DimseError to answer (on_duplicate reject: the file is quarantined).

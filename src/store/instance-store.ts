@@ -6,6 +6,9 @@ import { DEFAULT_SINK_OPTIONS, InstanceSink, type InstanceSinkOptions } from "./
 import type { Storage } from "./storage.ts";
 
 export class InstanceStore implements StoreStage {
+  /** Each file is in place (renamed, its name's sync started) before the answer. */
+  readonly placesLater = false;
+
   constructor(
     readonly storage: Storage,
     /** Limits on each data set and storage.require (see InstanceSink). */

@@ -1,12 +1,11 @@
-// Transcode on arrival: the store pipeline's transcode stage (src/pipeline). The received instance is
-// first stored as received (durable, renamed: bit-preserving), then, when its transfer syntax is not in
-// transcode.supported_transfer_syntaxes, a pool worker decodes and re-encodes it to transcode.target into
-// a temp file beside it, which replaces it atomically (synced with storage.fsync). Only then is the
-// outbox record appended, carrying transfer_syntax_uid as received, target_ts as stored and
-// transfer_status, and then the C-STORE-RSP sent: the record is durable and right before 0000, as for
-// every other instance. Any failure (corrupt
+// Transcode behind the answer: the store pipeline's transcode stage (src/pipeline). The received instance
+// is stored as received (durable: bit-preserving), recorded pending and answered 0000; then, since its
+// transfer syntax is not in transcode.supported_transfer_syntaxes, a pool worker decodes and re-encodes
+// it to transcode.target into a temp file beside it, which replaces it atomically (synced with
+// storage.fsync), and the final record (transfer_syntax_uid as received, target_ts as stored,
+// transfer_status, file_size, file_path) is written: that is the one published. Any failure (corrupt
 // codestream, unsupported parameters, worker crash, time limit) leaves the original in place, records
-// Failed, logs a warning and still answers 0000: the instance is safely stored.
+// Failed and logs a warning: the instance is safely stored.
 //
 // A lossy target (JPEG Baseline) makes a new instance (PS3.3 C.7.6.1.1.5): the file is written under the
 // path its new SOP Instance UID renders to and the one received is removed, so the archive holds one
@@ -22,20 +21,23 @@ import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { TranscodeConfig } from "../config/schema.ts";
+import type { InstanceAttributes } from "../dicom/attribute-scanner.ts";
 import { TS } from "../dicom/transfer-syntax.ts";
-import { DimseError, hex4, Status } from "../dimse/status.ts";
+import { Status } from "../dimse/status.ts";
 import { event, logger } from "../ops/log.ts";
 import { opsSink } from "../ops/metrics.ts";
 import {
   asReceived,
+  type DerivedDuplicate,
   type Origin,
   type Received,
   type StoredInstance,
   type TranscodedInstance,
   type TranscodeStage,
+  type Validated,
 } from "../pipeline/stages.ts";
 import { pathVariables, renderPath } from "../store/layout.ts";
-import type { OnDuplicate, QuarantineReason } from "../store/storage.ts";
+import type { OnDuplicate } from "../store/storage.ts";
 import { durable } from "../util/durable.ts";
 import { canRead, TARGETS } from "./capabilities.ts";
 import { TranscodePool } from "./pool.ts";
@@ -51,8 +53,6 @@ export interface TranscoderOptions {
    * known before transcoding: name-based): the received path was free, the derived one may not be.
    */
   onDuplicate?: OnDuplicate;
-  /** Sets a received file aside (storage.quarantine) when on_duplicate is reject. */
-  quarantine?: (path: string, reason: QuarantineReason) => Promise<unknown>;
 }
 
 const defaultLimit = (bytes: number) => 60_000 + Math.ceil(bytes / 1048576) * 1_000;
@@ -84,67 +84,35 @@ export class Transcoder implements TranscodeStage {
     return !this.supported.has(ts) && ts !== this.config.target;
   }
 
-  /** The transcode stage: the instance transcoded when its transfer syntax needs it, else as received. */
+  /** The transcode stage, behind the answer: transcoded when its transfer syntax needs it, else as received. */
   async transcode(instance: StoredInstance, received: Received): Promise<TranscodedInstance> {
     if (!this.needs(instance.transferSyntaxUid)) return asReceived(instance);
-    return (
-      (await this.derivedDuplicate(instance, received)) ??
-      (await this.transcodeStored(instance, received.origin))
-    );
+    return this.transcodeStored(instance, received.origin);
   }
 
   /**
-   * With a lossy target and on_duplicate keep or reject: the derived instance of this one is already
-   * stored (a resend). keep: the received file goes, the stored one stays, no new record (returns the
-   * instance as kept-existing). reject: the received file goes to quarantine and 0111 is answered.
-   * Otherwise (nothing there, overwrite, a lossless target) null: transcode as usual.
+   * Before the answer, with a lossy target and on_duplicate keep or reject: is the derived instance of
+   * this one stored already (a resend)? keep: the received data set is dropped, the stored one stays,
+   * no new record. reject: the received data set goes to quarantine and 0111 is answered. Otherwise
+   * (nothing there, overwrite, a lossless target) null: stored, then transcoded as usual.
    */
-  private async derivedDuplicate(
-    instance: StoredInstance,
-    received: Received,
-  ): Promise<TranscodedInstance | null> {
+  async derivedDuplicate(validated: Validated): Promise<DerivedDuplicate | null> {
     const onDuplicate = this.opts.onDuplicate ?? "overwrite";
     if (onDuplicate === "overwrite" || this.config.target !== TS.JPEGBaseline8Bit) return null;
-    const sop = instance.attributes.sopInstanceUid ?? "";
+    const sop = validated.attributes.sopInstanceUid ?? "";
     // Loaded here, not with the server: they bring the data dictionary and the codecs.
     const { derivedUid } = await import("./derived.ts");
     const { JPEG_BASELINE_PROFILE } = await import("./jpeg-baseline.ts");
     const uid = derivedUid(sop, { target: this.config.target, profile: JPEG_BASELINE_PROFILE });
-    const ctx = received.origin;
-    const path = this.pathOf(instance, ctx, uid);
+    const ctx = validated.received.origin;
+    const path = this.pathOf(validated.attributes, ctx, uid);
     if (!existsSync(path)) return null;
-    ctx.tenant.quota?.add(-instance.fileSize);
     if (onDuplicate === "keep") {
-      await rm(instance.path, { force: true });
       event(log, "info", "transcode-duplicate-kept", { assoc: ctx.id, sop, derived_sop: uid, path });
-      return {
-        ...asReceived(instance),
-        path,
-        outcome: "kept-existing",
-        attributes: { ...instance.attributes, sopInstanceUid: uid },
-        sourceSopInstanceUid: sop,
-      };
+      return { kind: "keep", path, sopInstanceUid: uid };
     }
     const reason = `SOP Instance already stored, as its derived (lossy) instance ${uid} (on_duplicate: reject)`;
-    try {
-      await this.opts.quarantine?.(instance.path, {
-        reason,
-        status: hex4(Status.DuplicateSopInstance),
-        tenant_id: ctx.tenant.id,
-        calling_ae: ctx.callingAe,
-        called_ae: ctx.calledAe,
-        source_ip: ctx.remoteAddress,
-        transfer_syntax_uid: instance.transferSyntaxUid,
-        command_sop_class_uid: received.sopClassUid,
-        command_sop_instance_uid: received.sopInstanceUid,
-        attributes: { ...instance.attributes },
-        received_at: new Date().toISOString(),
-      });
-    } catch (err) {
-      // Not set aside: the answer is a failure all the same, and the modality keeps its copy.
-      event(log, "error", "quarantine-failed", { assoc: ctx.id, sop, error: (err as Error).message });
-    }
-    throw new DimseError(Status.DuplicateSopInstance, reason);
+    return { kind: "reject", problem: { status: Status.DuplicateSopInstance, reason } };
   }
 
   /** Replace the stored file by its transcoded form; on any failure keep it as received. */
@@ -178,7 +146,7 @@ export class Transcoder implements TranscodeStage {
         this.limit(instance.fileSize),
       );
       const derived = r.sopInstanceUid !== "" && r.sopInstanceUid !== sop;
-      const path = derived ? this.pathOf(instance, ctx, r.sopInstanceUid) : instance.path;
+      const path = derived ? this.pathOf(instance.attributes, ctx, r.sopInstanceUid) : instance.path;
       if (path !== instance.path) await mkdir(dirname(path), { recursive: true });
       // The received file is replaced: nothing of it to hash, and Windows renames over no open file.
       instance.held?.release();
@@ -223,11 +191,11 @@ export class Transcoder implements TranscodeStage {
   }
 
   /** Where the tenant's storage.path puts the derived instance (its SOP Instance UID is new). */
-  private pathOf(instance: StoredInstance, ctx: TranscodeContext, sopUid: string): string {
+  private pathOf(attributes: InstanceAttributes, ctx: TranscodeContext, sopUid: string): string {
     return renderPath(
       ctx.tenant.storageRoot,
       ctx.tenant.pathTemplate,
-      pathVariables(ctx.tenant.id, instance.attributes, ctx.callingAe, sopUid),
+      pathVariables(ctx.tenant.id, attributes, ctx.callingAe, sopUid),
     );
   }
 

@@ -16,6 +16,7 @@ export const NO_OUTBOX: RecordStage = {
   refusal: () => null,
   reserve: () => ({ release: () => {} }),
   record: async () => {},
+  recordPending: async () => ({ traceId: "", settle: async () => {} }),
 };
 
 /** Stored into `storage`, never transcoded, recorded by `record` (default: nowhere). */

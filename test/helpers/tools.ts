@@ -23,10 +23,38 @@ export function dciodvfyErrors(file: string): string[] {
 }
 
 /**
+ * The records of an outbox directory as they leave it: a pending record (an instance placed or
+ * transcoded behind its answer) is replaced by its final record once that is written.
+ */
+export function outboxRecords(outboxDir: string): OutboxRecord[] {
+  const all = rawOutboxRecords(outboxDir);
+  const finals = new Set(all.filter((r) => !isPending(r)).map((r) => r.trace_id));
+  return all.filter((r) => !isPending(r) || !finals.has(r.trace_id));
+}
+
+const isPending = (r: OutboxRecord): boolean => (r as unknown as Record<string, unknown>)._pending === true;
+
+/** Pending records still waiting for their final record. */
+export function unsettledRecords(outboxDir: string): OutboxRecord[] {
+  return outboxRecords(outboxDir).filter(isPending);
+}
+
+/** outboxRecords once every instance answered so far is settled (its final record written). */
+export async function settledRecords(outboxDir: string, timeoutMs = 120_000): Promise<OutboxRecord[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const records = outboxRecords(outboxDir);
+    if (!records.some(isPending)) return records;
+    if (Date.now() > until) throw new Error(`${records.filter(isPending).length} records still pending`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
  * Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). A
  * running server's active segment may end in zeros (space reserved for records): no frame starts there.
  */
-export function outboxRecords(outboxDir: string): OutboxRecord[] {
+export function rawOutboxRecords(outboxDir: string): OutboxRecord[] {
   const out: OutboxRecord[] = [];
   if (!existsSync(outboxDir)) return out;
   for (const f of readdirSync(outboxDir)

@@ -23,6 +23,7 @@ import {
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, perfsetFiles } from "../helpers/fixtures.ts";
 import { consumeTopics, type MockBroker, startMockBroker } from "../helpers/kafka.ts";
+import { settledRecords } from "../helpers/tools.ts";
 
 const TOPICS = ["storage_queue", "log_queue"];
 let files: string[] = [];
@@ -343,6 +344,8 @@ for i, (src, out) in enumerate(zip(sys.argv[1:4], sys.argv[4:7])):
     for (const v of variants) {
       const r = await dcmsend({ port: ref.port, files: [v] });
       expect(r.statuses).toEqual([0]);
+      // Transcoded behind the answer: what is stored once its final record is written.
+      await settledRecords(join(ref.workDir, "outbox"));
       const stored = filesBelow(ref.dataDir).filter((f) => f.endsWith(".dcm"));
       expect(stored).toHaveLength(1);
       const b = readFileSync(stored[0] ?? "");

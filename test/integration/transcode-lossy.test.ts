@@ -12,7 +12,7 @@ import { isValidUid } from "../../src/dicom/uid.ts";
 import { makeWorkDir, type OurServerHandle, startServer, storescu, tagValue } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 import { diff, nativePixels } from "../helpers/pixels.ts";
-import { dciodvfyErrors, outboxRecords, tool } from "../helpers/tools.ts";
+import { dciodvfyErrors, settledRecords, tool } from "../helpers/tools.ts";
 
 describe("transcode on arrival to JPEG Baseline", () => {
   let server: OurServerHandle;
@@ -42,7 +42,9 @@ describe("transcode on arrival to JPEG Baseline", () => {
     const r = await storescu({ port: server.port, files: [src] });
     expect(r.statuses).toEqual([0]);
 
-    const rec = outboxRecords(join(work, "outbox")).find((x) => x.source_sop_uid === p.sopInstanceUid);
+    const rec = (await settledRecords(join(work, "outbox"))).find(
+      (x) => x.source_sop_uid === p.sopInstanceUid,
+    );
     const uid = rec?.sop_uid ?? "";
     expect(uid).not.toBe(p.sopInstanceUid);
     expect(isValidUid(uid, { strict: true })).toBe(true);
@@ -95,7 +97,9 @@ describe("transcode on arrival to JPEG Baseline", () => {
     const p = await readPart10(src);
     const r = await storescu({ port: server.port, files: [src] });
     expect(r.statuses).toEqual([0]);
-    const recs = outboxRecords(join(work, "outbox")).filter((x) => x.source_sop_uid === p.sopInstanceUid);
+    const recs = (await settledRecords(join(work, "outbox"))).filter(
+      (x) => x.source_sop_uid === p.sopInstanceUid,
+    );
     expect(recs.length).toBe(2);
     expect(recs[1]?.sop_uid).toBe(recs[0]?.sop_uid);
     const series = storedPathOf(server.dataDir, p.attributes).replace(/[^/]+$/, "");
@@ -107,10 +111,10 @@ describe("transcode on arrival to JPEG Baseline", () => {
     const p = await readPart10(src);
     const r = await storescu({ port: server.port, files: [src] });
     expect(r.statuses).toEqual([0]);
+    const rec = (await settledRecords(join(work, "outbox"))).find((x) => x.sop_uid === p.sopInstanceUid);
     const stored = await readPart10(storedPathOf(server.dataDir, p.attributes));
     expect(stored.transferSyntaxUid).toBe(TS.ExplicitVRLittleEndian);
     expect(Buffer.from(stored.dataSet).equals(Buffer.from(p.dataSet))).toBe(true);
-    const rec = outboxRecords(join(work, "outbox")).find((x) => x.sop_uid === p.sopInstanceUid);
     expect([rec?.transfer_status, rec?.target_ts, rec?.source_sop_uid]).toEqual([
       "Failed",
       TS.ExplicitVRLittleEndian,
@@ -139,7 +143,7 @@ describe("on_duplicate with a lossy target: applied to the derived instance", ()
         const src = corpus().find((f) => f.includes("03_sc_mono8_explicitLE")) ?? "";
         const p = await readPart10(src);
         expect((await storescu({ port: s.port, files: [src] })).statuses).toEqual([0]);
-        const first = outboxRecords(join(work, "outbox"));
+        const first = await settledRecords(join(work, "outbox"));
         expect(first.length).toBe(1);
         const derived = storedPathOf(s.dataDir, { ...p.attributes, sopInstanceUid: first[0]?.sop_uid ?? "" });
         const ino = statSync(derived).ino;
@@ -158,7 +162,7 @@ describe("on_duplicate with a lossy target: applied to the derived instance", ()
         // the derived instance untouched, the received one not left beside it, no second record
         expect(statSync(derived).ino).toBe(ino);
         expect(existsSync(storedPathOf(s.dataDir, p.attributes))).toBe(false);
-        expect(outboxRecords(join(work, "outbox")).length).toBe(1);
+        expect((await settledRecords(join(work, "outbox"))).length).toBe(1);
       } finally {
         await s.stop();
       }

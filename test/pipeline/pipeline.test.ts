@@ -1,11 +1,13 @@
 // The store pipeline's order, with stages that only note what they are asked: each stage runs after the
 // one before it succeeded, a failing stage stops the later ones and its status is what the peer gets,
-// and the answer never comes before the record (nor before the name is durable).
+// and the answer never comes before the record (nor before the name is durable). What is placed or
+// transcoded behind the answer is recorded pending first, and its final record follows.
 
 import { describe, expect, test } from "bun:test";
 import { DimseError, Status } from "../../src/dimse/status.ts";
 import { StorePipeline } from "../../src/pipeline/pipeline.ts";
 import {
+  type DerivedDuplicate,
   type Received,
   type Reception,
   type RecordStage,
@@ -39,6 +41,13 @@ function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
 const settled = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 interface Faults {
+  /** The instance needs transcoding (behind the answer). */
+  transcoded?: boolean;
+  /** Write-ahead: placed behind the answer. */
+  placesLater?: boolean;
+  duplicate?: DerivedDuplicate;
+  /** Held until the test opens it. */
+  transcodeGate?: Promise<void>;
   settle?: Error;
   reserve?: Error;
   commit?: Error;
@@ -53,7 +62,7 @@ interface Faults {
 }
 
 /** What the stages note when all goes well, up to the answer. */
-const HAPPY = ["receive", "write", "settle", "reserve", "commit", "transcode", "record", "recorded"];
+const HAPPY = ["receive", "write", "settle", "reserve", "commit", "record", "recorded"];
 
 /** The events of a C-STORE that went well up to and including `last`. */
 const upTo = (last: string): string[] => HAPPY.slice(0, HAPPY.indexOf(last) + 1);
@@ -75,6 +84,9 @@ function stages(faults: Faults = {}) {
     discard: async () => {
       events.push("discard");
     },
+    refuse: async (problem) => {
+      events.push(`refuse ${problem.status.toString(16)}`);
+    },
     commit: async (): Promise<StoredInstance> => {
       events.push("commit");
       if (faults.commit) throw faults.commit;
@@ -87,6 +99,13 @@ function stages(faults: Faults = {}) {
         transferSyntaxUid: EXPLICIT,
         // Its sync runs while the later stages do: the answer waits for it (see the gated test).
         nameDurable: name.then(() => faults.name ?? null),
+        ...(faults.placesLater
+          ? {
+              place: async () => {
+                events.push("place");
+              },
+            }
+          : {}),
         held: {
           identity: "1:2:10:3",
           size: 10,
@@ -103,6 +122,7 @@ function stages(faults: Faults = {}) {
     },
   });
   const store: StoreStage = {
+    placesLater: faults.placesLater ?? false,
     refusal: () => faults.refusal?.disk ?? null,
     receive: (received) => {
       events.push("receive");
@@ -111,10 +131,16 @@ function stages(faults: Faults = {}) {
     prepareNext: (path) => events.push(`prepare next ${path}`),
   };
   const transcode: TranscodeStage = {
+    needs: () => faults.transcoded ?? false,
+    derivedDuplicate: async () => {
+      events.push("duplicate?");
+      return faults.duplicate ?? null;
+    },
     transcode: async (stored) => {
       events.push("transcode");
+      await faults.transcodeGate;
       if (faults.transcode) throw faults.transcode;
-      return { ...stored, targetTs: EXPLICIT, transferStatus: "NoNeedTransfer" };
+      return { ...stored, targetTs: EXPLICIT, transferStatus: "Success" };
     },
   };
   const record: RecordStage = {
@@ -129,6 +155,16 @@ function stages(faults: Faults = {}) {
       await faults.recordGate;
       if (faults.record) throw faults.record;
       events.push("recorded");
+    },
+    recordPending: async () => {
+      events.push("record pending");
+      if (faults.record) throw faults.record;
+      return {
+        traceId: "T",
+        settle: async (final) => {
+          events.push(`final ${final.transferStatus}`);
+        },
+      };
     },
   };
   return { events, pipeline: new StorePipeline({ store, transcode, record }) };
@@ -175,7 +211,7 @@ function store(pipeline: StorePipeline, ctx = context()): Promise<{ status: numb
 }
 
 describe("the order of the stages", () => {
-  test("received, validated, reserved, stored, transcoded, recorded, answered", async () => {
+  test("received, validated, reserved, stored, recorded, answered", async () => {
     const { events, pipeline } = stages();
     expect(await store(pipeline)).toEqual({ status: Status.Success, comment: "" });
     expect(events).toEqual([...HAPPY, "held released", `prepare next ${PATH}`]);
@@ -200,6 +236,76 @@ describe("the order of the stages", () => {
     name.open();
     await done;
     expect(answered).toBe(true);
+  });
+
+  test("transcoded behind the answer: recorded pending, answered, then transcoded and recorded final", async () => {
+    const transcoding = gate();
+    const { events, pipeline } = stages({ transcoded: true, transcodeGate: transcoding.promise });
+    expect(await store(pipeline)).toEqual({ status: Status.Success, comment: "" });
+    expect(events).toEqual([
+      ...HAPPY.slice(0, 3),
+      "duplicate?",
+      "reserve",
+      "commit",
+      "record pending",
+      "transcode",
+      `prepare next ${PATH}`,
+    ]);
+    expect(pipeline.settler.backlog).toBe(1);
+    transcoding.open();
+    await pipeline.settler.idle();
+    expect(events.slice(-2)).toEqual(["final Success", "held released"]);
+    expect(pipeline.settler.backlog).toBe(0);
+  });
+
+  test("write-ahead: placed behind the answer, then recorded final", async () => {
+    const { events, pipeline } = stages({ placesLater: true });
+    expect(await store(pipeline)).toEqual({ status: Status.Success, comment: "" });
+    await pipeline.settler.idle();
+    // What follows the answer (a spare file for the next instance) runs beside the settling.
+    expect(events.filter((e) => !e.startsWith("prepare next"))).toEqual([
+      ...HAPPY.slice(0, 5),
+      "record pending",
+      "place",
+      "final NoNeedTransfer",
+      "held released",
+    ]);
+  });
+
+  test("past the settling bound, new instances are refused (A700) until it shrinks", async () => {
+    const transcoding = gate();
+    const { pipeline } = stages({ transcoded: true, transcodeGate: transcoding.promise });
+    const bounded = new StorePipeline(
+      (pipeline as unknown as { stages: ConstructorParameters<typeof StorePipeline>[0] }).stages,
+      { maxBacklog: 1 },
+    );
+    expect((await store(bounded)).status).toBe(Status.Success);
+    const refused = bounded.refusal(received(), null);
+    expect(refused?.status).toBe(Status.OutOfResources);
+    expect(refused?.comment).toContain("wait to be placed or transcoded");
+    transcoding.open();
+    await bounded.settler.idle();
+    expect(bounded.refusal(received(), null)).toBeNull();
+  });
+
+  test("a lossy target's derived instance stored already: keep drops the data set, reject quarantines it", async () => {
+    const keep = stages({
+      transcoded: true,
+      duplicate: { kind: "keep", path: "/archive/derived.dcm", sopInstanceUid: "9.9" },
+    });
+    expect((await store(keep.pipeline)).status).toBe(Status.Success);
+    expect(keep.events).toEqual([
+      ...HAPPY.slice(0, 3),
+      "duplicate?",
+      "discard",
+      "prepare next /archive/derived.dcm",
+    ]);
+    const reject = stages({
+      transcoded: true,
+      duplicate: { kind: "reject", problem: { status: Status.DuplicateSopInstance, reason: "derived" } },
+    });
+    expect(await store(reject.pipeline)).toEqual({ status: Status.DuplicateSopInstance, comment: "derived" });
+    expect(reject.events).toEqual([...HAPPY.slice(0, 3), "duplicate?", "refuse 111"]);
   });
 
   test("on_duplicate keep: nothing transcoded, no new record, its room given back", async () => {
@@ -229,12 +335,6 @@ describe("a failing stage stops the later ones, and its status is the answer", (
       ["discard"],
     ],
     ["stored: on_duplicate reject", { commit: duplicate }, "commit", [released]],
-    [
-      "transcoded: the derived instance is a duplicate",
-      { transcode: duplicate },
-      "transcode",
-      [released, ...after],
-    ],
     [
       "recorded: no record, the file is taken back out",
       { record: unrecorded },

@@ -68,6 +68,7 @@ function setup(
         refusal: NO_OUTBOX.refusal,
         reserve: opts.reserve ?? NO_OUTBOX.reserve,
         record: opts.record ?? NO_OUTBOX.record,
+        recordPending: NO_OUTBOX.recordPending,
       },
     }),
   );

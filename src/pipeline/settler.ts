@@ -1,0 +1,126 @@
+// Behind the answer: an instance recorded as pending is placed (write-ahead durability: its file
+// written from what is durable and renamed into the archive), transcoded when its transfer syntax is not
+// served as is, and then its final record written, which is the one published. The modality waits for
+// none of it. A failure to place or to write the final record is retried: the instance was answered
+// 0000, so it is never dropped (until then its bytes stay in the log, and a restart settles it too).
+//
+// The number of instances settling is bounded: past `maxBacklog` new C-STOREs are refused with A700
+// (transient) until the backlog shrinks, so a slow codec slows acceptance, never grows memory.
+
+import { event, logger } from "../ops/log.ts";
+import {
+  asReceived,
+  type PendingRecord,
+  type Received,
+  type StoredInstance,
+  type TranscodedInstance,
+  type TranscodeStage,
+} from "./stages.ts";
+
+const log = logger("store");
+
+export interface SettlerOptions {
+  /** At most this many instances settle at once; beyond, new instances are refused (A700). */
+  maxBacklog?: number;
+  /** Waits between attempts of a step that failed (ms); the last one repeats. */
+  retryMs?: readonly number[];
+}
+
+export const DEFAULT_MAX_BACKLOG = 4096;
+const RETRY_MS = [100, 1000, 5000, 30_000] as const;
+
+export class Settler {
+  private readonly maxBacklog: number;
+  private readonly retryMs: readonly number[];
+  private readonly running = new Set<Promise<void>>();
+  /** The instance settling at each path (the last one to start there). */
+  private readonly atPath = new Map<string, Promise<void>>();
+  private closing = false;
+
+  constructor(
+    private readonly transcode: TranscodeStage | null,
+    opts: SettlerOptions = {},
+  ) {
+    this.maxBacklog = opts.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    this.retryMs = opts.retryMs ?? RETRY_MS;
+  }
+
+  /** Instances answered whose final record is not written yet. */
+  get backlog(): number {
+    return this.running.size;
+  }
+
+  /** Why no instance is accepted now (too many settle behind the answer), or null. */
+  refusal(): string | null {
+    return this.running.size >= this.maxBacklog
+      ? `${this.running.size} instances wait to be placed or transcoded: try again shortly`
+      : null;
+  }
+
+  /** Place, transcode and finish `stored` (recorded as `pending`), in the background. */
+  settle(stored: StoredInstance, received: Received, pending: PendingRecord): void {
+    const job = this.run(stored, received, pending);
+    this.running.add(job);
+    this.atPath.set(stored.path, job);
+    void job.finally(() => {
+      this.running.delete(job);
+      if (this.atPath.get(stored.path) === job) this.atPath.delete(stored.path);
+    });
+  }
+
+  /**
+   * Resolves once no instance settles at `path` (at once, usually). The same instance received again
+   * while the previous reception is still placed or transcoded waits for it before taking its path, so
+   * that each reception's file is the one its final record describes, and records follow arrival.
+   */
+  async settledAt(path: string): Promise<void> {
+    for (let job = this.atPath.get(path); job !== undefined; job = this.atPath.get(path)) await job;
+  }
+
+  /** Resolves once every instance settling now is settled (or given up at close). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  /** No more retries: what is not settled is settled at the next start. */
+  close(): void {
+    this.closing = true;
+  }
+
+  private async run(stored: StoredInstance, received: Received, pending: PendingRecord): Promise<void> {
+    const sop = stored.attributes.sopInstanceUid;
+    try {
+      const place = stored.place;
+      if (place && !(await this.retried("place", sop, place))) return;
+      const final: TranscodedInstance =
+        this.transcode?.needs(stored.transferSyntaxUid) === true
+          ? await this.transcode.transcode(stored, received)
+          : asReceived(stored);
+      await this.retried("final-record", sop, () => pending.settle(final));
+    } finally {
+      stored.held?.release();
+    }
+  }
+
+  /** Run `step` until it succeeds; false when the settler closed first (the next start finishes it). */
+  private async retried(what: string, sop: string | undefined, step: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await step();
+        return true;
+      } catch (err) {
+        const wait = this.retryMs[Math.min(attempt, this.retryMs.length - 1)] ?? 1000;
+        event(log, "error", "settle-failed", {
+          step: what,
+          sop,
+          attempt: attempt + 1,
+          error: (err as Error).message,
+          action: this.closing ? "settled at the next start" : `retried in ${wait} ms`,
+        });
+        if (this.closing) return false;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        if (this.closing) return false;
+      }
+    }
+  }
+}
