@@ -15,7 +15,7 @@ import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
 import { diff, nativePixels, referenceDecode } from "../helpers/pixels.ts";
-import { dciodvfyErrors, outboxRecords, settledRecords, tool, unsettledRecords } from "../helpers/tools.ts";
+import { dciodvfyErrors, settledRecords, tool, unsettledRecords } from "../helpers/tools.ts";
 
 const LOSSY = new Set<string>([
   TS.JPEGBaseline8Bit,
