@@ -4,7 +4,10 @@
 // buffer bound) is held in memory while the directory is not known. The scanner checks the data set to
 // its last byte: one that is not whole, or exceeds a limit, is quarantined and answered with a failure.
 // settle() makes the temp file's data durable, commit() gives it its final name: the pipeline reserves
-// the outbox record's room between the two.
+// the outbox record's room between the two. With write-ahead durability every byte also goes to an entry
+// of the log (src/store/wal): settle() waits for that entry, not for the file, and commit() only decides
+// on_duplicate; the file is placed behind the answer (StoredInstance.place). An instance the log has no
+// room for is made durable as without it.
 
 import { dirname } from "node:path";
 import type { Requirable } from "../config/requirable.ts";
@@ -17,8 +20,10 @@ import {
 import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Problem, Received, Reception, StoredInstance, Validated } from "../pipeline/stages.ts";
+import { durable } from "../util/durable.ts";
 import { keepTransient, type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
 import type { HeldFile } from "./held-file.ts";
+import type { LogEntry, WriteAhead } from "./write-ahead.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
@@ -37,7 +42,11 @@ export interface InstanceSinkOptions {
   headLimit: number;
   /** storage.require: Type 2 attributes without which an instance is quarantined. */
   required: readonly Requirable[];
+  /** Write-ahead durability (storage.durability: wal); absent: each file is synced before the answer. */
+  writeAhead?: WriteAhead;
 }
+
+const encoder = new TextEncoder();
 
 export const DEFAULT_SINK_OPTIONS: Readonly<InstanceSinkOptions> = {
   dataSet: DEFAULT_DATA_SET_LIMITS,
@@ -69,6 +78,8 @@ export class InstanceSink implements Reception {
   private existedBefore: boolean | undefined;
   private ioError: Error | null = null;
   private settled: Settled | null = null;
+  /** The log entry the bytes also go to (write-ahead durability, stored instances only). */
+  private entry: LogEntry | null = null;
   /** Set once the data set went to quarantine (for the status page). */
   quarantined = false;
   /** Called when bytes reached the disk, so a paused socket can be resumed. */
@@ -106,6 +117,7 @@ export class InstanceSink implements Reception {
     this.scanner.push(viewWithinTurn(chunk));
     if (this.file) {
       this.file.write(chunk);
+      this.entry?.write(viewWithinTurn(chunk));
       return;
     }
     this.turnHead.push(chunk);
@@ -211,9 +223,19 @@ export class InstanceSink implements Reception {
       sendingAeTitle: origin.callingAe,
       receivingAeTitle: origin.calledAe,
     });
+    const writeAhead = this.options.writeAhead;
+    const entry = writeAhead && this.destination?.kind === "store" ? writeAhead.begin() : null;
+    this.entry = entry;
     file.write(meta);
-    for (const chunk of this.keptHead) file.write(chunk);
-    for (const chunk of this.turnHead) file.write(chunk);
+    entry?.write(meta);
+    for (const chunk of this.keptHead) {
+      file.write(chunk);
+      entry?.write(chunk);
+    }
+    for (const chunk of this.turnHead) {
+      file.write(chunk);
+      entry?.write(viewWithinTurn(chunk));
+    }
     this.dropHead();
     this.file = file;
     // The head no longer waits in memory: a socket paused for it may read again.
@@ -243,9 +265,11 @@ export class InstanceSink implements Reception {
       throw new DimseError(destination.problem.status, destination.problem.reason);
     }
     let held: HeldFile;
+    const fsync = this.storage.options.fsync;
     try {
-      held = await file.completeHeld(this.storage.options.fsync);
+      held = await file.completeHeld(fsync && !this.entry?.logged);
     } catch (err) {
+      this.dropEntry();
       await file.discard();
       throw storageFailure(err as Error);
     }
@@ -253,15 +277,46 @@ export class InstanceSink implements Reception {
     const problem = this.endProblem();
     if (problem) {
       held.release();
+      this.dropEntry();
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
+    if (this.entry) await this.commitEntry(this.entry, file, destination.finalPath, held);
     this.settled = { file, finalPath: destination.finalPath, held, attributes };
     return { received: this.received, path: destination.finalPath, fileSize: file.size, attributes };
   }
 
+  /**
+   * The log entry made durable with the name of its file; when the log has no room for it after all
+   * (or fails), the temp file's own data is synced instead: the instance is placed before the answer.
+   */
+  private async commitEntry(entry: LogEntry, file: StreamingFile, finalPath: string, held: HeldFile): Promise<void> {
+    if (entry.logged) {
+      try {
+        await entry.commit(encoder.encode(JSON.stringify({ path: finalPath, size: file.size })));
+        return;
+      } catch {
+        // Not in the log: the file's own sync below.
+      }
+    }
+    this.dropEntry();
+    try {
+      if (this.storage.options.fsync) await durable.syncFile(file.path);
+    } catch (err) {
+      held.release();
+      await file.discard();
+      throw storageFailure(err as Error);
+    }
+  }
+
+  private dropEntry(): void {
+    this.entry?.release();
+    this.entry = null;
+  }
+
   /** The settled temp file does not enter the archive (no room for its record): remove it. */
   async discard(): Promise<void> {
+    this.dropEntry();
     const settled = this.takeSettled();
     settled.held.release();
     await settled.file.discard();
@@ -269,6 +324,7 @@ export class InstanceSink implements Reception {
 
   /** The settled data set goes to quarantine instead of the archive: it is answered with `problem`. */
   async refuse(problem: Problem): Promise<void> {
+    this.dropEntry();
     const { file, held } = this.takeSettled();
     held.release();
     await this.quarantine(file.path, problem);
@@ -280,6 +336,7 @@ export class InstanceSink implements Reception {
    */
   async commit(): Promise<StoredInstance> {
     const { file, finalPath, held, attributes } = this.takeSettled();
+    if (this.entry) return this.commitLater(file, finalPath, held, attributes, this.entry);
     let outcome: CommitResult;
     let nameDurable: Promise<DimseError | null>;
     try {
@@ -314,6 +371,51 @@ export class InstanceSink implements Reception {
       nameDurable,
       ...(warnings !== null ? { warnings } : {}),
       ...(outcome === "kept-existing" ? {} : { held }),
+    };
+  }
+
+  /** Write-ahead: on_duplicate decided now, the file placed behind the answer (StoredInstance.place). */
+  private async commitLater(
+    file: StreamingFile,
+    finalPath: string,
+    held: HeldFile,
+    attributes: InstanceAttributes,
+    entry: LogEntry,
+  ): Promise<StoredInstance> {
+    let outcome: CommitResult;
+    try {
+      outcome = this.storage.decide(file.path, finalPath, this.existedBefore);
+    } catch (err) {
+      held.release();
+      this.dropEntry();
+      await file.discard();
+      throw storageFailure(err as Error);
+    }
+    if (outcome === "kept-existing" || outcome === "duplicate") {
+      held.release();
+      this.dropEntry();
+    }
+    if (outcome === "duplicate") {
+      const problem = {
+        status: Status.DuplicateSopInstance,
+        reason: "SOP Instance already stored (on_duplicate: reject)",
+      };
+      await this.quarantine(file.path, problem);
+      throw new DimseError(problem.status, problem.reason);
+    }
+    const warnings = type2Warnings(attributes, this.options.required);
+    const writeAhead = this.options.writeAhead;
+    const placed = outcome === "kept-existing" || !writeAhead;
+    return {
+      path: finalPath,
+      fileSize: file.size,
+      attributes,
+      outcome,
+      transferSyntaxUid: this.received.transferSyntaxUid,
+      ...(warnings !== null ? { warnings } : {}),
+      ...(placed
+        ? {}
+        : { held, walEntry: entry.id, place: () => writeAhead.place(file.path, finalPath, entry) }),
     };
   }
 
@@ -370,6 +472,7 @@ export class InstanceSink implements Reception {
   async abort(): Promise<void> {
     this.scanner.abort();
     this.dropHead();
+    this.dropEntry();
     await this.opening;
     await this.file?.discard();
   }

@@ -22,6 +22,11 @@ export type OnDuplicate = "overwrite" | "keep" | "reject";
 
 export interface StorageOptions {
   fsync: boolean;
+  /**
+   * Start the disk writing temp files while they arrive (default with fsync). Off with write-ahead
+   * durability: the log's writes are the ones the answer waits for, the files are synced behind it.
+   */
+  earlyWriteback?: boolean;
   onDuplicate: OnDuplicate;
   minFreeMb: number;
   quarantineDir: string;
@@ -150,6 +155,20 @@ export class Storage {
    * temp file is still there for the caller to quarantine.
    */
   commit(tempPath: string, finalPath: string, existedBefore?: boolean): Commit {
+    const outcome = this.decide(tempPath, finalPath, existedBefore);
+    if (outcome === "kept-existing" || outcome === "duplicate") return { outcome, durable: DONE };
+    durable.replace(tempPath, finalPath);
+    return {
+      outcome,
+      durable: this.options.fsync ? this.dirs.sync(dirname(finalPath)) : DONE,
+    };
+  }
+
+  /**
+   * What on_duplicate makes of a temp file that is to take `finalPath`, without moving it (write-ahead
+   * durability places it later, see place()). keep: the temp file is removed here.
+   */
+  decide(tempPath: string, finalPath: string, existedBefore?: boolean): CommitResult {
     // Metadata calls on a local disk take microseconds; made synchronously they save the thread-pool
     // round trips that would otherwise sit between every instance and its C-STORE-RSP. With overwrite
     // the answer does not depend on what is there: the look taken while the data arrived (see
@@ -160,14 +179,20 @@ export class Storage {
         : existsSync(finalPath);
     if (exists && this.options.onDuplicate === "keep") {
       unlinkSync(tempPath);
-      return { outcome: "kept-existing", durable: DONE };
+      return "kept-existing";
     }
-    if (exists && this.options.onDuplicate === "reject") return { outcome: "duplicate", durable: DONE };
+    if (exists && this.options.onDuplicate === "reject") return "duplicate";
+    return exists ? "replaced" : "stored";
+  }
+
+  /**
+   * Behind the answer (write-ahead durability): the temp file's data made durable, then its final name,
+   * then the name made durable (one directory sync for every file placed there meanwhile).
+   */
+  async place(tempPath: string, finalPath: string): Promise<void> {
+    if (this.options.fsync) await durable.syncFile(tempPath);
     durable.replace(tempPath, finalPath);
-    return {
-      outcome: exists ? "replaced" : "stored",
-      durable: this.options.fsync ? this.dirs.sync(dirname(finalPath)) : DONE,
-    };
+    if (this.options.fsync) await this.dirs.sync(dirname(finalPath));
   }
 
   /** For on_duplicate overwrite: whether `finalPath` exists now, to pass to commit(); else undefined. */
@@ -214,10 +239,11 @@ export class Storage {
    */
   private newTemp(dir: string, background: boolean): Promise<StreamingFile> {
     const path = this.tempPath(dir);
-    if (background) return StreamingFile.createAsync(path, this.options.fsync);
+    const early = this.options.fsync && this.options.earlyWriteback !== false;
+    if (background) return StreamingFile.createAsync(path, early);
     const started = performance.now();
     try {
-      const file = StreamingFile.create(path, this.options.fsync);
+      const file = StreamingFile.create(path, early);
       if (performance.now() - started > SLOW_CREATE_MS)
         this.slowCreatesUntil = performance.now() + SLOW_FOR_MS;
       return Promise.resolve(file);
