@@ -170,6 +170,7 @@ async function measureAll(opts: Options): Promise<void> {
   }
   const notes: string[] = [];
   if (workloads.some((w) => netsOf(w.id, opts).includes("link"))) {
+    if (onLoopback.length > 0) console.log("");
     const link = await overLink(opts);
     rows.push(...link.rows);
     notes.push(link.note);
@@ -208,7 +209,7 @@ interface LinkResult {
 
 /** The link's section: the bench re-executed inside its namespace, which is deleted whatever happens. */
 async function overLink(opts: Options): Promise<LinkResult> {
-  console.log(`\n== network: link (${LINK_DESCRIPTION}) ==`);
+  console.log(`== network: link (${LINK_DESCRIPTION}) ==`);
   const ns = createLinkNamespace();
   if ("skipped" in ns) {
     console.log(`skipped: ${ns.skipped}`);
