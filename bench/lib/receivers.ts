@@ -30,6 +30,13 @@ export interface Receiver {
   cleanup?: () => Promise<void>;
 }
 
+/** The receivers that set storage.durability explicitly. */
+const DURABILITY: Partial<Record<ReceiverId, "file" | "wal">> = {
+  "ours-file": "file",
+  "ours-wal": "wal",
+  "ours-transcode-wal": "wal",
+};
+
 export async function startReceiver(id: ReceiverId, opts: Options, w: Workload): Promise<Receiver> {
   const recv = join(WORK, "recv", id);
   rmSync(recv, { recursive: true, force: true });
@@ -80,15 +87,21 @@ export async function startReceiver(id: ReceiverId, opts: Options, w: Workload):
   const data = join(recv, "data");
   // ours-kafka: fsync on, publishing to the librdkafka mock cluster while receiving.
   const mock = id === "ours-kafka" ? await startMockBroker(["storage_queue:3", "log_queue:3"]) : undefined;
+  // ours-fsync, ours-base (another revision of this code) and the rest: storage.durability as defaulted.
+  const durability = DURABILITY[id];
   const config: ConfigTree = {
     scp: { ae_title: "STORESCP", host: "127.0.0.1", max_pdu_length: 131072 },
-    storage: { root: data, fsync: id !== "ours-nofsync", quarantine: join(data, "_quarantine") },
-    // ours-base runs another revision of this code: the same config as ours-fsync.
+    storage: {
+      root: data,
+      fsync: id !== "ours-nofsync",
+      quarantine: join(data, "_quarantine"),
+      ...(durability ? { durability } : {}),
+    },
     outbox: { dir: join(recv, "outbox") },
     kafka: mock ? { enabled: true, brokers: mock.bootstrap.split(",") } : { enabled: false },
     logging: { level: opts.logLevel, format: "text" },
-    // ours-transcode: everything compressed is decoded and stored as Explicit VR LE (default workers).
-    ...(id === "ours-transcode"
+    // ours-transcode(-wal): everything compressed is decoded and stored as Explicit VR LE (default workers).
+    ...(id === "ours-transcode" || id === "ours-transcode-wal"
       ? {
           transcode: {
             supported_transfer_syntaxes: ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"],
@@ -111,9 +124,14 @@ export async function startReceiver(id: ReceiverId, opts: Options, w: Workload):
   };
 }
 
+/** Where baseWorktree(rev) puts it (the link's re-execution runs the worktree its parent made). */
+export function baseDirOf(rev: string): string {
+  return join(WORK, `base-${rev.replace(/[^A-Za-z0-9._-]/g, "_")}`);
+}
+
 /** A detached `git worktree` of `rev` under bench/.work, sharing this checkout's node_modules. */
 export function baseWorktree(rev: string): string {
-  const dir = join(WORK, `base-${rev.replace(/[^A-Za-z0-9._-]/g, "_")}`);
+  const dir = baseDirOf(rev);
   removeWorktree(dir);
   const r = spawnSync("git", ["worktree", "add", "--detach", dir, rev], { cwd: repoRoot, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`git worktree add ${rev} failed: ${r.stderr}`);

@@ -45,11 +45,16 @@ export function countStored(files: StoredFiles): number {
  */
 let retired = 0;
 
+/** A new directory name under TRASH, unique across the bench and its re-execution in the link namespace. */
+function trashDir(): string {
+  retired += 1;
+  return join(TRASH, `${process.pid}-${retired}`);
+}
+
 export function retire(dir: string): void {
   if (!existsSync(dir)) return;
   mkdirSync(TRASH, { recursive: true });
-  retired += 1;
-  const to = join(TRASH, String(retired));
+  const to = trashDir();
   renameSync(dir, to);
   const empty = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -67,8 +72,7 @@ export function retire(dir: string): void {
  */
 export function setAside(files: StoredFiles): void {
   mkdirSync(TRASH, { recursive: true });
-  retired += 1;
-  const to = join(TRASH, String(retired));
+  const to = trashDir();
   mkdirSync(to);
   let k = 0;
   eachStored(files, (p) => {
