@@ -7,12 +7,12 @@ import type { Storage } from "./storage.ts";
 
 export class InstanceStore implements StoreStage {
   /** Each file is in place (renamed, its name's sync started) before the answer. */
-  readonly placesLater = false;
+  readonly placesLater: boolean = false;
 
   constructor(
     readonly storage: Storage,
     /** Limits on each data set and storage.require (see InstanceSink). */
-    private readonly sinkOptions: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
+    protected readonly sinkOptions: InstanceSinkOptions = DEFAULT_SINK_OPTIONS,
   ) {}
 
   /** The last free-space reading: refusing must not wait for the disk. */
