@@ -1,0 +1,306 @@
+// A write-ahead log for instance bytes (storage.durability: wal): each instance's data is appended to a
+// preallocated ring at <dir>/log as it arrives, and its C-STORE is answered once the log is durable up
+// to the instance's end record: a data-only write into blocks that already exist, so no journal commit.
+// The instance's file is synced and renamed behind the answer; then the caller releases the entry and
+// its space comes round again. At start the entries committed after the checkpoint are handed back
+// (`replay`) for the caller to write their files again.
+//
+// Format: format.ts. Appending and durability: ring.ts. Reading back: scan.ts.
+//
+// Space. The tail is the first LSN of the oldest entry not released (the head when there is none). A
+// checkpoint records a tail in <dir>/checkpoint; replay starts from the durable checkpoint, so the ring
+// may overwrite only what lies before it: appends stop at that checkpoint plus one lap. Checkpoints are
+// written off the answer's path, CHECKPOINT_MS after a release, or at once when less than half the ring
+// is writable or an entry just found no room. An entry that finds no room is abandoned, never waits.
+//
+// Capacity. A log made with another capacity is made again at the new one when it holds nothing to
+// replay; otherwise it keeps its size for this run (the entries are replayed from it) and changes at the
+// next start after they were released.
+//
+// Flush modes (ring.ts). "fdatasync", the default: buffered writes, one shared data-only sync per commit
+// round. "dsync": the ring opened with O_DSYNC; where the platform has no O_DSYNC (Windows) "fdatasync"
+// is used instead, whatever was asked. On a disk with a volatile write cache every O_DSYNC write costs a
+// cache flush, as much as a whole fdatasync, so dsync answers no sooner and writes slower there
+// (bench/wal.ts measures both).
+
+import {
+  closeSync,
+  existsSync,
+  constants as fsConstants,
+  mkdirSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { durable } from "../../util/durable.ts";
+import { type EntryHost, LogEntry, type ReplayEntry, Replayed, type WalEntry } from "./entries.ts";
+import {
+  checkLogSize,
+  checkpointPath,
+  createLog,
+  logPath,
+  readCheckpoint,
+  writeCheckpointBlock,
+} from "./files.ts";
+import { type Checkpoint, MIN_CAPACITY, PAGE, SLAB } from "./format.ts";
+import { type FlushMode, RingWriter } from "./ring.ts";
+import { scanLog } from "./scan.ts";
+
+export { discardUnsynced, unsyncedRecords } from "./discard.ts";
+export type { ReplayEntry, WalEntry } from "./entries.ts";
+export type { FlushMode } from "./ring.ts";
+
+export interface WalOptions {
+  dir: string;
+  capacityBytes: number;
+  /**
+   * "dsync": the log is opened with O_DSYNC and a write is durable once it completes (writes are issued
+   * as data accumulates, overlapping arrival). "fdatasync": buffered writes, their pages handed to the
+   * disk as they come, one data-only sync shared by all commits waiting. Default "fdatasync" (see the header).
+   */
+  flush?: FlushMode;
+  /** Test hook: after every durability point, append the durable LSN (decimal + "\n") to this file. */
+  marksFile?: string;
+}
+
+const CHECKPOINT_MS = 50;
+
+/** The flush mode this platform can give. */
+function flushModeFor(wanted: FlushMode): FlushMode {
+  if (wanted === "dsync" && (process.platform === "win32" || !fsConstants.O_DSYNC)) return "fdatasync";
+  return wanted;
+}
+
+export class WriteAheadLog {
+  readonly replay: readonly ReplayEntry[];
+  readonly capacity: number;
+  readonly flush: FlushMode;
+  private readonly ring: RingWriter;
+  /** Entries not released, by first LSN, oldest first (Map keeps insertion order; ids only grow). */
+  private readonly live = new Map<number, true>();
+  private readonly host: EntryHost;
+  private seq: number;
+  private readonly gen: number;
+  /** LSN of the newest checkpoint written (durable or being synced). */
+  private cpWritten: number;
+  private cpBusy: Promise<void> | null = null;
+  private cpTimer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+  private unlogged = 0;
+  private readonly scratch: Uint8Array;
+
+  private constructor(
+    private readonly readFd: number,
+    private readonly writeFd: number,
+    private readonly cpFd: number,
+    cp: Checkpoint,
+    head: number,
+    scanned: ReturnType<typeof scanLog>["committed"],
+    flush: FlushMode,
+    marksFile: string | undefined,
+  ) {
+    this.capacity = cp.capacity;
+    this.flush = flush;
+    this.seq = cp.seq;
+    this.gen = cp.gen;
+    this.cpWritten = cp.lsn;
+    this.scratch = new Uint8Array(Math.min(SLAB, cp.capacity));
+    this.ring = new RingWriter({
+      fd: writeFd,
+      capacity: cp.capacity,
+      head,
+      limit: cp.lsn + cp.capacity,
+      gen: cp.gen,
+      mode: flush,
+      marksFile,
+    });
+    this.host = {
+      ring: this.ring,
+      done: (id, lost, committed) => this.entryDone(id, lost, committed),
+      copy: (ranges, fd) => this.copy(ranges, fd),
+    };
+    for (const id of scanned.map((e) => e.id).sort((a, b) => a - b)) this.live.set(id, true);
+    this.replay = scanned.map((e) => new Replayed(this.host, e));
+  }
+
+  /**
+   * Open the log in `opts.dir`, making it on first use (preallocated: `capacityBytes` of zeros, rounded
+   * down to whole pages, synced with its directory). Synchronous: called once at start.
+   */
+  static open(opts: WalOptions): WriteAheadLog {
+    const dir = opts.dir;
+    const wanted = opts.capacityBytes - (opts.capacityBytes % PAGE);
+    if (wanted < MIN_CAPACITY) throw new Error(`write-ahead log of ${opts.capacityBytes} bytes is too small`);
+    if (!existsSync(dir)) {
+      mkdirSync(dir, { recursive: true });
+      durable.syncDirSync(dirname(dir));
+    }
+    let cp = readCheckpoint(dir) ?? createLog(dir, wanted);
+    let readFd = openSync(logPath(dir), "r+");
+    let scan: ReturnType<typeof scanLog>;
+    try {
+      checkLogSize(readFd, cp, dir);
+      scan = scanLog(readFd, cp.capacity, cp.lsn, cp.gen);
+      if (cp.capacity !== wanted && scan.committed.length === 0) {
+        closeSync(readFd);
+        // Without the checkpoint the directory reads as never made, should this stop half-way.
+        unlinkSync(checkpointPath(dir));
+        durable.syncDirSync(dir);
+        cp = createLog(dir, wanted);
+        readFd = openSync(logPath(dir), "r+");
+        scan = { head: 0, committed: [] };
+      }
+    } catch (err) {
+      closeSync(readFd);
+      throw err;
+    }
+    const flush = flushModeFor(opts.flush ?? "fdatasync");
+    const writeFd =
+      flush === "dsync" ? openSync(logPath(dir), fsConstants.O_RDWR | fsConstants.O_DSYNC) : readFd;
+    // This run's generation, durable before its first append (see scan.ts); replay starts at the tail.
+    let tail = scan.head;
+    for (const e of scan.committed) tail = Math.min(tail, e.id);
+    const next: Checkpoint = { gen: cp.gen + 1, seq: cp.seq + 1, lsn: tail, capacity: cp.capacity };
+    const cpFd = openSync(checkpointPath(dir), "r+");
+    writeCheckpointBlock(cpFd, next);
+    durable.syncDataSync(cpFd);
+    return new WriteAheadLog(readFd, writeFd, cpFd, next, scan.head, scan.committed, flush, opts.marksFile);
+  }
+
+  /** Start an entry (a begin record). Not logged when there is no room: the caller goes the old way. */
+  begin(): WalEntry {
+    const id = this.closed ? -1 : this.ring.appendBegin();
+    if (id < 0) {
+      this.unlogged += 1;
+      if (!this.closed) this.checkpointSoon(true);
+      return new LogEntry(this.host, -this.unlogged, false);
+    }
+    this.live.set(id, true);
+    return new LogEntry(this.host, id, true);
+  }
+
+  /** Bytes that can be appended now without a newer checkpoint. */
+  get free(): number {
+    return Math.max(0, this.ring.limit - this.ring.head);
+  }
+
+  /** The LSN up to which the log is durable (what the marks file records). */
+  get durableLsn(): number {
+    return this.ring.durableLsn;
+  }
+
+  /** Wait for the writes under way, and leave a final checkpoint. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    try {
+      await this.ring.drain();
+      while (this.cpBusy) await this.cpBusy;
+      const tail = this.tail();
+      if (tail > this.cpWritten && !this.ring.failure) {
+        this.seq += 1;
+        writeCheckpointBlock(this.cpFd, { gen: this.gen, seq: this.seq, lsn: tail, capacity: this.capacity });
+        await durable.syncData(this.cpFd);
+      }
+    } finally {
+      this.closeFds();
+    }
+  }
+
+  /**
+   * Test hook (a crash): stop appending, drop what was not handed to the file, wait for the writes and
+   * the checkpoint under way, close without a final checkpoint. discardUnsynced then loses the rest.
+   */
+  async simulateCrash(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer();
+    await this.ring.halt();
+    while (this.cpBusy) await this.cpBusy;
+    this.closeFds();
+  }
+
+  private closeFds(): void {
+    closeSync(this.cpFd);
+    if (this.writeFd !== this.readFd) closeSync(this.writeFd);
+    closeSync(this.readFd);
+  }
+
+  private tail(): number {
+    for (const id of this.live.keys()) return id;
+    return this.ring.boundary;
+  }
+
+  private entryDone(id: number, lost: boolean, committed: boolean): void {
+    this.ring.closeIfOpen(id);
+    if (!this.live.delete(id) || this.closed) return;
+    if (committed) this.ring.appendRelease(id);
+    this.checkpointSoon(lost);
+  }
+
+  /** Record a newer tail: now when space is short, else within CHECKPOINT_MS. */
+  private checkpointSoon(urgent: boolean): void {
+    if (this.tail() <= this.cpWritten || this.cpBusy) return;
+    if (urgent || this.free < this.capacity / 2) {
+      this.writeCheckpoint();
+      return;
+    }
+    if (!this.cpTimer) {
+      this.cpTimer = setTimeout(() => {
+        this.cpTimer = null;
+        if (!this.closed) this.checkpointSoon(true);
+      }, CHECKPOINT_MS);
+      this.cpTimer.unref?.();
+    }
+  }
+
+  private writeCheckpoint(): void {
+    this.clearTimer();
+    const cp: Checkpoint = { gen: this.gen, seq: this.seq + 1, lsn: this.tail(), capacity: this.capacity };
+    try {
+      writeCheckpointBlock(this.cpFd, cp);
+    } catch (err) {
+      this.ring.fail(err as Error);
+      return;
+    }
+    this.seq = cp.seq;
+    this.cpWritten = cp.lsn;
+    this.cpBusy = durable.syncData(this.cpFd).then(
+      () => {
+        this.cpBusy = null;
+        // Everything before the checkpoint is no longer replayed: it may be overwritten.
+        this.ring.limit = Math.max(this.ring.limit, cp.lsn + this.capacity);
+        if (!this.closed) this.checkpointSoon(false);
+      },
+      (err: Error) => {
+        this.cpBusy = null;
+        this.ring.fail(err);
+      },
+    );
+  }
+
+  private clearTimer(): void {
+    if (this.cpTimer) clearTimeout(this.cpTimer);
+    this.cpTimer = null;
+  }
+
+  private copy(ranges: readonly number[], fd: number): void {
+    if (this.closed) throw new Error("write-ahead log is closed");
+    let out = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      let at = ranges[i]!;
+      let left = ranges[i + 1]!;
+      while (left > 0) {
+        const n = readSync(this.readFd, this.scratch, 0, Math.min(left, this.scratch.length), at);
+        if (n === 0) throw new Error(`write-ahead log ended early at ${at}`);
+        for (let w = 0; w < n; ) w += writeSync(fd, this.scratch, w, n - w, out + w);
+        at += n;
+        out += n;
+        left -= n;
+      }
+    }
+  }
+}
