@@ -11,16 +11,17 @@ import { OpsServer } from "../ops/http.ts";
 import { event, logger } from "../ops/log.ts";
 import { checkArchive } from "../outbox/archive-check.ts";
 import { OutboxLockedError } from "../outbox/log.ts";
+import type { OutboxRecord } from "../outbox/record.ts";
 import { OutboxService } from "../outbox/service.ts";
 import { StorePipeline } from "../pipeline/pipeline.ts";
-import { settleInterrupted } from "../pipeline/recovery.ts";
+import { settleInterrupted, settleLogged } from "../pipeline/recovery.ts";
 import { StoreScpServer } from "../scp/server.ts";
 import { DimseServices } from "../scp/services.ts";
 import type { InstanceSinkOptions } from "../store/instance-sink.ts";
 import { InstanceStore } from "../store/instance-store.ts";
+import { Storage } from "../store/storage.ts";
 import { WriteAheadLog } from "../store/wal/log.ts";
 import { WalStore } from "../store/wal/store.ts";
-import { Storage } from "../store/storage.ts";
 import { tenantTagResolver } from "../tenancy/tenant-tag.ts";
 import { TenantDirectory } from "../tenancy/tenants.ts";
 import { Transcoder } from "../transcode/service.ts";
@@ -78,6 +79,7 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     outbox = await OutboxService.start(config, {
       busy: () => receiving(),
       settled: () => settledForExport(),
+      ...(writeAhead ? { holdEntry: (id: number) => !writeAhead.releasedDurably(id) } : {}),
     });
   } catch (err) {
     if (err instanceof OutboxLockedError) throw new StartupError(`outbox.dir: ${err.message}`);
@@ -107,13 +109,17 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     record: outbox,
   });
   // What a stop interrupted between an answer and its final record, before anything new arrives.
-  await settleInterrupted(outbox.unsettled(), {
-    ...(walStore ? { placeRecorded: (id: number, path: string) => walStore.placeRecorded(id, path) } : {}),
-    transcode: transcoder,
-    settler: pipeline.settler,
-    tenantOf: (id) => tenants.tenants.find((t) => t.id === id),
-  });
-  walStore?.dropUnplaced();
+  const tenantOf = (id: string) => tenants.tenants.find((t) => t.id === id);
+  await settleInterrupted(outbox.unsettled(), { transcode: transcoder, settler: pipeline.settler, tenantOf });
+  if (walStore)
+    settleLogged(walStore.takeReplay(), {
+      transcode: transcoder,
+      settler: pipeline.settler,
+      tenantOf,
+      recorded: (id) => outbox.recordedEntry(id),
+      place: (id, path) => walStore.placeRecorded(id, path),
+      pendingOf: (record) => outbox.fromDraft(record as unknown as OutboxRecord),
+    });
   settledForExport = () => pipeline.settler.idle();
   const services = new DimseServices(
     pipeline,
@@ -251,7 +257,8 @@ function openWriteAhead(config: Config): WriteAheadLog | null {
   if (config.storage.durability !== "wal" || !config.storage.fsync) return null;
   if (process.platform === "win32") {
     event(log, "warning", "wal-unavailable", {
-      detail: "storage.durability wal is not available on Windows: each file is synced before its answer (file)",
+      detail:
+        "storage.durability wal is not available on Windows: each file is synced before its answer (file)",
     });
     return null;
   }

@@ -17,6 +17,7 @@ export const PENDING_FIELD = "_pending";
 export const WAL_FIELD = "_wal";
 
 const PENDING_MARK = new TextEncoder().encode(`"${PENDING_FIELD}":true`);
+const WAL_MARK = new TextEncoder().encode(`"${WAL_FIELD}":`);
 
 /** What the publisher does with a record: send it, pass over it (acknowledged unsent), or wait there. */
 export type Disposition = "publish" | "skip" | "wait";
@@ -28,6 +29,16 @@ export interface FoundPending {
 export class PendingRecords {
   /** Trace ids of pending records whose final record is written (they are passed over). */
   private readonly settled = new Set<string>();
+  /** Write-ahead log entries named by records after the cursor at start. */
+  private readonly entries = new Set<number>();
+
+  /** `holdEntry(id)`: records naming log entry `id` must wait (see OutboxServiceOptions.holdEntry). */
+  constructor(private readonly holdEntry: (id: number) => boolean = () => false) {}
+
+  /** Whether a record after the cursor at start named write-ahead log entry `id`. */
+  hasEntry(id: number): boolean {
+    return this.entries.has(id);
+  }
 
   /** A pending record's final record is durable. */
   markSettled(traceId: string): void {
@@ -36,6 +47,8 @@ export class PendingRecords {
 
   /** What the publisher (or an export) does with `record`. */
   disposition(record: Record<string, unknown>): Disposition {
+    const entry = record[WAL_FIELD];
+    if (typeof entry === "number" && this.holdEntry(entry)) return "wait";
     if (record[PENDING_FIELD] !== true) return "publish";
     return this.settled.has(String(record.trace_id)) ? "skip" : "wait";
   }
@@ -55,7 +68,8 @@ export class PendingRecords {
     for (;;) {
       const r = await log.read(1024, from);
       for (const e of r.entries) {
-        if (!containsPendingMark(e.payload) && open.size === 0) continue;
+        const walMarked = contains(e.payload, WAL_MARK);
+        if (!walMarked && !contains(e.payload, PENDING_MARK) && open.size === 0) continue;
         let record: OutboxRecord;
         try {
           record = JSON.parse(new TextDecoder().decode(e.payload)) as OutboxRecord;
@@ -63,7 +77,9 @@ export class PendingRecords {
           continue;
         }
         const id = String(record.trace_id);
-        if ((record as unknown as Record<string, unknown>)[PENDING_FIELD] === true) open.set(id, record);
+        const fields = record as unknown as Record<string, unknown>;
+        if (walMarked && typeof fields[WAL_FIELD] === "number") this.entries.add(fields[WAL_FIELD]);
+        if (fields[PENDING_FIELD] === true) open.set(id, record);
         else if (open.delete(id)) this.settled.add(id);
       }
       const tail = log.tail;
@@ -74,15 +90,17 @@ export class PendingRecords {
   }
 }
 
-function containsPendingMark(payload: Uint8Array): boolean {
-  // Cheap: pending records are few; most payloads are passed over without parsing.
-  const first = PENDING_MARK[0];
-  outer: for (let i = payload.indexOf(first ?? 0); i >= 0; i = payload.indexOf(first ?? 0, i + 1)) {
-    for (let j = 1; j < PENDING_MARK.length; j++) if (payload[i + j] !== PENDING_MARK[j]) continue outer;
+/** Cheap: most payloads are passed over without parsing. */
+function contains(payload: Uint8Array, mark: Uint8Array): boolean {
+  const first = mark[0] ?? 0;
+  outer: for (let i = payload.indexOf(first); i >= 0; i = payload.indexOf(first, i + 1)) {
+    for (let j = 1; j < mark.length; j++) if (payload[i + j] !== mark[j]) continue outer;
     return true;
   }
   return false;
 }
+
+const containsPendingMark = (payload: Uint8Array): boolean => contains(payload, PENDING_MARK);
 
 /**
  * The final record of a pending one: everything as written before the answer, but what settling decided
@@ -93,12 +111,12 @@ export function finalRecord(
   final: TranscodedInstance,
   fileIdentity: string | undefined,
 ): OutboxRecord {
+  // The log entry stays named: the record waits until the entry's release is durable.
   const {
     [PENDING_FIELD]: _p,
-    [WAL_FIELD]: _w,
     _file_identity: _i,
     ...rest
-  } = pending as OutboxRecord & { [PENDING_FIELD]?: boolean; [WAL_FIELD]?: number };
+  } = pending as OutboxRecord & { [PENDING_FIELD]?: boolean };
   return {
     ...rest,
     sop_uid: final.attributes.sopInstanceUid ?? rest.sop_uid,

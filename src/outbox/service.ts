@@ -11,6 +11,7 @@ import { DimseError, Status } from "../dimse/status.ts";
 import { event, logger } from "../ops/log.ts";
 import {
   asReceived,
+  type DraftRecord,
   type PendingRecord,
   type Received,
   type RecordReservation,
@@ -48,6 +49,11 @@ export interface OutboxServiceOptions {
   busy?: () => boolean;
   /** Resolves once every instance answered so far is settled (before an export seals the log). */
   settled?: () => Promise<void>;
+  /**
+   * Whether records naming write-ahead log entry `id` must wait (the entry's release is not durable
+   * yet: a restart would write the record again).
+   */
+  holdEntry?: (id: number) => boolean;
 }
 
 /** How often the hand-over files are looked at: an export or import waits at most this for its answer. */
@@ -95,7 +101,7 @@ export class OutboxService implements RecordStage {
     const hasher = createHasher();
     const hashes = new RecordHashes(config.outbox.dir, hasher);
     let handover: Handover | null = null;
-    const pending = new PendingRecords();
+    const pending = new PendingRecords(opts.holdEntry);
     const found = await pending.scan(outbox);
     const drainer = new Drainer(outbox, publisher, topicsResolver(config), {
       resolveRecord: (record, segment) => hashes.resolve(record, segment),
@@ -195,7 +201,7 @@ export class OutboxService implements RecordStage {
    * record can be written once the file is in the archive. Without it (the outbox's disk is full) the
    * instance is refused with A700 and its file never enters the archive.
    */
-  reserve(draft: Validated, pending = false): RecordReservation {
+  reserve(draft: Validated, records: 1 | 2 = 1): RecordReservation {
     const { origin } = draft.received;
     const bytes = recordSizeBound({
       tenantId: origin.tenant.id,
@@ -208,7 +214,7 @@ export class OutboxService implements RecordStage {
     });
     try {
       const first = this.log.reserve(bytes);
-      if (!pending) return first;
+      if (records === 1) return first;
       try {
         // The final record may describe a new path (a derived instance): the same bound holds it.
         return new PairReservation(first, this.log.reserve(bytes));
@@ -247,38 +253,79 @@ export class OutboxService implements RecordStage {
   }
 
   /**
-   * The record of an instance placed or transcoded behind the answer, before the answer: durable, but
-   * not published until settle() wrote its final record.
+   * The record of an instance transcoded behind the answer, before the answer: durable, but not
+   * published until settle() wrote its final record.
    */
   async recordPending(
     instance: StoredInstance,
     received: Received,
     reservation: RecordReservation,
   ): Promise<PendingRecord> {
-    const first = reservation instanceof PairReservation ? reservation.first : reservation;
-    const record = {
-      ...this.recordOf(asReceived(instance), received, undefined),
-      [PENDING_FIELD]: true,
-      ...(instance.walEntry !== undefined ? { [WAL_FIELD]: instance.walEntry } : {}),
-    };
+    const [first, second] = split(reservation);
+    const record = this.pendingOf(instance, received);
     await this.appendOrUnrecorded(record, instance.path, first);
-    const second = reservation instanceof PairReservation ? reservation.second : undefined;
-    return this.pendingRecord(record, second);
+    return this.pendingRecord(record, { written: true, final: second });
+  }
+
+  /**
+   * Write-ahead durability: the record made now (its trace_id fixed) for the log, written to the outbox
+   * behind the answer (pending first when a transcode follows, then final).
+   */
+  draft(instance: StoredInstance, received: Received, reservation: RecordReservation): DraftRecord {
+    const [first, second] = split(reservation);
+    const record = this.pendingOf(instance, received);
+    return {
+      bytes: encoder.encode(JSON.stringify(record)),
+      pending: this.pendingRecord(
+        record,
+        second ? { written: false, pending: first, final: second } : { written: false, final: first },
+      ),
+    };
+  }
+
+  /** A record the write-ahead log held at start (drafted before a stop), to be settled now. */
+  fromDraft(record: OutboxRecord): PendingRecord {
+    return this.pendingRecord(record, { written: false });
   }
 
   /** Pending records found at start without their final record (src/pipeline/recovery.ts settles them). */
   unsettled(): Array<{ record: OutboxRecord; pending: PendingRecord }> {
-    return this.found.map(({ record }) => ({ record, pending: this.pendingRecord(record, undefined) }));
+    return this.found.map(({ record }) => ({
+      record,
+      pending: this.pendingRecord(record, { written: true }),
+    }));
   }
 
-  private pendingRecord(record: OutboxRecord, reservation: RecordReservation | undefined): PendingRecord {
+  /** Whether a record naming write-ahead log entry `id` was after the cursor at start. */
+  recordedEntry(id: number): boolean {
+    return this.pending.hasEntry(id);
+  }
+
+  private pendingOf(instance: StoredInstance, received: Received): OutboxRecord {
+    return {
+      ...this.recordOf(asReceived(instance), received, undefined),
+      [PENDING_FIELD]: true,
+      ...(instance.walEntry !== undefined ? { [WAL_FIELD]: instance.walEntry } : {}),
+    } as OutboxRecord;
+  }
+
+  private pendingRecord(
+    record: OutboxRecord,
+    room: { written: boolean; pending?: RecordReservation; final?: RecordReservation },
+  ): PendingRecord {
+    let written = room.written;
     return {
       traceId: record.trace_id,
+      writePending: async () => {
+        if (written) return;
+        await this.log.append(encoder.encode(JSON.stringify(record)), room.pending);
+        written = true;
+      },
       settle: async (final) => {
         const held = final.sha256 === undefined ? final.held : undefined;
         const identity = held?.identity ?? (final.sha256 === undefined ? identityOf(final.path) : undefined);
         const out = finalRecord(record, final, identity);
-        const at = await this.log.append(encoder.encode(JSON.stringify(out)), reservation);
+        const at = await this.log.append(encoder.encode(JSON.stringify(out)), room.final);
         this.pending.markSettled(record.trace_id);
         if (held) this.hashes.hashHeld(out.trace_id, at.segment, held, out.file_path);
         this.drainer.wake();
@@ -342,6 +389,11 @@ export class OutboxService implements RecordStage {
     await this.hasher.close();
     await this.log.close();
   }
+}
+
+/** The two parts of a pair reservation, or the one reservation. */
+function split(r: RecordReservation): [RecordReservation, RecordReservation | undefined] {
+  return r instanceof PairReservation ? [r.first, r.second] : [r, undefined];
 }
 
 /** Room for a pending record and its final record, taken together before the file is committed. */

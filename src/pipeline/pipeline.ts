@@ -125,7 +125,7 @@ export class StoreRun {
    * What is left to do behind the answer (placing, transcoding) goes to the settler.
    */
   async complete(): Promise<StoredInstance> {
-    const { store, transcode, record } = this.stages;
+    const { transcode, record } = this.stages;
     const reception = this.data;
     const quota = this.received.origin.tenant.quota;
     let reservation: RecordReservation | undefined;
@@ -135,15 +135,15 @@ export class StoreRun {
       const transcoded = transcode?.needs(this.received.transferSyntaxUid) === true;
       const duplicate = transcoded ? await transcode?.derivedDuplicate(validated) : null;
       if (duplicate) return await this.derivedDuplicate(validated, duplicate);
-      const pending = store.placesLater || transcoded;
-      await this.settler.settledAt(validated.path);
       try {
-        reservation = record.reserve(validated, pending);
+        reservation = record.reserve(validated, transcoded ? 2 : 1);
       } catch (err) {
         // No room for the record: the file never enters the archive; the modality keeps its copy.
         await reception.discard();
         throw err;
       }
+      // The same instance received again waits for the previous reception to be settled.
+      await this.settler.settledAt(validated.path);
       const stored = await reception.commit();
       this.stored = stored;
       if (stored.outcome === "stored" || stored.outcome === "replaced") quota?.add(stored.fileSize);
@@ -151,9 +151,12 @@ export class StoreRun {
         // on_duplicate keep: nothing changed on disk, and the file there already has its record.
         reservation.release();
         this.recorded = asReceived(stored);
-      } else if (pending) {
-        const pendingRecord = await record.recordPending(stored, this.received, reservation);
-        this.settler.settle(stored, this.received, pendingRecord);
+      } else if (stored.makeDurable) {
+        await this.writeAhead(stored, reservation, transcoded);
+        settling = true;
+      } else if (transcoded) {
+        const pending = await record.recordPending(stored, this.received, reservation);
+        this.settler.settle(stored, this.received, pending);
         settling = true;
       } else {
         const final = asReceived(stored);
@@ -175,6 +178,46 @@ export class StoreRun {
       // settling instance's goes with it to its final record.
       if (!settling) this.instance?.held?.release();
     }
+  }
+
+  /**
+   * Write-ahead durability: the record drafted and made durable with the bytes in the log (one sync);
+   * placing and the final record follow behind the answer. When the log cannot take it after all, the
+   * file is placed now and its record written as without the log.
+   */
+  private async writeAhead(
+    stored: StoredInstance,
+    reservation: RecordReservation,
+    transcoded: boolean,
+  ): Promise<void> {
+    const draft = this.stages.record.draft(stored, this.received, reservation);
+    try {
+      await stored.makeDurable?.(draft.bytes);
+      this.settler.settle(stored, this.received, draft.pending);
+      return;
+    } catch {
+      // Not in the log: below, as for a file synced before its answer.
+    }
+    const { place, release, ...placed } = stored;
+    try {
+      await place?.();
+    } catch (err) {
+      release?.();
+      throw new DimseError(Status.ProcessingFailure, `storage failed: ${(err as Error).message}`);
+    }
+    release?.();
+    try {
+      if (transcoded) await draft.pending.writePending();
+      else await draft.pending.settle(asReceived(placed));
+    } catch (err) {
+      throw new UnrecordedError(
+        Status.OutOfResources,
+        `outbox write failed: ${(err as Error).message}`,
+        stored.path,
+      );
+    }
+    if (transcoded) this.settler.settle(placed, this.received, draft.pending);
+    else this.recorded = asReceived(placed);
   }
 
   /** A lossy target's derived instance is stored already: keep it (no new record) or reject. */

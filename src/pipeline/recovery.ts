@@ -1,7 +1,8 @@
 // At start, before the listener opens: the instances a stop interrupted between their answer and their
-// final record (pending records without one, src/outbox/pending.ts) are settled. Each was answered 0000:
-//   - its file is placed first when the write-ahead log still holds it (StoreStage.placeRecorded);
-//   - a transcode that had not finished runs again from the file as received (behind the listener, in
+// final record are settled. Each was answered 0000 (or was about to be):
+//   - what the write-ahead log still holds (settleLogged): the file written again from the log and
+//     placed, the record written, as for an instance just received;
+//   - pending records without their final record (settleInterrupted; src/outbox/pending.ts): a transcode that had not finished runs again from the file as received (behind the listener, in
 //     the settler, like any other); one that had finished (the file is in the target syntax already) is
 //     recorded Success; a file that cannot be read is recorded as received, Failed, with a warning.
 
@@ -43,8 +44,6 @@ export interface Interrupted {
 }
 
 export interface RecoveryStages {
-  /** Place the file of a write-ahead log entry at `path` if the log still holds it (else it is placed). */
-  placeRecorded?: (entry: number, path: string) => Promise<void>;
   transcode: TranscodeStage | null;
   settler: Settler;
   tenantOf: (id: string) => Tenant | undefined;
@@ -58,12 +57,7 @@ export async function settleInterrupted(
   items: readonly Interrupted[],
   stages: RecoveryStages,
 ): Promise<void> {
-  let placed = 0;
   for (const { record, pending } of items) {
-    if (record._wal !== undefined && stages.placeRecorded) {
-      await stages.placeRecorded(record._wal, record.file_path);
-      placed += 1;
-    }
     const head = readHead(record.file_path);
     const stored: StoredInstance = {
       path: record.file_path,
@@ -90,19 +84,7 @@ export async function settleInterrupted(
       // The transcode had replaced the file before the stop.
       await pending.settle({ ...stored, targetTs: head.ts, transferStatus: "Success" });
     } else if (needs && tenant) {
-      const received: Received = {
-        origin: {
-          id: "restart",
-          tenant,
-          callingAe: record.source_ae,
-          calledAe: record.called_ae,
-          remoteAddress: record.source_ip,
-        },
-        sopClassUid: record.sop_class_uid,
-        sopInstanceUid: record.sop_uid,
-        transferSyntaxUid: record.transfer_syntax_uid,
-      };
-      stages.settler.settle(stored, received, pending);
+      stages.settler.settle(stored, receivedOf(record, tenant), pending);
     } else {
       await pending.settle({
         ...stored,
@@ -111,7 +93,89 @@ export async function settleInterrupted(
       });
     }
   }
-  if (items.length > 0) event(log, "info", "settle-interrupted", { instances: items.length, placed });
+  if (items.length > 0) event(log, "info", "settle-interrupted", { instances: items.length });
+}
+
+/** An entry of the write-ahead log found at start: its header names the file and holds the record. */
+export interface LoggedEntry {
+  readonly id: number;
+  readonly header: Uint8Array;
+  release(): void;
+}
+
+interface LoggedHeader {
+  path: string;
+  size: number;
+  attributes: InstanceAttributes;
+  record: InterruptedRecord;
+}
+
+export interface LoggedStages extends RecoveryStages {
+  /** Whether the outbox holds a record naming the entry (then its file was placed). */
+  recorded: (entry: number) => boolean;
+  /** The file of the entry written again from the log and placed at `path`. */
+  place: (entry: number, path: string) => Promise<void>;
+  /** The record of the header, to be written pending or final. */
+  pendingOf: (record: InterruptedRecord) => PendingRecord;
+}
+
+/**
+ * At start: what the write-ahead log still holds was made durable (answered, or about to be) and is
+ * settled now, in the settler, like an instance just received; an entry whose record reached the
+ * outbox is only released.
+ */
+export function settleLogged(entries: readonly LoggedEntry[], stages: LoggedStages): void {
+  let resettled = 0;
+  for (const entry of entries) {
+    if (stages.recorded(entry.id)) {
+      entry.release();
+      continue;
+    }
+    const h = JSON.parse(new TextDecoder().decode(entry.header)) as LoggedHeader;
+    const tenant = stages.tenantOf(h.record.tenant_id);
+    const stored: StoredInstance = {
+      path: h.path,
+      fileSize: h.size,
+      attributes: h.attributes,
+      outcome: "stored",
+      transferSyntaxUid: h.record.transfer_syntax_uid,
+      walEntry: entry.id,
+      place: () => stages.place(entry.id, h.path),
+      release: () => entry.release(),
+      ...(h.record.warnings ? { warnings: h.record.warnings } : {}),
+    };
+    const pending = stages.pendingOf(h.record);
+    if (tenant) stages.settler.settle(stored, receivedOf(h.record, tenant), pending);
+    else {
+      // Its tenant is gone from the configuration: placed and recorded as received, not transcoded.
+      void (async () => {
+        await stages.place(entry.id, h.path);
+        await pending.settle({
+          ...stored,
+          targetTs: stored.transferSyntaxUid,
+          transferStatus: "NoNeedTransfer",
+        });
+        entry.release();
+      })().catch((err: Error) => event(log, "error", "settle-failed", { path: h.path, error: err.message }));
+    }
+    resettled += 1;
+  }
+  if (entries.length > 0) event(log, "info", "wal-replayed", { entries: entries.length, settled: resettled });
+}
+
+function receivedOf(record: InterruptedRecord, tenant: Tenant): Received {
+  return {
+    origin: {
+      id: "restart",
+      tenant,
+      callingAe: record.source_ae,
+      calledAe: record.called_ae,
+      remoteAddress: record.source_ip,
+    },
+    sopClassUid: record.sop_class_uid,
+    sopInstanceUid: record.sop_uid,
+    transferSyntaxUid: record.transfer_syntax_uid,
+  };
 }
 
 /** The file's size, transfer syntax and identifying attributes; null when it cannot be read. */

@@ -92,11 +92,17 @@ export class Settler {
     try {
       const place = stored.place;
       if (place && !(await this.retried("place", sop, place))) return;
-      const final: TranscodedInstance =
-        this.transcode?.needs(stored.transferSyntaxUid) === true
-          ? await this.transcode.transcode(stored, received)
-          : asReceived(stored);
-      await this.retried("final-record", sop, () => pending.settle(final));
+      let final: TranscodedInstance;
+      if (this.transcode?.needs(stored.transferSyntaxUid) === true) {
+        // A transcode may take long: the record leaves the write-ahead log for the outbox first.
+        if (stored.release) {
+          if (!(await this.retried("pending-record", sop, () => pending.writePending()))) return;
+          stored.release();
+        }
+        final = await this.transcode.transcode(stored, received);
+      } else final = asReceived(stored);
+      if (!(await this.retried("final-record", sop, () => pending.settle(final)))) return;
+      stored.release?.();
     } finally {
       stored.held?.release();
     }

@@ -84,11 +84,18 @@ export interface StoredInstance {
   warnings?: readonly string[];
   held?: HeldDescriptor;
   /**
-   * Write-ahead durability: the file is not at `path` yet (its bytes are durable in the log). Resolves
-   * once it is there and durable; the pipeline calls it behind the answer. Absent: at `path` already.
+   * Write-ahead durability, before the answer: the instance's bytes and its record made durable in the
+   * log. Rejects when the log cannot take it after all: the file is then placed before the answer.
+   */
+  makeDurable?: (record: Uint8Array) => Promise<void>;
+  /**
+   * Write-ahead durability: the file is not at `path` yet. Resolves once it is there and durable; the
+   * pipeline calls it behind the answer (or before, see makeDurable). Absent: at `path` already.
    */
   place?: () => Promise<void>;
-  /** The log entry that holds the bytes until placed (its id), for the pending record. */
+  /** Write-ahead durability: the log may let go of the instance (its record is in the outbox). */
+  release?: () => void;
+  /** The log entry that holds the instance until released (its id), noted in its records. */
   walEntry?: number;
 }
 
@@ -167,21 +174,33 @@ export interface TranscodeStage {
   transcode(stored: StoredInstance, received: Received): Promise<TranscodedInstance>;
 }
 
-/** A record written before the answer for an instance that is not final yet: published once settled. */
+/**
+ * The record of an instance that is not final yet (placed or transcoded behind the answer): written
+ * pending (never published), or only drafted into the write-ahead log; published once settled.
+ */
 export interface PendingRecord {
   readonly traceId: string;
+  /** The pending record made durable in the outbox, if it is not there yet. */
+  writePending(): Promise<void>;
   /** Write the final record (durable); the pending one is then never published. Throws when it cannot be. */
   settle(final: TranscodedInstance): Promise<void>;
+}
+
+/** A record made (its trace_id fixed) but not written: it goes into the write-ahead log with the bytes. */
+export interface DraftRecord {
+  /** The record as JSON. */
+  readonly bytes: Uint8Array;
+  readonly pending: PendingRecord;
 }
 
 export interface RecordStage {
   /** Why no instance can be recorded now (e.g. the outbox is full), or null. */
   refusal(): string | null;
   /**
-   * Room for the record of an instance about to be committed (with `pending`, for its pending and its
-   * final record); throws a DimseError (A700) when none.
+   * Room for the records of an instance about to be committed (2: a pending and a final record); throws
+   * a DimseError (A700) when none.
    */
-  reserve(validated: Validated, pending: boolean): RecordReservation;
+  reserve(validated: Validated, records: 1 | 2): RecordReservation;
   /** The record made durable, consuming the reservation; throws UnrecordedError when it cannot be. */
   record(instance: TranscodedInstance, received: Received, reservation: RecordReservation): Promise<void>;
   /** A pending record made durable (the reservation's first part); throws UnrecordedError when it cannot be. */
@@ -190,6 +209,8 @@ export interface RecordStage {
     received: Received,
     reservation: RecordReservation,
   ): Promise<PendingRecord>;
+  /** The record made but not written (write-ahead durability: it goes into the log). */
+  draft(instance: StoredInstance, received: Received, reservation: RecordReservation): DraftRecord;
 }
 
 /**

@@ -23,11 +23,11 @@ import type { Problem, Received, Reception, StoredInstance, Validated } from "..
 import { durable } from "../util/durable.ts";
 import { keepTransient, type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
 import type { HeldFile } from "./held-file.ts";
-import type { LogEntry, WriteAhead } from "./write-ahead.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
 import type { StreamingFile } from "./streaming-file.ts";
 import { type2Warnings, validateInstance } from "./validate.ts";
+import type { LogEntry, WriteAhead } from "./write-ahead.ts";
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -47,6 +47,7 @@ export interface InstanceSinkOptions {
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 export const DEFAULT_SINK_OPTIONS: Readonly<InstanceSinkOptions> = {
   dataSet: DEFAULT_DATA_SET_LIMITS,
@@ -281,27 +282,18 @@ export class InstanceSink implements Reception {
       await this.quarantine(file.path, problem);
       throw new DimseError(problem.status, problem.reason);
     }
-    if (this.entry) await this.commitEntry(this.entry, file, destination.finalPath, held);
+    if (this.entry && !this.entry.logged) {
+      // The log had no room for it: its own data is synced, as without the log.
+      this.dropEntry();
+      if (fsync) await this.syncOrFail(file, held);
+    }
     this.settled = { file, finalPath: destination.finalPath, held, attributes };
     return { received: this.received, path: destination.finalPath, fileSize: file.size, attributes };
   }
 
-  /**
-   * The log entry made durable with the name of its file; when the log has no room for it after all
-   * (or fails), the temp file's own data is synced instead: the instance is placed before the answer.
-   */
-  private async commitEntry(entry: LogEntry, file: StreamingFile, finalPath: string, held: HeldFile): Promise<void> {
-    if (entry.logged) {
-      try {
-        await entry.commit(encoder.encode(JSON.stringify({ path: finalPath, size: file.size })));
-        return;
-      } catch {
-        // Not in the log: the file's own sync below.
-      }
-    }
-    this.dropEntry();
+  private async syncOrFail(file: StreamingFile, held: HeldFile): Promise<void> {
     try {
-      if (this.storage.options.fsync) await durable.syncFile(file.path);
+      await durable.syncFile(file.path);
     } catch (err) {
       held.release();
       await file.discard();
@@ -406,16 +398,27 @@ export class InstanceSink implements Reception {
     const warnings = type2Warnings(attributes, this.options.required);
     const writeAhead = this.options.writeAhead;
     const placed = outcome === "kept-existing" || !writeAhead;
+    const size = file.size;
+    // What a restart needs to place the file and settle it: where, how big, whose, and its record.
+    const head = `{"path":${JSON.stringify(finalPath)},"size":${size},"attributes":${JSON.stringify(attributes)},"record":`;
+    const makeDurable = (record: Uint8Array): Promise<void> =>
+      entry.commit(encoder.encode(`${head}${decoder.decode(record)}}`));
     return {
       path: finalPath,
-      fileSize: file.size,
+      fileSize: size,
       attributes,
       outcome,
       transferSyntaxUid: this.received.transferSyntaxUid,
       ...(warnings !== null ? { warnings } : {}),
       ...(placed
         ? {}
-        : { held, walEntry: entry.id, place: () => writeAhead.place(file.path, finalPath, entry) }),
+        : {
+            held,
+            walEntry: entry.id,
+            makeDurable,
+            place: () => writeAhead.place(file.path, finalPath),
+            release: () => entry.release(),
+          }),
     };
   }
 

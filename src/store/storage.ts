@@ -190,9 +190,24 @@ export class Storage {
    * then the name made durable (one directory sync for every file placed there meanwhile).
    */
   async place(tempPath: string, finalPath: string): Promise<void> {
-    if (this.options.fsync) await durable.syncFile(tempPath);
+    await this.syncTemp(tempPath);
+    this.rename(tempPath, finalPath);
+    await this.syncName(dirname(finalPath));
+  }
+
+  /** place() in steps, for files placed in batches (src/store/wal/placer.ts): the data first... */
+  syncTemp(tempPath: string): Promise<void> {
+    return this.options.fsync ? durable.syncFile(tempPath) : DONE;
+  }
+
+  /** ...then the name... */
+  rename(tempPath: string, finalPath: string): void {
     durable.replace(tempPath, finalPath);
-    if (this.options.fsync) await this.dirs.sync(dirname(finalPath));
+  }
+
+  /** ...then the directory's names. */
+  syncName(dir: string): Promise<void> {
+    return this.options.fsync ? this.dirs.sync(dir) : DONE;
   }
 
   /** For on_duplicate overwrite: whether `finalPath` exists now, to pass to commit(); else undefined. */

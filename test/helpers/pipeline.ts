@@ -3,7 +3,7 @@
 
 import { CommandField, decodeCommandSet, encodeCommandSet, Tag } from "../../src/dimse/command.ts";
 import { StorePipeline } from "../../src/pipeline/pipeline.ts";
-import type { RecordStage } from "../../src/pipeline/stages.ts";
+import type { PendingRecord, RecordStage } from "../../src/pipeline/stages.ts";
 import type { DimseServices } from "../../src/scp/services.ts";
 import type { InstanceSinkOptions } from "../../src/store/instance-sink.ts";
 import { InstanceStore } from "../../src/store/instance-store.ts";
@@ -11,12 +11,15 @@ import type { Storage } from "../../src/store/storage.ts";
 import type { AssociationContext } from "../../src/tenancy/context.ts";
 import type { Hostile } from "./hostile.ts";
 
+const NO_PENDING: PendingRecord = { traceId: "", writePending: async () => {}, settle: async () => {} };
+
 /** A record stage that refuses nothing and records nothing (no outbox in the test). */
 export const NO_OUTBOX: RecordStage = {
   refusal: () => null,
   reserve: () => ({ release: () => {} }),
   record: async () => {},
-  recordPending: async () => ({ traceId: "", settle: async () => {} }),
+  recordPending: async () => NO_PENDING,
+  draft: () => ({ bytes: new Uint8Array(0), pending: NO_PENDING }),
 };
 
 /** Stored into `storage`, never transcoded, recorded by `record` (default: nowhere). */

@@ -8,6 +8,7 @@ import { DimseError, Status } from "../../src/dimse/status.ts";
 import { StorePipeline } from "../../src/pipeline/pipeline.ts";
 import {
   type DerivedDuplicate,
+  type PendingRecord,
   type Received,
   type Reception,
   type RecordStage,
@@ -67,6 +68,18 @@ const HAPPY = ["receive", "write", "settle", "reserve", "commit", "record", "rec
 /** The events of a C-STORE that went well up to and including `last`. */
 const upTo = (last: string): string[] => HAPPY.slice(0, HAPPY.indexOf(last) + 1);
 
+function pendingRecord(events: string[]): PendingRecord {
+  return {
+    traceId: "T",
+    writePending: async () => {
+      events.push("pending written");
+    },
+    settle: async (final) => {
+      events.push(`final ${final.transferStatus}`);
+    },
+  };
+}
+
 /** Stages that note every call in `events` and fail where `faults` says. */
 function stages(faults: Faults = {}) {
   const events: string[] = [];
@@ -101,9 +114,13 @@ function stages(faults: Faults = {}) {
         nameDurable: name.then(() => faults.name ?? null),
         ...(faults.placesLater
           ? {
+              makeDurable: async () => {
+                events.push("logged");
+              },
               place: async () => {
                 events.push("place");
               },
+              release: () => events.push("released"),
             }
           : {}),
         held: {
@@ -159,12 +176,11 @@ function stages(faults: Faults = {}) {
     recordPending: async () => {
       events.push("record pending");
       if (faults.record) throw faults.record;
-      return {
-        traceId: "T",
-        settle: async (final) => {
-          events.push(`final ${final.transferStatus}`);
-        },
-      };
+      return pendingRecord(events);
+    },
+    draft: () => {
+      events.push("draft");
+      return { bytes: new Uint8Array(1), pending: pendingRecord(events) };
     },
   };
   return { events, pipeline: new StorePipeline({ store, transcode, record }) };
@@ -265,9 +281,11 @@ describe("the order of the stages", () => {
     // What follows the answer (a spare file for the next instance) runs beside the settling.
     expect(events.filter((e) => !e.startsWith("prepare next"))).toEqual([
       ...HAPPY.slice(0, 5),
-      "record pending",
+      "draft",
+      "logged",
       "place",
       "final NoNeedTransfer",
+      "released",
       "held released",
     ]);
   });

@@ -69,6 +69,7 @@ function setup(
         reserve: opts.reserve ?? NO_OUTBOX.reserve,
         record: opts.record ?? NO_OUTBOX.record,
         recordPending: NO_OUTBOX.recordPending,
+        draft: NO_OUTBOX.draft,
       },
     }),
   );

@@ -65,7 +65,8 @@ export interface WalOptions {
   marksFile?: string;
 }
 
-const CHECKPOINT_MS = 50;
+const CHECKPOINT_MS = 500;
+const FLUSH_RELEASES_MS = 20;
 
 /** The flush mode this platform can give. */
 function flushModeFor(wanted: FlushMode): FlushMode {
@@ -89,6 +90,11 @@ export class WriteAheadLog {
   private cpTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private unlogged = 0;
+  /** This run's released entries whose release record may not be durable yet: id -> LSN after it. */
+  private readonly releasedAt = new Map<number, number>();
+  /** The tail of the newest durable checkpoint: every entry before it is released. */
+  private cpDurable: number;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly scratch: Uint8Array;
 
   private constructor(
@@ -106,6 +112,7 @@ export class WriteAheadLog {
     this.seq = cp.seq;
     this.gen = cp.gen;
     this.cpWritten = cp.lsn;
+    this.cpDurable = cp.lsn;
     this.scratch = new Uint8Array(Math.min(SLAB, cp.capacity));
     this.ring = new RingWriter({
       fd: writeFd,
@@ -191,6 +198,19 @@ export class WriteAheadLog {
     return this.ring.durableLsn;
   }
 
+  /**
+   * Whether entry `id` is released for good: its release record (or a checkpoint past it) is durable,
+   * so a restart will not hand it back. Entries of earlier runs not replayed are.
+   */
+  releasedDurably(id: number): boolean {
+    if (this.live.has(id)) return false;
+    const at = this.releasedAt.get(id);
+    if (at === undefined) return true;
+    if (this.ring.durableLsn < at && this.cpDurable <= id) return false;
+    this.releasedAt.delete(id);
+    return true;
+  }
+
   /** Wait for the writes under way, and leave a final checkpoint. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -237,8 +257,25 @@ export class WriteAheadLog {
   private entryDone(id: number, lost: boolean, committed: boolean): void {
     this.ring.closeIfOpen(id);
     if (!this.live.delete(id) || this.closed) return;
-    if (committed) this.ring.appendRelease(id);
+    if (committed) {
+      this.ring.appendRelease(id);
+      this.releasedAt.set(id, this.ring.head);
+      this.flushSoon();
+    }
     this.checkpointSoon(lost);
+  }
+
+  /**
+   * Release records ride with the next commit's sync; when no commit comes (the last instances of a
+   * transfer) they are synced a moment later, so that their records may leave (releasedDurably).
+   */
+  private flushSoon(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      if (!this.closed) this.ring.flush();
+    }, FLUSH_RELEASES_MS);
+    this.flushTimer.unref?.();
   }
 
   /** Record a newer tail: now when space is short, else within CHECKPOINT_MS. */
@@ -271,6 +308,7 @@ export class WriteAheadLog {
     this.cpBusy = durable.syncData(this.cpFd).then(
       () => {
         this.cpBusy = null;
+        this.cpDurable = Math.max(this.cpDurable, cp.lsn);
         // Everything before the checkpoint is no longer replayed: it may be overwritten.
         this.ring.limit = Math.max(this.ring.limit, cp.lsn + this.capacity);
         if (!this.closed) this.checkpointSoon(false);
@@ -285,6 +323,8 @@ export class WriteAheadLog {
   private clearTimer(): void {
     if (this.cpTimer) clearTimeout(this.cpTimer);
     this.cpTimer = null;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
   }
 
   private copy(ranges: readonly number[], fd: number): void {

@@ -444,6 +444,14 @@ export class RingWriter {
     );
   }
 
+  /** Hand what is appended to the file and make it durable, without anyone waiting for it. */
+  flush(): void {
+    if (!this.usable) return;
+    this.closeRecord();
+    this.issue();
+    void this.waitFor(this.head).catch(() => undefined);
+  }
+
   fail(err: Error): void {
     if (!this.failure) this.failure = err;
     const waiters = this.waiters;

@@ -3,9 +3,10 @@
 // once that entry is durable, and the file is placed behind the answer (the pipeline's settler): its
 // data synced, renamed into the archive, its directory synced, and only then is its entry released.
 //
-// At start, before anything is received, the files of entries that were answered but not placed are
-// written again from the log (placeRecorded, for every pending record that names an entry); entries
-// that no record names were never answered and are let go (dropUnplaced).
+// At start the entries the log still holds (made durable, so answered or about to be, and not released)
+// are settled like any other: their file written again from the log and placed (placeRecorded), their
+// record written to the outbox; those whose record is in the outbox already are only released
+// (src/pipeline/recovery.ts).
 
 import { closeSync, openSync } from "node:fs";
 import { dirname } from "node:path";
@@ -17,6 +18,7 @@ import { InstanceStore } from "../instance-store.ts";
 import type { Storage } from "../storage.ts";
 import type { LogEntry, WriteAhead } from "../write-ahead.ts";
 import type { ReplayEntry, WriteAheadLog } from "./log.ts";
+import { Placer } from "./placer.ts";
 
 const log = logger("store");
 
@@ -24,6 +26,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
   override readonly placesLater = true;
   /** Entries found at start, by id, until placed or let go. */
   private readonly replay = new Map<number, ReplayEntry>();
+  private readonly placer: Placer;
 
   constructor(
     storage: Storage,
@@ -31,6 +34,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
     private readonly wal: WriteAheadLog,
   ) {
     super(storage, sinkOptions);
+    this.placer = new Placer(storage);
     for (const e of wal.replay) this.replay.set(e.id, e);
   }
 
@@ -42,10 +46,9 @@ export class WalStore extends InstanceStore implements WriteAhead {
     return this.wal.begin();
   }
 
-  /** Behind the answer: the file durable under its name, then its log space given back. */
-  async place(tempPath: string, finalPath: string, entry: LogEntry): Promise<void> {
-    await this.storage.place(tempPath, finalPath);
-    entry.release();
+  /** Behind the answer: the file durable under its name (its entry is released once recorded). */
+  place(tempPath: string, finalPath: string): Promise<void> {
+    return this.placer.place(tempPath, finalPath);
   }
 
   /**
@@ -67,19 +70,13 @@ export class WalStore extends InstanceStore implements WriteAhead {
     }
     durable.replace(temp, path);
     await durable.syncDir(dir);
-    this.replay.delete(id);
-    entry.release();
   }
 
-  /** Entries no pending record names (never answered): their space is given back. */
-  dropUnplaced(): void {
-    if (this.replay.size > 0)
-      event(log, "info", "wal-unanswered-dropped", {
-        entries: this.replay.size,
-        detail: "received but not answered before the stop: the modality sends them again",
-      });
-    for (const e of this.replay.values()) e.release();
-    this.replay.clear();
+  /** The entries found at start, to be settled (src/pipeline/recovery.ts); each once. */
+  takeReplay(): ReplayEntry[] {
+    const all = [...this.replay.values()];
+    if (all.length > 0) event(log, "info", "wal-replay", { entries: all.length });
+    return all;
   }
 
   close(): Promise<void> {
