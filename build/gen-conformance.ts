@@ -90,7 +90,8 @@ const STORE_STATUSES: Array<[keyof typeof Status, string, string]> = [
     "OutOfResources",
     "Refused: Out of Resources",
     "free space below storage.min_free_mb, the tenant's storage.max_gb quota reached, the outbox full " +
-      "(outbox.max_mb), or the disk full while writing; nothing is kept (the modality keeps its copy)",
+      "(outbox.max_mb), the disk full while writing, or more than 4096 instances waiting to be transcoded; " +
+      "nothing is kept (the modality keeps its copy)",
   ],
   [
     "DataSetDoesNotMatchSopClass",

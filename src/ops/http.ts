@@ -112,6 +112,7 @@ export class OpsServer implements OpsSink {
 
   transcoded(e: TranscodeEvent): void {
     this.prom.transcoded(e);
+    this.live.transcoded(e);
   }
 
   // ---- Reads ------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // oldest dropped as a new one comes, so the objects made per instance stay few.
 
 import { transferSyntaxInfo } from "../dicom/transfer-syntax.ts";
-import type { AssociationInfo, InstanceEvent } from "./metrics.ts";
+import type { AssociationInfo, InstanceEvent, TranscodeEvent } from "./metrics.ts";
 
 /** Instances kept for the status page. */
 const RECENT = 50;
@@ -116,5 +116,14 @@ export class LiveLists {
       ms: Math.round(e.ms),
     });
     if (this.recentList.length > RECENT) this.recentList.pop();
+  }
+
+  /** Transcoded behind its answer: the instance's row shows how it is stored now. */
+  transcoded(e: TranscodeEvent): void {
+    if (!e.ok || e.sop === undefined) return;
+    const row = this.recentList.find((r) => r.sop === e.sop && r.ts === e.from);
+    if (!row) return;
+    row.stored_ts = e.to;
+    row.stored_ts_name = transferSyntaxInfo(e.to)?.name ?? e.to;
   }
 }

@@ -39,6 +39,8 @@ export interface TranscodeEvent {
   to: string;
   ms: number;
   ok: boolean;
+  /** The instance (transcoded behind its answer: its row on the status page learns how it is stored). */
+  sop?: string;
 }
 
 export interface OpsSink {
@@ -47,7 +49,7 @@ export interface OpsSink {
   /** PS3.8 Table 9-21 result/source/reason of an A-ASSOCIATE-RJ. */
   associationRejected(result: number, source: number, reason: number): void;
   instance(e: InstanceEvent): void;
-  /** The transcoder calls this once per transcoded instance. */
+  /** The transcoder calls this once per transcoded instance (behind the instance's answer). */
   transcoded(e: TranscodeEvent): void;
 }
 

@@ -123,7 +123,7 @@ export class Transcoder implements TranscodeStage {
     const from = instance.transferSyntaxUid;
     const started = performance.now();
     const failed = (error: string): TranscodedInstance => {
-      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: false });
+      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: false, sop });
       event(log, "warning", "transcode-failed", {
         assoc,
         sop,
@@ -155,7 +155,7 @@ export class Transcoder implements TranscodeStage {
       // The new instance is durable under its own name before the one it replaces goes.
       const replaced = path === instance.path || (await this.removeReceived(instance, assoc));
       ctx.tenant.quota?.add(r.size - (replaced ? instance.fileSize : 0));
-      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: true });
+      opsSink?.transcoded({ from, to: target, ms: performance.now() - started, ok: true, sop });
       event(log, "info", "transcoded", {
         assoc,
         sop,

@@ -61,6 +61,20 @@ function storageRoot(configText: string): string | undefined {
   }
 }
 
+/**
+ * STORESCP_TEST_DURABILITY=wal runs every server started from a config tree in that mode (unless the
+ * test sets storage.durability itself): the suites run once in each mode (.ci/run).
+ */
+function withTestDurability(config: ConfigTree): ConfigTree {
+  const mode = process.env.STORESCP_TEST_DURABILITY;
+  if (mode === undefined || mode === "") return config;
+  const storage = config.storage;
+  const tree: ConfigTree =
+    typeof storage === "object" && storage !== null && !Array.isArray(storage) ? storage : {};
+  if (tree.durability !== undefined) return config;
+  return { ...config, storage: { ...tree, durability: mode } };
+}
+
 /** The fields of the server's start-up line ("ready"), from text or JSON logs; null until it is there. */
 export function readyLine(output: string): Record<string, string> | null {
   for (const line of output.split("\n")) {
@@ -96,9 +110,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<OurSer
   const configText =
     opts.configYaml !== undefined
       ? opts.configYaml.replaceAll("{work}", workDir)
-      : opts.config !== undefined
-        ? stringifyYaml(opts.config)
-        : "{}\n";
+      : stringifyYaml(withTestDurability(opts.config ?? {}));
   const configPath = opts.existingConfig ?? join(workDir, opts.implicitConfig?.name ?? "config.yaml");
   if (opts.existingConfig === undefined) writeFileSync(configPath, opts.implicitConfig?.text ?? configText);
 

@@ -41,7 +41,7 @@ import {
   spawnServer,
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
-import { outboxRecords } from "../helpers/tools.ts";
+import { outboxRecords, settledRecords } from "../helpers/tools.ts";
 
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
 const TEMP = /\.storescp-[^/\\]*\.tmp$|\.tmp$/;
@@ -205,6 +205,8 @@ async function main(): Promise<number> {
       `  root: ${win ? quote(r.native(data)) : `./${relative(site, data)}`}`,
       `  quarantine: ${win ? quote(".\\quarantine") : "./quarantine"}`,
       "  fsync: true",
+      // The write-ahead mode where the platform has it (Windows keeps file, and says so).
+      "  durability: wal",
       "  on_duplicate: reject",
       "  min_free_mb: 1",
       `outbox: { dir: ${win ? quote(r.native(outbox).replaceAll("\\", "/")) : quote(outbox)} }`,
@@ -329,6 +331,8 @@ async function main(): Promise<number> {
             `${f}: statuses ${s.statuses}\n${h.output()}`,
           );
         }
+        // Placed and transcoded behind the answers: once their final records are written.
+        await settledRecords(outbox, 60_000);
         const stored = filesBelow(data).filter((f) => f.endsWith(".dcm"));
         expect(stored.length === 3, `${stored.length} files stored`);
         for (const f of stored) {
