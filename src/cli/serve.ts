@@ -120,7 +120,11 @@ export async function serve(config: Config, configSource = "embedded defaults"):
       place: (id, path) => walStore.placeRecorded(id, path),
       pendingOf: (record) => outbox.fromDraft(record as unknown as OutboxRecord),
     });
-  settledForExport = () => pipeline.settler.idle();
+  settledForExport = async () => {
+    await pipeline.settler.idle();
+    // The records an export takes must not come back from the log at a restart.
+    await writeAhead?.syncReleases();
+  };
   const services = new DimseServices(
     pipeline,
     config.tenant_tag !== null ? tenantTagResolver(config.tenant_tag, tenants) : null,

@@ -211,6 +211,11 @@ export class WriteAheadLog {
     return true;
   }
 
+  /** Every release so far made durable (before an export takes records that name entries). */
+  async syncReleases(): Promise<void> {
+    if (!this.closed) await this.ring.flush();
+  }
+
   /** Wait for the writes under way, and leave a final checkpoint. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -273,7 +278,7 @@ export class WriteAheadLog {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
-      if (!this.closed) this.ring.flush();
+      if (!this.closed) this.ring.flush().catch(() => undefined);
     }, FLUSH_RELEASES_MS);
     this.flushTimer.unref?.();
   }

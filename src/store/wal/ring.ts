@@ -444,12 +444,12 @@ export class RingWriter {
     );
   }
 
-  /** Hand what is appended to the file and make it durable, without anyone waiting for it. */
-  flush(): void {
-    if (!this.usable) return;
+  /** Hand what is appended to the file and make it durable; resolves once it is. */
+  flush(): Promise<void> {
+    if (!this.usable) return Promise.resolve();
     this.closeRecord();
     this.issue();
-    void this.waitFor(this.head).catch(() => undefined);
+    return this.waitFor(this.head);
   }
 
   fail(err: Error): void {
