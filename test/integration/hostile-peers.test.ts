@@ -353,15 +353,23 @@ describe.skipIf(!asRoot)("outbox on a full disk", () => {
       expect(refused.find((r) => r.answer.startsWith("A700"))?.answer).toMatch(
         /outbox cannot take the record: ENOSPC/,
       );
-      const archived = new Set(
-        (
-          await Promise.all(
-            filesBelow(server.dataDir)
-              .filter((f) => f.endsWith(".dcm") && !f.includes("_quarantine"))
-              .map((f) => readPart10(f)),
-          )
-        ).map((p) => p.sopInstanceUid),
-      );
+      const archivedNow = async (): Promise<Set<string>> =>
+        new Set(
+          (
+            await Promise.all(
+              filesBelow(server?.dataDir ?? "")
+                .filter((f) => f.endsWith(".dcm") && !f.includes("_quarantine"))
+                .map((f) => readPart10(f)),
+            )
+          ).map((p) => p.sopInstanceUid),
+        );
+      // With storage.durability wal a file is placed behind its answer: wait for those answered 0000.
+      const answered = tried.filter((_, i) => statuses[i] === "0000").map((h) => h.sopInstanceUid);
+      let archived = await archivedNow();
+      for (let waited = 0; answered.some((u) => !archived.has(u)) && waited < 10_000; waited += 50) {
+        await new Promise((r) => setTimeout(r, 50));
+        archived = await archivedNow();
+      }
       tried.forEach((h, i) => {
         expect(archived.has(h.sopInstanceUid)).toBe(statuses[i] === "0000");
       });
