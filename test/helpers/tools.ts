@@ -51,6 +51,21 @@ export async function settledRecords(outboxDir: string, timeoutMs = 120_000): Pr
 }
 
 /**
+ * outboxRecords once every SOP Instance UID of `sops` has its final record: with storage.durability wal
+ * a record is written just behind its instance's answer.
+ */
+export async function recordsFor(outboxDir: string, sops: readonly string[], timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const records = outboxRecords(outboxDir);
+    const have = new Set(records.filter((r) => !isPending(r)).map((r) => r.sop_uid));
+    if (sops.every((s) => have.has(s))) return records;
+    if (Date.now() > until) throw new Error(`no final record yet for ${sops.filter((s) => !have.has(s))}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
  * Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). A
  * running server's active segment may end in zeros (space reserved for records): no frame starts there.
  */

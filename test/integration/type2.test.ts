@@ -11,6 +11,7 @@ import { OutboxLog } from "../../src/outbox/log.ts";
 import type { OutboxRecord } from "../../src/outbox/record.ts";
 import { dcmsend, makeWorkDir, type OurServerHandle, run, startServer } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import { recordsFor } from "../helpers/tools.ts";
 
 const CT = () => corpus().find((f) => f.includes("01_ct_s16_explicitLE")) ?? "";
 
@@ -120,6 +121,8 @@ describe("Type 2 gaps, by default", () => {
     const files = CASES.map((c) => c.file());
     const r = await dcmsend({ port: server.port, files });
     expect(r.statuses).toEqual(files.map(() => 0));
+    const sent = await Promise.all(files.map(async (f) => (await readPart10(f)).sopInstanceUid));
+    await recordsFor(join(server.workDir, "outbox"), sent);
     const recs = await records(server);
     for (const c of CASES) {
       const src = await readPart10(c.file());
@@ -145,6 +148,7 @@ describe("Type 2 gaps, by default", () => {
     // A complete instance's record has no warnings at all.
     const ct = await readPart10(CT());
     expect((await dcmsend({ port: server.port, files: [CT()] })).statuses).toEqual([0]);
+    await recordsFor(join(server.workDir, "outbox"), [ct.sopInstanceUid]);
     const complete = (await records(server)).find((x) => x.sop_uid === ct.sopInstanceUid);
     expect(complete?.study_date).toMatch(/^\d{4}-\d\d-\d\d$/);
     expect(complete !== undefined && "warnings" in complete).toBe(false);
