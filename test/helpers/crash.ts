@@ -194,8 +194,14 @@ export function archiveProblems(state: ArchiveState): Problems {
   }
   for (const r of records) {
     const sent = state.sent.get(r.sop_uid);
-    if (sent && r.file_path !== storedPathOf(state.dataDir, sent.attributes))
-      problems.push(`${r.sop_uid}: record names ${r.file_path}`);
+    if (!sent) {
+      problems.push(`${r.sop_uid}: a record of an instance never sent`);
+      continue;
+    }
+    const path = storedPathOf(state.dataDir, sent.attributes);
+    if (r.file_path !== path) problems.push(`${r.sop_uid}: record names ${r.file_path}, not ${path}`);
+    else if (existsSync(path) && lstatSync(path).size !== r.file_size)
+      problems.push(`${r.sop_uid}: record says ${r.file_size} bytes, the file has ${lstatSync(path).size}`);
   }
   for (const path of walk(state.dataDir, new Set([state.quarantineDir]))) {
     if (!path.endsWith(".dcm")) continue;
