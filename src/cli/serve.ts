@@ -103,11 +103,14 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     required: config.storage.require,
   };
   const walStore = writeAhead ? new WalStore(storage, sinkOptions, writeAhead) : null;
-  const pipeline = new StorePipeline({
-    store: walStore ?? new InstanceStore(storage, sinkOptions),
-    transcode: transcoder,
-    record: outbox,
-  });
+  const pipeline = new StorePipeline(
+    {
+      store: walStore ?? new InstanceStore(storage, sinkOptions),
+      transcode: transcoder,
+      record: outbox,
+    },
+    { busy: () => receiving() },
+  );
   // What a stop interrupted between an answer and its final record, before anything new arrives.
   const tenantOf = (id: string) => tenants.tenants.find((t) => t.id === id);
   await settleInterrupted(outbox.unsettled(), { transcode: transcoder, settler: pipeline.settler, tenantOf });

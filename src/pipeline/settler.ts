@@ -5,7 +5,9 @@
 // 0000, so it is never dropped (until then its bytes stay in the log, and a restart settles it too).
 //
 // The number of instances settling is bounded: past `maxBacklog` new C-STOREs are refused with A700
-// (transient) until the backlog shrinks, so a slow codec slows acceptance, never grows memory.
+// (transient) until the backlog shrinks, so a slow codec slows acceptance, never grows memory. While
+// associations are receiving, transcodes wait for a quiet moment (bounded in time and by the backlog):
+// on a 2-core edge PC the codec would otherwise take the CPU and the disk the modality is waiting for.
 
 import { event, logger } from "../ops/log.ts";
 import {
@@ -22,11 +24,19 @@ const log = logger("store");
 export interface SettlerOptions {
   /** At most this many instances settle at once; beyond, new instances are refused (A700). */
   maxBacklog?: number;
+  /**
+   * Whether associations are receiving now. Transcodes then wait (storage comes first on a 2-core
+   * edge PC), until the backlog reaches half of maxBacklog or the oldest has waited TRANSCODE_WAIT_MS.
+   */
+  busy?: () => boolean;
   /** Waits between attempts of a step that failed (ms); the last one repeats. */
   retryMs?: readonly number[];
 }
 
 export const DEFAULT_MAX_BACKLOG = 4096;
+/** A transcode waits for a quiet moment at most this long. */
+const TRANSCODE_WAIT_MS = 60_000;
+const QUIET_POLL_MS = 100;
 const RETRY_MS = [100, 1000, 5000, 30_000] as const;
 
 export class Settler {
@@ -36,6 +46,7 @@ export class Settler {
   /** The instance settling at each path (the last one to start there). */
   private readonly atPath = new Map<string, Promise<void>>();
   private closing = false;
+  private readonly busy: () => boolean;
 
   constructor(
     private readonly transcode: TranscodeStage | null,
@@ -43,6 +54,18 @@ export class Settler {
   ) {
     this.maxBacklog = opts.maxBacklog ?? DEFAULT_MAX_BACKLOG;
     this.retryMs = opts.retryMs ?? RETRY_MS;
+    this.busy = opts.busy ?? (() => false);
+  }
+
+  /** Until receiving pauses, the backlog is large, or `since` is long ago: then a transcode may run. */
+  private async quietMoment(since: number): Promise<void> {
+    while (
+      this.busy() &&
+      !this.closing &&
+      this.running.size < this.maxBacklog / 2 &&
+      performance.now() - since < TRANSCODE_WAIT_MS
+    )
+      await new Promise((resolve) => setTimeout(resolve, QUIET_POLL_MS));
   }
 
   /** Instances answered whose final record is not written yet. */
@@ -99,6 +122,7 @@ export class Settler {
           if (!(await this.retried("pending-record", sop, () => pending.writePending()))) return;
           stored.release();
         }
+        await this.quietMoment(performance.now());
         final = await this.transcode.transcode(stored, received);
       } else final = asReceived(stored);
       if (!(await this.retried("final-record", sop, () => pending.settle(final)))) return;

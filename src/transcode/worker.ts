@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { durable } from "../util/durable.ts";
+import { yieldCpuToOthers } from "../util/thread-priority.ts";
 import { loadCodecs } from "./codecs.ts";
 import { type TranscodeJob, type TranscodeReply, WORKER_ROLE } from "./job.ts";
 import { transcodePart10 } from "./transcode.ts";
@@ -30,7 +31,8 @@ export function runJob(job: TranscodeJob): Omit<Extract<TranscodeReply, { ok: tr
 function startWorker(): void {
   const port = parentPort;
   if (!port) return;
-  const ready = loadCodecs();
+  // Transcoding runs behind the answers: receiving comes first.
+  const ready = yieldCpuToOthers().then(() => loadCodecs());
   port.on("message", async (job: TranscodeJob) => {
     let reply: TranscodeReply;
     try {

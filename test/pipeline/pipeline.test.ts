@@ -290,6 +290,21 @@ describe("the order of the stages", () => {
     ]);
   });
 
+  test("while associations are receiving, a transcode waits for a quiet moment", async () => {
+    let busy = true;
+    const { events, pipeline } = stages({ transcoded: true });
+    const quiet = new StorePipeline(
+      (pipeline as unknown as { stages: ConstructorParameters<typeof StorePipeline>[0] }).stages,
+      { busy: () => busy },
+    );
+    expect((await store(quiet)).status).toBe(Status.Success);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(events).not.toContain("transcode");
+    busy = false;
+    await quiet.settler.idle();
+    expect(events).toContain("final Success");
+  });
+
   test("past the settling bound, new instances are refused (A700) until it shrinks", async () => {
     const transcoding = gate();
     const { pipeline } = stages({ transcoded: true, transcodeGate: transcoding.promise });
