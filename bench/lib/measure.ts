@@ -181,7 +181,13 @@ async function runOnce(w: Workload, id: ReceiverId, opts: Options): Promise<RunO
         reason: `storescu exit ${bad.code}${bad.timedOut ? " (timeout)" : ""}: ${firstLine(bad.stderr + bad.stdout)}`,
       };
     }
-    const stored = countStored(receiver.files);
+    // With storage.durability wal the last files are placed just behind their answers (their bytes are
+    // durable in the log): counted once they are there, outside the timed part.
+    let stored = countStored(receiver.files);
+    for (let waited = 0; stored < w.instances && waited < 30_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      stored = countStored(receiver.files);
+    }
     if (stored !== w.instances) return { ok: false, reason: `${stored} of ${w.instances} instances on disk` };
     return {
       ok: true,
