@@ -345,14 +345,7 @@ export class InstanceSink implements Reception {
     }
     // Kept the existing file (its temp is gone) or set this one aside: nothing of it to hash.
     if (outcome === "kept-existing" || outcome === "duplicate") held.release();
-    if (outcome === "duplicate") {
-      const problem = {
-        status: Status.DuplicateSopInstance,
-        reason: "SOP Instance already stored (on_duplicate: reject)",
-      };
-      await this.quarantine(file.path, problem);
-      throw new DimseError(problem.status, problem.reason);
-    }
+    if (outcome === "duplicate") return this.rejectDuplicate(file);
     const warnings = type2Warnings(attributes, this.options.required);
     return {
       path: finalPath,
@@ -364,6 +357,16 @@ export class InstanceSink implements Reception {
       ...(warnings !== null ? { warnings } : {}),
       ...(outcome === "kept-existing" ? {} : { held }),
     };
+  }
+
+  /** on_duplicate reject: the data set goes to quarantine and 0111 is answered. */
+  private async rejectDuplicate(file: StreamingFile): Promise<never> {
+    const problem = {
+      status: Status.DuplicateSopInstance,
+      reason: "SOP Instance already stored (on_duplicate: reject)",
+    };
+    await this.quarantine(file.path, problem);
+    throw new DimseError(problem.status, problem.reason);
   }
 
   /** Write-ahead: on_duplicate decided now, the file placed behind the answer (StoredInstance.place). */
@@ -387,14 +390,7 @@ export class InstanceSink implements Reception {
       held.release();
       this.dropEntry();
     }
-    if (outcome === "duplicate") {
-      const problem = {
-        status: Status.DuplicateSopInstance,
-        reason: "SOP Instance already stored (on_duplicate: reject)",
-      };
-      await this.quarantine(file.path, problem);
-      throw new DimseError(problem.status, problem.reason);
-    }
+    if (outcome === "duplicate") return this.rejectDuplicate(file);
     const warnings = type2Warnings(attributes, this.options.required);
     const writeAhead = this.options.writeAhead;
     const placed = outcome === "kept-existing" || !writeAhead;
