@@ -45,6 +45,8 @@ export class Settler {
   private readonly running = new Set<Promise<void>>();
   /** The instance settling at each path (the last one to start there). */
   private readonly atPath = new Map<string, Promise<void>>();
+  /** Paths a new reception waits for (settledAt): their transcode does not wait for a quiet moment. */
+  private readonly awaited = new Set<string>();
   private closing = false;
   private readonly busy: () => boolean;
 
@@ -57,11 +59,15 @@ export class Settler {
     this.busy = opts.busy ?? (() => false);
   }
 
-  /** Until receiving pauses, the backlog is large, or `since` is long ago: then a transcode may run. */
-  private async quietMoment(since: number): Promise<void> {
+  /**
+   * Until receiving pauses, the backlog is large, `since` is long ago, or a reception waits for `path`
+   * (the association that sent it again is busy waiting): then a transcode may run.
+   */
+  private async quietMoment(since: number, path: string): Promise<void> {
     while (
       this.busy() &&
       !this.closing &&
+      !this.awaited.has(path) &&
       this.running.size < this.maxBacklog / 2 &&
       performance.now() - since < TRANSCODE_WAIT_MS
     )
@@ -97,7 +103,13 @@ export class Settler {
    * that each reception's file is the one its final record describes, and records follow arrival.
    */
   async settledAt(path: string): Promise<void> {
-    for (let job = this.atPath.get(path); job !== undefined; job = this.atPath.get(path)) await job;
+    if (!this.atPath.has(path)) return;
+    this.awaited.add(path);
+    try {
+      for (let job = this.atPath.get(path); job !== undefined; job = this.atPath.get(path)) await job;
+    } finally {
+      this.awaited.delete(path);
+    }
   }
 
   /** Resolves once every instance settling now is settled (or given up at close). */
@@ -122,7 +134,7 @@ export class Settler {
           if (!(await this.retried("pending-record", sop, () => pending.writePending()))) return;
           stored.release();
         }
-        await this.quietMoment(performance.now());
+        await this.quietMoment(performance.now(), stored.path);
         final = await this.transcode.transcode(stored, received);
       } else final = asReceived(stored);
       if (!(await this.retried("final-record", sop, () => pending.settle(final)))) return;

@@ -50,6 +50,17 @@ export async function settledRecords(outboxDir: string, timeoutMs = 120_000): Pr
   }
 }
 
+/** outboxRecords once at least `n` of them are final (with wal, written just behind their answer). */
+export async function finalRecords(outboxDir: string, n: number, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const records = outboxRecords(outboxDir);
+    if (records.filter((r) => !isPending(r)).length >= n) return records;
+    if (Date.now() > until) throw new Error(`fewer than ${n} final records`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /**
  * outboxRecords once every SOP Instance UID of `sops` has its final record: with storage.durability wal
  * a record is written just behind its instance's answer.

@@ -23,7 +23,7 @@ import {
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, perfsetFiles } from "../helpers/fixtures.ts";
 import { consumeTopics, type MockBroker, startMockBroker } from "../helpers/kafka.ts";
-import { settledRecords } from "../helpers/tools.ts";
+import { finalRecords } from "../helpers/tools.ts";
 
 const TOPICS = ["storage_queue", "log_queue"];
 let files: string[] = [];
@@ -341,11 +341,11 @@ for i, (src, out) in enumerate(zip(sys.argv[1:4], sys.argv[4:7])):
     // What each reception is stored as, one at a time on a reference server (storing is deterministic).
     const ref = await server(cfg(false));
     const expected: Array<{ sha: string; size: number }> = [];
-    for (const v of variants) {
+    for (const [i, v] of variants.entries()) {
       const r = await dcmsend({ port: ref.port, files: [v] });
       expect(r.statuses).toEqual([0]);
-      // Transcoded behind the answer: what is stored once its final record is written.
-      await settledRecords(join(ref.workDir, "outbox"));
+      // Transcoded (or placed) behind the answer: what is stored once its final record is written.
+      await finalRecords(join(ref.workDir, "outbox"), i + 1);
       const stored = filesBelow(ref.dataDir).filter((f) => f.endsWith(".dcm"));
       expect(stored).toHaveLength(1);
       const b = readFileSync(stored[0] ?? "");

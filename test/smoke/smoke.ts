@@ -41,7 +41,7 @@ import {
   spawnServer,
 } from "../helpers/dcmtk.ts";
 import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
-import { outboxRecords, settledRecords } from "../helpers/tools.ts";
+import { finalRecords, outboxRecords } from "../helpers/tools.ts";
 
 const EXPLICIT_LE = "1.2.840.10008.1.2.1";
 const TEMP = /\.storescp-[^/\\]*\.tmp$|\.tmp$/;
@@ -332,7 +332,7 @@ async function main(): Promise<number> {
           );
         }
         // Placed and transcoded behind the answers: once their final records are written.
-        await settledRecords(outbox, 60_000);
+        await finalRecords(outbox, 3, 60_000);
         const stored = filesBelow(data).filter((f) => f.endsWith(".dcm"));
         expect(stored.length === 3, `${stored.length} files stored`);
         for (const f of stored) {
@@ -349,7 +349,8 @@ async function main(): Promise<number> {
       });
       await check("outbox status beside the running server", async () => {
         const s = await bin(["outbox", "status", "-c", config]);
-        expect(s.code === 0 && /records:\s+3\b/.test(s.stdout), `exit ${s.code}: ${s.stdout}${s.stderr}`);
+        // 3 instances, 2 of them transcoded behind their answer: a pending and a final record each.
+        expect(s.code === 0 && /records:\s+5\b/.test(s.stdout), `exit ${s.code}: ${s.stdout}${s.stderr}`);
         expect(/owner:\s+pid \d+/.test(s.stdout), s.stdout);
       });
       await check("clean stop on Ctrl+C: exit 0, no temp file, no LOCK", async () => {
