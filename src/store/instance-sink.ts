@@ -412,7 +412,7 @@ export class InstanceSink implements Reception {
             held,
             walEntry: entry.id,
             makeDurable,
-            place: () => writeAhead.place(file.path, finalPath),
+            place: () => writeAhead.place(file.path, finalPath, entry.id),
             release: () => entry.release(),
           }),
     };

@@ -107,6 +107,13 @@ export class Storage {
     this.knownDirs.add(dir);
   }
 
+  /** Make `dir` again though it was known: it was removed meanwhile (an operator cleaning up). */
+  async ensureDirAgain(dir: string): Promise<void> {
+    this.knownDirs.delete(dir);
+    this.dirs.forget(dir);
+    await this.ensureDir(dir);
+  }
+
   /** Free space check for `min_free_mb`, cached for a second so it costs nothing per instance. */
   async hasFreeSpace(path: string): Promise<{ ok: boolean; freeMb: number }> {
     const now = Date.now();

@@ -16,6 +16,6 @@ export interface LogEntry {
 /** Where an instance's bytes also go, and how its file is placed once answered. */
 export interface WriteAhead {
   begin(): LogEntry;
-  /** The temp file made durable under its final name (behind the answer). */
-  place(tempPath: string, finalPath: string): Promise<void>;
+  /** The temp file made durable under its final name (behind the answer); `entry` holds its bytes. */
+  place(tempPath: string, finalPath: string, entry: number): Promise<void>;
 }

@@ -211,6 +211,20 @@ export class WriteAheadLog {
     return true;
   }
 
+  /**
+   * Write the data of committed entry `id` (not released) to `fd` from position 0, read back from the
+   * log: for a file whose temp copy was lost before it was placed. False when the log does not hold it.
+   */
+  copyLive(id: number, fd: number): boolean {
+    if (this.closed || !this.live.has(id)) return false;
+    const found = scanLog(this.readFd, this.capacity, this.cpDurable, this.gen).committed.find(
+      (e) => e.id === id,
+    );
+    if (!found) return false;
+    this.copy(found.ranges, fd);
+    return true;
+  }
+
   /** Every release so far made durable (before an export takes records that name entries). */
   async syncReleases(): Promise<void> {
     if (!this.closed) await this.ring.flush();

@@ -8,7 +8,7 @@
 // record written to the outbox; those whose record is in the outbox already are only released
 // (src/pipeline/recovery.ts).
 
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { event, logger } from "../../ops/log.ts";
 import type { Problem, Received } from "../../pipeline/stages.ts";
@@ -46,9 +46,21 @@ export class WalStore extends InstanceStore implements WriteAhead {
     return this.wal.begin();
   }
 
-  /** Behind the answer: the file durable under its name (its entry is released once recorded). */
-  place(tempPath: string, finalPath: string): Promise<void> {
-    return this.placer.place(tempPath, finalPath);
+  /**
+   * Behind the answer: the file durable under its name (its entry is released once recorded). A temp
+   * file that is gone (its directory removed meanwhile) is written again from the log.
+   */
+  async place(tempPath: string, finalPath: string, entry: number): Promise<void> {
+    try {
+      await this.placer.place(tempPath, finalPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      event(log, "warning", "wal-temp-lost", {
+        path: finalPath,
+        action: "its directory was removed before the file was placed: written again from the log",
+      });
+      await this.placeFromLog(finalPath, (fd) => this.wal.copyLive(entry, fd));
+    }
   }
 
   /**
@@ -58,16 +70,27 @@ export class WalStore extends InstanceStore implements WriteAhead {
   async placeRecorded(id: number, path: string): Promise<void> {
     const entry = this.replay.get(id);
     if (!entry) return;
+    await this.placeFromLog(path, (fd) => {
+      entry.copyTo(fd);
+      return true;
+    });
+  }
+
+  /** A new temp file filled from the log by `copy`, synced, renamed to `path`, its directory synced. */
+  private async placeFromLog(path: string, copy: (fd: number) => boolean): Promise<void> {
     const dir = dirname(path);
-    await this.storage.ensureDir(dir);
+    await this.storage.ensureDirAgain(dir);
     const temp = this.storage.tempPath(dir);
     const fd = openSync(temp, "wx", 0o644);
+    let copied = false;
     try {
-      entry.copyTo(fd);
-      durable.syncDataSync(fd);
+      copied = copy(fd);
+      if (copied) durable.syncDataSync(fd);
     } finally {
       closeSync(fd);
+      if (!copied) unlinkSync(temp);
     }
+    if (!copied) throw new Error(`${path}: the write-ahead log no longer holds it`);
     durable.replace(temp, path);
     await durable.syncDir(dir);
   }
