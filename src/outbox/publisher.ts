@@ -277,15 +277,16 @@ export class Drainer {
       if (young > 0) take = young;
     }
     // An instance still settling: publishing waits at its pending record (wake() when it is settled).
-    const waiting = parsed.findIndex(({ p }) => p !== null && this.disposition(p.record) === "wait");
+    const dispositions = parsed.map(({ p }) => (p === null ? null : this.disposition(p.record)));
+    const waiting = dispositions.indexOf("wait");
     if (waiting === 0) return 0;
     if (waiting > 0 && waiting < take) take = waiting;
     const batch = parsed.slice(0, take);
     const messages: OutMessage[] = [];
     let unusable = 0;
     let passed = 0;
-    for (const { e, p } of batch) {
-      if (p && this.disposition(p.record) === "skip") {
+    for (const [i, { e, p }] of batch.entries()) {
+      if (dispositions[i] === "skip") {
         passed += 1;
         continue;
       }

@@ -193,16 +193,9 @@ export class Storage {
   }
 
   /**
-   * Behind the answer (write-ahead durability): the temp file's data made durable, then its final name,
-   * then the name made durable (one directory sync for every file placed there meanwhile).
+   * Placing a file behind the answer (write-ahead durability, src/store/wal/placer.ts), in steps so
+   * that files are placed in batches: the temp file's data made durable first...
    */
-  async place(tempPath: string, finalPath: string): Promise<void> {
-    await this.syncTemp(tempPath);
-    this.rename(tempPath, finalPath);
-    await this.syncName(dirname(finalPath));
-  }
-
-  /** place() in steps, for files placed in batches (src/store/wal/placer.ts): the data first... */
   syncTemp(tempPath: string): Promise<void> {
     return this.options.fsync ? durable.syncFile(tempPath) : DONE;
   }

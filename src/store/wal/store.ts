@@ -91,8 +91,8 @@ export class WalStore extends InstanceStore implements WriteAhead {
       if (!copied) unlinkSync(temp);
     }
     if (!copied) throw new Error(`${path}: the write-ahead log no longer holds it`);
-    durable.replace(temp, path);
-    await durable.syncDir(dir);
+    this.storage.rename(temp, path);
+    await this.storage.syncName(dir);
   }
 
   /** The entries found at start, to be settled (src/pipeline/recovery.ts); each once. */
