@@ -84,7 +84,7 @@ const STORE_STATUSES: Array<[keyof typeof Status, string, string]> = [
   [
     "Success",
     "Success",
-    "the instance is durable on disk (file synced, renamed, directory synced) with its outbox record",
+    "the instance is durable with its outbox record (in the write-ahead log, or its file synced and renamed)",
   ],
   [
     "OutOfResources",

@@ -4,7 +4,7 @@
 // Paths here are relative, as an operator would write them; loadConfig() resolves them, against the
 // config file's directory, or against the working directory when there is no file.
 
-import type { Config } from "./schema.ts";
+import { type Config, DEFAULT_DURABILITY } from "./schema.ts";
 
 /** Name of the quarantine directory under storage.root when storage.quarantine is not set. */
 export const QUARANTINE_DIRNAME = "_quarantine";
@@ -49,7 +49,7 @@ export function defaultConfig(): Config {
       root: "./data",
       path: "{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm",
       fsync: true,
-      durability: "file",
+      durability: DEFAULT_DURABILITY,
       wal_mb: 256,
       on_duplicate: "overwrite",
       min_free_mb: 1024,

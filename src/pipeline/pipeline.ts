@@ -30,10 +30,11 @@
 import { DimseError, Status } from "../dimse/status.ts";
 import { logger } from "../ops/log.ts";
 import type { Quota } from "../tenancy/quota.ts";
-import { Settler, type SettlerOptions } from "./settler.ts";
+import { Settler, type SettlerOptions, withHash } from "./settler.ts";
 import {
   asReceived,
   type DerivedDuplicate,
+  type Placed,
   type Problem,
   type Received,
   type Reception,
@@ -199,8 +200,9 @@ export class StoreRun {
       // Not in the log: below, as for a file synced before its answer.
     }
     const { place, release, ...placed } = stored;
+    let hashed: Placed = {};
     try {
-      await place?.();
+      hashed = (await place?.()) ?? {};
     } catch (err) {
       release?.();
       throw new DimseError(Status.ProcessingFailure, `storage failed: ${(err as Error).message}`);
@@ -208,7 +210,7 @@ export class StoreRun {
     release?.();
     try {
       if (transcoded) await draft.pending.writePending();
-      else await draft.pending.settle(asReceived(placed));
+      else await draft.pending.settle(withHash(asReceived(placed), hashed));
     } catch (err) {
       throw new UnrecordedError(
         Status.OutOfResources,
@@ -217,7 +219,7 @@ export class StoreRun {
       );
     }
     if (transcoded) this.settler.settle(placed, this.received, draft.pending);
-    else this.recorded = asReceived(placed);
+    else this.recorded = withHash(asReceived(placed), hashed);
   }
 
   /** A lossy target's derived instance is stored already: keep it (no new record) or reject. */

@@ -140,7 +140,10 @@ export function settleLogged(entries: readonly LoggedEntry[], stages: LoggedStag
       outcome: "stored",
       transferSyntaxUid: h.record.transfer_syntax_uid,
       walEntry: entry.id,
-      place: () => stages.place(entry.id, h.path),
+      place: async () => {
+        await stages.place(entry.id, h.path);
+        return {};
+      },
       release: () => entry.release(),
       ...(h.record.warnings ? { warnings: h.record.warnings } : {}),
     };

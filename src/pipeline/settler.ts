@@ -13,6 +13,7 @@ import { event, logger } from "../ops/log.ts";
 import {
   asReceived,
   type PendingRecord,
+  type Placed,
   type Received,
   type StoredInstance,
   type TranscodedInstance,
@@ -20,6 +21,11 @@ import {
 } from "./stages.ts";
 
 const log = logger("store");
+
+/** The instance with the SHA-256 its placing computed (a file written from the log), if any. */
+export function withHash(instance: TranscodedInstance, placed: Placed): TranscodedInstance {
+  return placed.sha256 === undefined ? instance : { ...instance, sha256: placed.sha256 };
+}
 
 export interface SettlerOptions {
   /** At most this many instances settle at once; beyond, new instances are refused (A700). */
@@ -126,7 +132,11 @@ export class Settler {
     const sop = stored.attributes.sopInstanceUid;
     try {
       const place = stored.place;
-      if (place && !(await this.retried("place", sop, place))) return;
+      let placed: Placed = {};
+      const placing = async (): Promise<void> => {
+        placed = (await place?.()) ?? {};
+      };
+      if (place && !(await this.retried("place", sop, placing))) return;
       let final: TranscodedInstance;
       if (this.transcode?.needs(stored.transferSyntaxUid) === true) {
         // A transcode may take long: the record leaves the write-ahead log for the outbox first.
@@ -136,7 +146,7 @@ export class Settler {
         }
         await this.quietMoment(performance.now(), stored.path);
         final = await this.transcode.transcode(stored, received);
-      } else final = asReceived(stored);
+      } else final = withHash(asReceived(stored), placed);
       if (!(await this.retried("final-record", sop, () => pending.settle(final)))) return;
       stored.release?.();
     } finally {

@@ -66,6 +66,12 @@ export interface HeldDescriptor {
   release(): void;
 }
 
+/** What placing a file behind the answer learnt on the way (write-ahead durability). */
+export interface Placed {
+  /** SHA-256 of the file, when it was written from the log (and hashed as it was). */
+  sha256?: string;
+}
+
 /** stored: the file is in the archive under its final name. */
 export interface StoredInstance {
   path: string;
@@ -92,7 +98,7 @@ export interface StoredInstance {
    * Write-ahead durability: the file is not at `path` yet. Resolves once it is there and durable; the
    * pipeline calls it behind the answer (or before, see makeDurable). Absent: at `path` already.
    */
-  place?: () => Promise<void>;
+  place?: () => Promise<Placed>;
   /** Write-ahead durability: the log may let go of the instance (its record is in the outbox). */
   release?: () => void;
   /** The log entry that holds the instance until released (its id), noted in its records. */

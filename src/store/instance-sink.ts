@@ -9,6 +9,7 @@
 // on_duplicate; the file is placed behind the answer (StoredInstance.place). An instance the log has no
 // room for is made durable as without it.
 
+import { closeSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Requirable } from "../config/requirable.ts";
 import {
@@ -21,7 +22,12 @@ import { buildFileMeta } from "../dicom/part10.ts";
 import { DimseError, hex4, Status } from "../dimse/status.ts";
 import type { Problem, Received, Reception, StoredInstance, Validated } from "../pipeline/stages.ts";
 import { durable } from "../util/durable.ts";
-import { keepTransient, type TransientBytes, viewWithinTurn } from "../util/transient-bytes.ts";
+import {
+  keepTransient,
+  sliceTransient,
+  type TransientBytes,
+  viewWithinTurn,
+} from "../util/transient-bytes.ts";
 import type { HeldFile } from "./held-file.ts";
 import { PathValueError, pathVariables, renderPath } from "./layout.ts";
 import type { CommitResult, Storage } from "./storage.ts";
@@ -45,6 +51,12 @@ export interface InstanceSinkOptions {
   /** Write-ahead durability (storage.durability: wal); absent: each file is synced before the answer. */
   writeAhead?: WriteAhead;
 }
+
+/**
+ * The largest instance the write-ahead log carries alone. Past it the bytes so far are copied from the
+ * log to the file at once (on the event loop, so this bounds that pause) and the rest goes to both.
+ */
+const CARRY_MAX = 4 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -117,8 +129,7 @@ export class InstanceSink implements Reception {
     // Every chunk, to the end: the scanner checks that the data set is whole.
     this.scanner.push(viewWithinTurn(chunk));
     if (this.file) {
-      this.file.write(chunk);
-      this.entry?.write(viewWithinTurn(chunk));
+      this.writeData(this.file, chunk);
       return;
     }
     this.turnHead.push(chunk);
@@ -227,20 +238,48 @@ export class InstanceSink implements Reception {
     const writeAhead = this.options.writeAhead;
     const entry = writeAhead && this.destination?.kind === "store" ? writeAhead.begin() : null;
     this.entry = entry;
-    file.write(meta);
-    entry?.write(meta);
-    for (const chunk of this.keptHead) {
-      file.write(chunk);
-      entry?.write(chunk);
-    }
-    for (const chunk of this.turnHead) {
-      file.write(chunk);
-      entry?.write(viewWithinTurn(chunk));
-    }
+    this.writeData(file, meta);
+    for (const chunk of this.keptHead) this.writeData(file, chunk);
+    for (const chunk of this.turnHead) this.writeData(file, chunk);
     this.dropHead();
     this.file = file;
     // The head no longer waits in memory: a socket paused for it may read again.
     this.onProgress?.();
+  }
+
+  /**
+   * A chunk of the data set, in order: to the log alone while its entry carries the instance (the file
+   * is written from the log behind the answer, off the event loop), else to the file (and the log).
+   */
+  private writeData(file: StreamingFile, chunk: TransientBytes): void {
+    const entry = this.entry;
+    if (!entry?.carries) {
+      file.write(chunk);
+      entry?.write(viewWithinTurn(chunk));
+      return;
+    }
+    const before = entry.size;
+    entry.write(viewWithinTurn(chunk));
+    if (entry.logged && entry.size <= CARRY_MAX) return;
+    // The log had no room for all of it, or the instance is too large to be copied behind the answer
+    // (the copy back below is bounded by CARRY_MAX): the file takes what the log holds, then the rest.
+    this.spill(file, entry);
+    const taken = entry.size - before;
+    if (taken < chunk.length) file.write(sliceTransient(chunk, taken, chunk.length));
+  }
+
+  /** The bytes the entry carried alone so far go to the file too; from now on the file gets each chunk. */
+  private spill(file: StreamingFile, entry: LogEntry): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = entry.readBack();
+    } catch (err) {
+      this.ioError = err as Error;
+      return;
+    } finally {
+      entry.stopCarrying();
+    }
+    file.write(bytes);
   }
 
   /**
@@ -267,6 +306,9 @@ export class InstanceSink implements Reception {
     }
     let held: HeldFile;
     const fsync = this.storage.options.fsync;
+    // A data set found wanting at its end goes to quarantine from its temp file: what the log carried
+    // alone is written there first.
+    if (this.entry?.carries && this.endProblem()) this.spill(file, this.entry);
     try {
       held = await file.completeHeld(fsync && !this.entry?.logged);
     } catch (err) {
@@ -288,7 +330,39 @@ export class InstanceSink implements Reception {
       if (fsync) await this.syncOrFail(file, held);
     }
     this.settled = { file, finalPath: destination.finalPath, held, attributes };
-    return { received: this.received, path: destination.finalPath, fileSize: file.size, attributes };
+    return {
+      received: this.received,
+      path: destination.finalPath,
+      fileSize: this.fileSize(file),
+      attributes,
+    };
+  }
+
+  /** The Part 10 file's size: written so far, or carried by the log alone (the file is written later). */
+  private fileSize(file: StreamingFile): number {
+    return this.entry?.carries ? this.entry.size : file.size;
+  }
+
+  /**
+   * Before a completed temp file goes anywhere as it is (quarantine): the bytes the log carried alone
+   * are written into it (at most CARRY_MAX, synchronously: a rare path).
+   */
+  private fillFromLog(path: string): void {
+    const entry = this.entry;
+    if (!entry?.carries) return;
+    try {
+      const bytes = entry.readBack();
+      const fd = openSync(path, "r+");
+      try {
+        for (let w = 0; w < bytes.length; ) w += writeSync(fd, bytes, w, bytes.length - w, w);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw storageFailure(err as Error);
+    } finally {
+      entry.stopCarrying();
+    }
   }
 
   private async syncOrFail(file: StreamingFile, held: HeldFile): Promise<void> {
@@ -316,9 +390,10 @@ export class InstanceSink implements Reception {
 
   /** The settled data set goes to quarantine instead of the archive: it is answered with `problem`. */
   async refuse(problem: Problem): Promise<void> {
-    this.dropEntry();
     const { file, held } = this.takeSettled();
     held.release();
+    this.fillFromLog(file.path);
+    this.dropEntry();
     await this.quarantine(file.path, problem);
   }
 
@@ -386,15 +461,19 @@ export class InstanceSink implements Reception {
       await file.discard();
       throw storageFailure(err as Error);
     }
-    if (outcome === "kept-existing" || outcome === "duplicate") {
+    const size = this.fileSize(file);
+    if (outcome === "duplicate") {
       held.release();
+      this.fillFromLog(file.path);
       this.dropEntry();
+      return this.rejectDuplicate(file);
     }
-    if (outcome === "duplicate") return this.rejectDuplicate(file);
+    // Carried by the log alone, the file is written and hashed when placed: nothing in it to hold.
+    if (outcome === "kept-existing" || entry.carries) held.release();
+    if (outcome === "kept-existing") this.dropEntry();
     const warnings = type2Warnings(attributes, this.options.required);
     const writeAhead = this.options.writeAhead;
     const placed = outcome === "kept-existing" || !writeAhead;
-    const size = file.size;
     // What a restart needs to place the file and settle it: where, how big, whose, and its record.
     const head = `{"path":${JSON.stringify(finalPath)},"size":${size},"attributes":${JSON.stringify(attributes)},"record":`;
     const makeDurable = (record: Uint8Array): Promise<void> =>
@@ -409,10 +488,10 @@ export class InstanceSink implements Reception {
       ...(placed
         ? {}
         : {
-            held,
+            ...(entry.carries ? {} : { held }),
             walEntry: entry.id,
             makeDurable,
-            place: () => writeAhead.place(file.path, finalPath, entry.id),
+            place: () => writeAhead.place(file.path, finalPath, entry),
             release: () => entry.release(),
           }),
     };

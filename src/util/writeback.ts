@@ -19,9 +19,13 @@ export type StartWriteback = (fd: number, offset: number, length: number) => voi
 
 /** A power of two: counters wrap as int32 and index by masking. */
 const SLOTS = 256;
-/** Int32 view: [0] = ranges written by the event loop, [1] = ranges taken by the thread. */
+/**
+ * Int32 view: [0] = ranges written by the event loop, [1] = ranges taken by the thread, [2] = 1 while
+ * the thread sleeps (only then is it woken: a wake-up crosses cores, dear in a VM).
+ */
 const HEAD = 0;
 const TAIL = 1;
+const ASLEEP = 2;
 
 // Plain JavaScript, evaluated in the thread: runs the same from source and from a compiled executable.
 const THREAD_CODE = `
@@ -35,7 +39,13 @@ const ctl = new Int32Array(workerData.control);
 const ranges = new Float64Array(workerData.ranges);
 for (;;) {
   const tail = Atomics.load(ctl, ${TAIL});
-  if (Atomics.load(ctl, ${HEAD}) === tail) { Atomics.wait(ctl, ${HEAD}, tail); continue; }
+  if (Atomics.load(ctl, ${HEAD}) === tail) {
+    Atomics.store(ctl, ${ASLEEP}, 1);
+    // A range written between the check and the flag is seen here, before sleeping.
+    if (Atomics.load(ctl, ${HEAD}) === tail) Atomics.wait(ctl, ${HEAD}, tail);
+    Atomics.store(ctl, ${ASLEEP}, 0);
+    continue;
+  }
   const slot = (tail & ${SLOTS - 1}) * 3;
   sfr(ranges[slot], ranges[slot + 1], ranges[slot + 2], 2);
   Atomics.store(ctl, ${TAIL}, (tail + 1) | 0);
@@ -44,7 +54,7 @@ for (;;) {
 function load(): StartWriteback | null {
   if (process.env.STORESCP_NO_SYNC_FILE_RANGE === "1") return null;
   if (!(globalThis as { Bun?: unknown }).Bun) return null;
-  const control = new SharedArrayBuffer(8);
+  const control = new SharedArrayBuffer(12);
   const ranges = new SharedArrayBuffer(SLOTS * 3 * 8);
   let thread: Worker;
   try {
@@ -70,7 +80,7 @@ function load(): StartWriteback | null {
     slots[slot + 1] = offset;
     slots[slot + 2] = length;
     Atomics.store(ctl, HEAD, (head + 1) | 0);
-    Atomics.notify(ctl, HEAD);
+    if (Atomics.load(ctl, ASLEEP) === 1) Atomics.notify(ctl, HEAD);
   };
 }
 

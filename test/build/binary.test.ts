@@ -22,9 +22,16 @@ import { join } from "node:path";
 import { stringify as yaml } from "yaml";
 import { type BuiltFile, build, outputName, TARGETS } from "../../build/build.ts";
 import { echoscu, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, perfset, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import {
+  corpus,
+  filesBelow,
+  perfset,
+  placedBelow,
+  readPart10,
+  storescuProfile,
+} from "../helpers/fixtures.ts";
 import { issue, licenseExtension, utf8StringDer } from "../helpers/pki.ts";
-import { settledRecords } from "../helpers/tools.ts";
+import { finalRecords } from "../helpers/tools.ts";
 
 const CLIENT = "edge-pc-7";
 const KEY = "K3Y-0f-7h3-l1c3n53";
@@ -144,8 +151,9 @@ describe("release build", () => {
       const r = await storescu({ port: server.port, calledAe: "STORESCP", files: [file] });
       expect(r.statuses).toEqual([0]);
       const p10 = await readPart10(file);
-      const stored = filesBelow(join(dir, "data")).filter((f) => f.endsWith(`${p10.sopInstanceUid}.dcm`));
+      const stored = await placedBelow(join(dir, "data"), 1, (f) => f.endsWith(`${p10.sopInstanceUid}.dcm`));
       expect(stored.length).toBe(1);
+      await finalRecords(join(dir, "outbox"), 1);
       // The outbox record, as the binary's own CLI sees it beside the running server...
       const status = spawnSync("./storescp", ["outbox", "status", "-c", "site.yaml"], {
         cwd: dir,
@@ -191,9 +199,9 @@ describe("release build", () => {
       expect(r.statuses).toEqual([0]);
       const src = await readPart10(jls);
       // Transcoded behind the answer: its final record says how it is stored.
-      const recs = await settledRecords(join(dir, "outbox"));
+      const recs = await finalRecords(join(dir, "outbox"), 1);
       expect(recs.find((x) => x.sop_uid === src.sopInstanceUid)?.transfer_status).toBe("Success");
-      const stored = filesBelow(join(dir, "data")).filter((f) => f.endsWith(`${src.sopInstanceUid}.dcm`));
+      const stored = await placedBelow(join(dir, "data"), 1, (f) => f.endsWith(`${src.sopInstanceUid}.dcm`));
       expect(stored).toHaveLength(1);
       expect((await readPart10(stored[0] ?? "")).transferSyntaxUid).toBe("1.2.840.10008.1.2.1");
       // Timed once in the binary's worker pool, as /metrics shows.
@@ -252,7 +260,8 @@ describe("release build", () => {
       const r = await storescu({ port: server.port, calledAe: "STORESCP", files: [file] });
       expect(r.statuses).toEqual([0]);
       const p10 = await readPart10(file);
-      expect(filesBelow(join(dir, "data")).some((f) => f.endsWith(`${p10.sopInstanceUid}.dcm`))).toBe(true);
+      const stored = await placedBelow(join(dir, "data"), 1, (f) => f.endsWith(`${p10.sopInstanceUid}.dcm`));
+      expect(stored).toHaveLength(1);
     } finally {
       expect(await server.stop()).toBe(0);
     }

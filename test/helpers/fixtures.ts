@@ -136,3 +136,35 @@ export function filesBelow(dir: string): string[] {
   }
   return out;
 }
+
+/**
+ * `get()` once `ok` holds for it, or its last value after `timeoutMs`. With storage.durability wal (the
+ * default) a file is placed a moment after its answer: tests that look at the archive wait for it.
+ */
+export async function eventually<T>(get: () => T, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const until = performance.now() + timeoutMs;
+  let value = get();
+  while (!ok(value) && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = get();
+  }
+  return value;
+}
+
+/** `path`, once a file is there (see eventually). */
+export async function placed(path: string, timeoutMs = 15_000): Promise<string> {
+  await eventually(() => existsSync(path), Boolean, timeoutMs);
+  return path;
+}
+
+/** The files below `dir` that `filter` keeps, once there are `count` of them (see eventually). */
+export function placedBelow(
+  dir: string,
+  count: number,
+  filter = (f: string) => f.endsWith(".dcm"),
+): Promise<string[]> {
+  return eventually(
+    () => filesBelow(dir).filter(filter),
+    (files) => files.length >= count,
+  );
+}

@@ -62,7 +62,7 @@ function storageRoot(configText: string): string | undefined {
 }
 
 /**
- * STORESCP_TEST_DURABILITY=wal runs every server started from a config tree in that mode (unless the
+ * STORESCP_TEST_DURABILITY=file (or wal) runs every server started from a config tree in that mode (unless the
  * test sets storage.durability itself): the suites run once in each mode (.ci/run).
  */
 function withTestDurability(config: ConfigTree): ConfigTree {

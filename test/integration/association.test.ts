@@ -23,7 +23,7 @@ import {
   startServer,
   storescu,
 } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { corpus, placedBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
 import { storePipeline } from "../helpers/pipeline.ts";
 
 const VERIFY = "1.2.840.10008.1.1";
@@ -107,7 +107,7 @@ describe("tenants and access rules", () => {
     const f = corpus().find((x) => x.includes("03_sc_mono8")) ?? "";
     const r = await storescu({ port: server.port, calledAe: "HOSPA", callingAe: "CT_A", files: [f] });
     expect(r.statuses).toEqual([0]);
-    const stored = filesBelow(server.dataDir).filter((x) => x.endsWith(".dcm"));
+    const stored = await placedBelow(server.dataDir, 1);
     expect(stored).toHaveLength(1);
     expect(stored[0]).toContain(join(server.dataDir, "hospital-a"));
   });
@@ -137,7 +137,7 @@ describe("presentation contexts", () => {
     const profile2 = await storescuProfile([file2], join(open.workDir, "unknown.cfg"));
     const r2 = await storescu({ port: open.port, files: [file2], extraArgs: ["-xf", profile2, "Corpus"] });
     expect(r2.statuses).toEqual([0]);
-    expect(filesBelow(open.dataDir).filter((x) => x.endsWith(".dcm"))).toHaveLength(1);
+    expect(await placedBelow(open.dataDir, 1)).toHaveLength(1);
     await open.stop();
   }, 60_000);
 

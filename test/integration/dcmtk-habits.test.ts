@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { makeWorkDir, run, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, placedBelow, readPart10, storescuProfile } from "../helpers/fixtures.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -35,7 +35,7 @@ describe("DCMTK storescp habits", () => {
       const r = await storescu({ port: server.port, calledAe: "ARCHIVE", files: [f] });
       expect(r.statuses).toEqual([0]);
       const sop = (await readPart10(f)).sopInstanceUid;
-      const stored = filesBelow(into).filter((x) => x.endsWith(`${sop}.dcm`));
+      const stored = await placedBelow(into, 1, (x) => x.endsWith(`${sop}.dcm`));
       expect(stored).toHaveLength(1);
       // Not -o d: nothing went to ./d or the default ./data.
       expect(filesBelow(join(w, "d"))).toEqual([]);
@@ -81,7 +81,7 @@ describe("DCMTK storescp habits", () => {
     try {
       const r = await storescu({ port: server.port, files: [file], extraArgs: ["-xf", profile, "Corpus"] });
       expect(r.statuses).toEqual([0]);
-      expect(filesBelow(server.dataDir).filter((x) => x.endsWith(".dcm"))).toHaveLength(1);
+      expect(await placedBelow(server.dataDir, 1)).toHaveLength(1);
     } finally {
       expect(await server.stop()).toBe(0);
     }

@@ -364,7 +364,10 @@ describe.skipIf(!asRoot)("outbox on a full disk", () => {
           ).map((p) => p.sopInstanceUid),
         );
       // With storage.durability wal a file is placed behind its answer: wait for those answered 0000.
-      const answered = tried.filter((_, i) => statuses[i] === "0000").map((h) => h.sopInstanceUid);
+      const answered = [
+        first.sopInstanceUid,
+        ...tried.filter((_, i) => statuses[i] === "0000").map((h) => h.sopInstanceUid),
+      ];
       let archived = await archivedNow();
       for (let waited = 0; answered.some((u) => !archived.has(u)) && waited < 10_000; waited += 50) {
         await new Promise((r) => setTimeout(r, 50));

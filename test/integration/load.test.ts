@@ -9,6 +9,7 @@ import {
   filesBelow,
   perfset,
   perfsetFiles,
+  placedBelow,
   readPart10,
   storedPathOf,
 } from "../helpers/fixtures.ts";
@@ -41,7 +42,7 @@ describe("load", () => {
       expect(r.code).toBe(0);
       expect(r.statuses).toEqual(new Array(100).fill(0));
     }
-    const stored = filesBelow(join(server.dataDir, "default")).filter((f) => f.endsWith(".dcm"));
+    const stored = await placedBelow(join(server.dataDir, "default"), 1000);
     expect(stored).toHaveLength(1000);
     // Every source instance is at its own path with its own data set.
     for (const f of all.filter((_, i) => i % 37 === 0)) {

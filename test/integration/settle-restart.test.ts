@@ -47,7 +47,9 @@ function bigJpeg2000(): string {
 }
 
 const config = {
-  storage: { fsync: true, min_free_mb: 1 },
+  // The pending record is in the outbox the moment the answer comes (file); with wal it follows the
+  // file's placing, and a kill before that is the crash tests' case (test/integration/crash.test.ts).
+  storage: { fsync: true, min_free_mb: 1, durability: "file" },
   transcode: { supported_transfer_syntaxes: [TS.ExplicitVRLittleEndian], workers: 1 },
 };
 

@@ -10,7 +10,15 @@ import { TS } from "../../src/dicom/transfer-syntax.ts";
 import { CommandField, Tag } from "../../src/dimse/command.ts";
 import { ClientAssociation } from "../../src/scu/client.ts";
 import { dcmdump, echoscu, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
+import {
+  corpus,
+  eventually,
+  filesBelow,
+  placed,
+  readPart10,
+  storedPathOf,
+  storescuProfile,
+} from "../helpers/fixtures.ts";
 
 let server: OurServerHandle;
 
@@ -58,7 +66,7 @@ describe("DCMTK peers", () => {
     for (const f of files) {
       const src = await readPart10(f);
       const a = src.attributes;
-      const stored = storedPathOf(server.dataDir, a);
+      const stored = await placed(storedPathOf(server.dataDir, a));
       const got = await readPart10(stored);
       // The data set exactly as sent (no transcoding configured for this test's syntaxes).
       expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
@@ -71,8 +79,11 @@ describe("DCMTK peers", () => {
       // And DCMTK reads what we wrote.
       expect(dcmdump(stored, ["-q", "-Un", "+P", "0002,0010"])).toContain(src.transferSyntaxUid);
     }
-    // Nothing but the stored files (no temp files, nothing in quarantine).
-    const all = filesBelow(server.dataDir);
+    // Nothing but the stored files (no temp files, nothing in quarantine), beside the write-ahead log.
+    const all = await eventually(
+      () => filesBelow(server.dataDir).filter((p) => !p.includes("/.wal/")),
+      (files) => !files.some((p) => p.includes(".storescp-")),
+    );
     expect(all.filter((p) => p.includes(".storescp-") || p.includes("_quarantine"))).toEqual([]);
     expect(all.length).toBe(files.length);
     // One log line per instance and one for the association, greppable by SOP Instance UID.
@@ -97,7 +108,7 @@ describe("DCMTK peers", () => {
     expect(rsp.affectedSopInstanceUid).toBe(src.sopInstanceUid);
     expect(rsp.commandField).toBe(CommandField.CStoreRsp);
     const a = src.attributes;
-    const stored = storedPathOf(server.dataDir, a);
+    const stored = await placed(storedPathOf(server.dataDir, a));
     const got = readFileSync(stored);
     expect(Buffer.compare(got.subarray(got.length - src.dataSet.length), Buffer.from(src.dataSet))).toBe(0);
   });

@@ -4,13 +4,21 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, perfsetFiles, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import {
+  corpus,
+  eventually,
+  filesBelow,
+  perfsetFiles,
+  placed,
+  readPart10,
+  storedPathOf,
+} from "../helpers/fixtures.ts";
 
 const file = (): string => corpus().find((f) => f.includes("03_sc_mono8")) ?? "";
 
 async function storedPath(dataDir: string): Promise<string> {
   const a = (await readPart10(file())).attributes;
-  return storedPathOf(dataDir, a);
+  return placed(storedPathOf(dataDir, a));
 }
 
 describe("on_duplicate", () => {
@@ -43,7 +51,11 @@ describe("on_duplicate", () => {
     const path = await storedPath(s.dataDir);
     const firstIno = statSync(path).ino;
     expect((await storescu({ port: s.port, files: [file()] })).statuses).toEqual([0]);
-    expect(statSync(path).ino).not.toBe(firstIno);
+    const ino = await eventually(
+      () => statSync(path).ino,
+      (i) => i !== firstIno,
+    );
+    expect(ino).not.toBe(firstIno);
     await s.waitForOutput(/outcome=replaced/);
     await s.stop();
   });
@@ -54,11 +66,11 @@ describe("the tree under storage.root", () => {
     const s = await startServer({ config: { storage: { min_free_mb: 1 } } });
     const [first, second] = perfsetFiles(20);
     expect((await storescu({ port: s.port, files: [first ?? ""] })).statuses).toEqual([0]);
-    const firstPath = storedPathOf(s.dataDir, (await readPart10(first ?? "")).attributes);
+    const firstPath = await placed(storedPathOf(s.dataDir, (await readPart10(first ?? "")).attributes));
     // The series directory goes, with the spare temp file made for its next instance.
     rmSync(dirname(firstPath), { recursive: true });
     expect((await storescu({ port: s.port, files: [second ?? ""] })).statuses).toEqual([0]);
-    const secondPath = storedPathOf(s.dataDir, (await readPart10(second ?? "")).attributes);
+    const secondPath = await placed(storedPathOf(s.dataDir, (await readPart10(second ?? "")).attributes));
     expect(dirname(secondPath)).toBe(dirname(firstPath));
     expect(statSync(secondPath).size).toBeGreaterThan(0);
     await s.stop();

@@ -22,7 +22,7 @@ import { Storage } from "../../src/store/storage.ts";
 import { hashPassword } from "../../src/tenancy/password-hash.ts";
 import { TenantDirectory } from "../../src/tenancy/tenants.ts";
 import { echoscu, makeWorkDir, type OurServerHandle, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10 } from "../helpers/fixtures.ts";
+import { corpus, filesBelow, placedBelow, readPart10 } from "../helpers/fixtures.ts";
 import { storePipeline } from "../helpers/pipeline.ts";
 import { type Issued, issue } from "../helpers/pki.ts";
 
@@ -121,8 +121,8 @@ describe("tenants, tenant_tag, user identity and quota on one server", () => {
     const a = await storescu({ port: server.port, calledAe: "HOSPA", callingAe: "CT_A", files: [SC()] });
     const b = await storescu({ port: server.port, calledAe: "HOSPB", callingAe: "CT_B", files: [CT()] });
     expect([a.statuses, b.statuses]).toEqual([[0], [0]]);
-    const inA = filesBelow(join(server.dataDir, "hospital-a")).filter((f) => f.endsWith(".dcm"));
-    const inB = filesBelow(join(server.workDir, "tree-b")).filter((f) => f.endsWith(".dcm"));
+    const inA = await placedBelow(join(server.dataDir, "hospital-a"), 1);
+    const inB = await placedBelow(join(server.workDir, "tree-b"), 1);
     expect(inA).toHaveLength(1);
     expect(inB).toHaveLength(1);
     expect(inB[0]).toContain(join(server.workDir, "tree-b", "hospital-b"));
@@ -179,11 +179,11 @@ describe("tenants, tenant_tag, user identity and quota on one server", () => {
       const j = JSON.parse(readFileSync(r, "utf8")) as { tenant_id: string; status: string };
       expect([j.tenant_id, j.status]).toEqual(["hospital-a", "0124"]);
     }
-    expect(filesBelow(join(server.workDir, "tree-b")).filter((f) => f.endsWith(".dcm"))).toHaveLength(1);
+    expect(await placedBelow(join(server.workDir, "tree-b"), 1)).toHaveLength(1);
     expect(filesBelow(server.dataDir).some((f) => f.includes("etc"))).toBe(false);
     // A tag naming a tenant that does admit the sender moves the instance there; its own tenant is fine.
     expect((await send("HOSPA", "CT_A", "open", uid)).status).toBe(0);
-    expect(filesBelow(join(server.dataDir, "open")).filter((f) => f.endsWith(".dcm"))).toHaveLength(1);
+    expect(await placedBelow(join(server.dataDir, "open"), 1)).toHaveLength(1);
     expect((await send("HOSPA", "CT_A", "hospital-a", uid)).status).toBe(0);
   });
 
@@ -305,7 +305,7 @@ describe("DICOM TLS", () => {
     expect(r.statuses).toEqual([0]);
     const p = await storescu({ port: server.port, calledAe: "PLAIN", files: [CT()] });
     expect(p.statuses).toEqual([0]);
-    expect(filesBelow(join(server.dataDir, "plain")).filter((f) => f.endsWith(".dcm"))).toHaveLength(2);
+    expect(await placedBelow(join(server.dataDir, "plain"), 2)).toHaveLength(2);
   });
 
   test("without a client certificate, or with one from another CA, the handshake fails", async () => {

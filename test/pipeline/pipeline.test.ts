@@ -119,6 +119,7 @@ function stages(faults: Faults = {}) {
               },
               place: async () => {
                 events.push("place");
+                return {};
               },
               release: () => events.push("released"),
             }

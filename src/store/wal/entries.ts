@@ -11,8 +11,23 @@ export interface WalEntry {
    * makes its instance durable the old way, and later writes are ignored.
    */
   readonly logged: boolean;
+  /**
+   * Whether the log alone holds the bytes written so far (nothing else was given them): true from the
+   * start when the log can be read back at once (see readBack), until stopCarrying() or a failed write.
+   * A carrying entry keeps its space after a failed write until it is released, so that its bytes can
+   * still be read back.
+   */
+  readonly carries: boolean;
+  /** Data bytes appended so far. */
+  readonly size: number;
+  /** Where the data lies in the log file: (position, length) pairs, in order. */
+  readonly ranges: readonly number[];
   /** The chunk is needed only until the call returns (copied into the log's slab). */
   write(chunk: Uint8Array): void;
+  /** The data appended so far, read back from the log (synchronous). */
+  readBack(): Uint8Array;
+  /** From now on the caller keeps its own copy of the bytes as well. */
+  stopCarrying(): void;
   /**
    * Append the end record with `header`; resolves when the entry's bytes, its end record and every record
    * before them in the log are durable. Rejects when the entry is not logged (or is lost now for want of
@@ -39,6 +54,10 @@ export interface ReplayEntry {
 /** What entries need of the log. */
 export interface EntryHost {
   readonly ring: RingWriter;
+  /** Whether entries may carry their bytes alone (the ring can hand its writes over at once). */
+  readonly carrying: boolean;
+  /** Read `size` bytes of data ranges back from the log file. */
+  read(ranges: readonly number[], size: number): Uint8Array;
   /** The entry no longer needs its records (released, or abandoned when `lost`; `committed`: it was). */
   done(id: number, lost: boolean, committed: boolean): void;
   /** Copy a replayed entry's data ranges to `fd`. */
@@ -48,16 +67,36 @@ export interface EntryHost {
 export class LogEntry implements WalEntry {
   private ended = false;
   private released = false;
+  /** Its space was let go (released, or abandoned while not carrying). */
+  private spaceFreed = false;
+  carries: boolean;
+  readonly ranges: number[] = [];
+  size = 0;
 
   constructor(
     private readonly host: EntryHost,
     readonly id: number,
     public logged: boolean,
-  ) {}
+  ) {
+    this.carries = logged && host.carrying;
+    this.spaceFreed = !logged;
+  }
 
   write(chunk: Uint8Array): void {
     if (!this.logged || this.ended || chunk.length === 0) return;
-    if (!this.host.ring.appendData(this.id, chunk)) this.abandon();
+    const ok = this.host.ring.appendData(this.id, chunk, this.ranges);
+    this.size += this.host.ring.appended;
+    if (!ok) this.abandon();
+  }
+
+  readBack(): Uint8Array {
+    if (this.spaceFreed) throw new Error(`write-ahead log entry ${this.id} no longer holds its bytes`);
+    return this.host.read(this.ranges, this.size);
+  }
+
+  stopCarrying(): void {
+    this.carries = false;
+    if (!this.logged) this.freeSpace(true);
   }
 
   commit(header: Uint8Array): Promise<void> {
@@ -73,13 +112,20 @@ export class LogEntry implements WalEntry {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.logged) this.host.done(this.id, false, this.ended);
+    this.freeSpace(!this.logged);
   }
 
   private abandon(): void {
     this.logged = false;
-    // Its records are worthless now: let the space go without waiting for the caller's release.
-    this.host.done(this.id, true, false);
+    // Its records are worthless now: the space goes at once, unless they are the only copy of its
+    // bytes (carrying), which stay readable until the caller has them elsewhere and releases it.
+    if (!this.carries) this.freeSpace(true);
+  }
+
+  private freeSpace(lost: boolean): void {
+    if (this.spaceFreed) return;
+    this.spaceFreed = true;
+    this.host.done(this.id, lost, this.ended && !lost);
   }
 }
 

@@ -98,6 +98,8 @@ export class WriteAheadLog {
   private readonly scratch: Uint8Array;
 
   private constructor(
+    /** The ring file. */
+    readonly path: string,
     private readonly readFd: number,
     private readonly writeFd: number,
     private readonly cpFd: number,
@@ -125,6 +127,8 @@ export class WriteAheadLog {
     });
     this.host = {
       ring: this.ring,
+      carrying: flush === "fdatasync",
+      read: (ranges, size) => this.read(ranges, size),
       done: (id, lost, committed) => this.entryDone(id, lost, committed),
       copy: (ranges, fd) => this.copy(ranges, fd),
     };
@@ -173,7 +177,17 @@ export class WriteAheadLog {
     const cpFd = openSync(checkpointPath(dir), "r+");
     writeCheckpointBlock(cpFd, next);
     durable.syncDataSync(cpFd);
-    return new WriteAheadLog(readFd, writeFd, cpFd, next, scan.head, scan.committed, flush, opts.marksFile);
+    return new WriteAheadLog(
+      logPath(dir),
+      readFd,
+      writeFd,
+      cpFd,
+      next,
+      scan.head,
+      scan.committed,
+      flush,
+      opts.marksFile,
+    );
   }
 
   /** Start an entry (a begin record). Not logged when there is no room: the caller goes the old way. */
@@ -344,6 +358,31 @@ export class WriteAheadLog {
     this.cpTimer = null;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+  }
+
+  /** Up to `n` bytes of the log file at `at` into `into` (LogCopier's copy on the event loop). */
+  readAt(at: number, into: Uint8Array, n: number): number {
+    if (this.closed) throw new Error("write-ahead log is closed");
+    return readSync(this.readFd, into, 0, n, at);
+  }
+
+  /** Data ranges of a live entry read back (what is appended is handed to the file first). */
+  private read(ranges: readonly number[], size: number): Uint8Array {
+    if (this.closed) throw new Error("write-ahead log is closed");
+    if (!this.ring.handOver()) throw new Error("write-ahead log cannot be read back in dsync mode");
+    if (this.ring.failure) throw this.ring.failure;
+    const out = new Uint8Array(size);
+    let pos = 0;
+    for (let i = 0; i < ranges.length && pos < size; i += 2) {
+      const len = Math.min(ranges[i + 1]!, size - pos);
+      for (let got = 0; got < len; ) {
+        const n = readSync(this.readFd, out, pos + got, len - got, ranges[i]! + got);
+        if (n === 0) throw new Error(`write-ahead log ended early at ${ranges[i]! + got}`);
+        got += n;
+      }
+      pos += len;
+    }
+    return out;
   }
 
   private copy(ranges: readonly number[], fd: number): void {

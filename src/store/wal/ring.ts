@@ -84,6 +84,12 @@ export interface RingOptions {
   marksFile?: string;
 }
 
+function addRange(ranges: number[], at: number, n: number): void {
+  const last = ranges.length - 2;
+  if (last >= 0 && ranges[last]! + ranges[last + 1]! === at) ranges[last + 1] = ranges[last + 1]! + n;
+  else ranges.push(at, n);
+}
+
 function newSlab(): Slab {
   const bytes = new Uint8Array(SLAB);
   return { bytes, view: new DataView(bytes.buffer), refs: 0 };
@@ -96,6 +102,8 @@ export class RingWriter {
   /** Appends must end at or before this LSN. */
   limit: number;
   failure: Error | null = null;
+  /** Bytes of the chunk the last appendData took (all of it, or a first part when it failed). */
+  appended = 0;
   private readonly fd: number;
   private readonly capacity: number;
   private readonly gen: number;
@@ -177,8 +185,13 @@ export class RingWriter {
     return lsn;
   }
 
-  /** Append `chunk` to `entry`'s data (copied now). False when there is no room: the entry is lost. */
-  appendData(entry: number, chunk: Uint8Array): boolean {
+  /**
+   * Append `chunk` to `entry`'s data (copied now). False when there is no room: the entry is lost (a
+   * first part of the chunk may be in). With `ranges`, where each appended part lies in the file is
+   * added to it as (position, length) pairs, adjacent parts merged.
+   */
+  appendData(entry: number, chunk: Uint8Array, ranges?: number[]): boolean {
+    this.appended = 0;
     if (!this.usable) return false;
     const total = chunk.length;
     let pos = 0;
@@ -204,9 +217,11 @@ export class RingWriter {
       const part = n === total ? chunk : chunk.subarray(pos, pos + n);
       this.slab.bytes.set(part, this.fill);
       this.openCrc = crc32(part, this.openCrc);
+      if (ranges) addRange(ranges, this.head % this.capacity, n);
       this.openLen += n;
       this.advance(n);
       pos += n;
+      this.appended = pos;
     }
     if (this.head - this.pieceLsn >= this.issueBytes) this.issue();
     return true;
@@ -230,6 +245,16 @@ export class RingWriter {
     const end = this.head;
     this.issue();
     return this.waitFor(end);
+  }
+
+  /**
+   * fdatasync mode: write what is appended so far into the file (not durably), so that it can be read
+   * back from there. False in dsync mode, whose writes complete later.
+   */
+  handOver(): boolean {
+    if (this.mode !== "fdatasync") return false;
+    if (this.usable) this.issue();
+    return true;
   }
 
   /** Close `entry`'s open record, if it has one (it was released or abandoned). */

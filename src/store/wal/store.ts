@@ -11,12 +11,13 @@
 import { closeSync, openSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { event, logger } from "../../ops/log.ts";
-import type { Problem, Received } from "../../pipeline/stages.ts";
+import type { Placed, Problem, Received } from "../../pipeline/stages.ts";
 import { durable } from "../../util/durable.ts";
 import { InstanceSink, type InstanceSinkOptions } from "../instance-sink.ts";
 import { InstanceStore } from "../instance-store.ts";
 import type { Storage } from "../storage.ts";
 import type { LogEntry, WriteAhead } from "../write-ahead.ts";
+import { LogCopier } from "./copier.ts";
 import type { ReplayEntry, WriteAheadLog } from "./log.ts";
 import { Placer } from "./placer.ts";
 
@@ -27,6 +28,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
   /** Entries found at start, by id, until placed or let go. */
   private readonly replay = new Map<number, ReplayEntry>();
   private readonly placer: Placer;
+  private readonly copier: LogCopier;
 
   constructor(
     storage: Storage,
@@ -34,6 +36,9 @@ export class WalStore extends InstanceStore implements WriteAhead {
     private readonly wal: WriteAheadLog,
   ) {
     super(storage, sinkOptions);
+    this.copier = new LogCopier(wal.path, (at, into, n) => wal.readAt(at, into, n));
+    // Its thread takes a moment to start: not on the first instance's way.
+    this.copier.warm();
     this.placer = new Placer(storage);
     for (const e of wal.replay) this.replay.set(e.id, e);
   }
@@ -50,16 +55,23 @@ export class WalStore extends InstanceStore implements WriteAhead {
    * Behind the answer: the file durable under its name (its entry is released once recorded). A temp
    * file that is gone (its directory removed meanwhile) is written again from the log.
    */
-  async place(tempPath: string, finalPath: string, entry: number): Promise<void> {
+  async place(tempPath: string, finalPath: string, entry: LogEntry): Promise<Placed> {
     try {
+      // Carried alone: the temp file is still empty, written now from the log (and hashed on the way).
+      // At once, not with the placer's batch: copies spread out leave the log's syncs room on the disk.
+      const copied = entry.carries
+        ? await this.copier.copy({ ranges: entry.ranges, size: entry.size, path: tempPath })
+        : undefined;
       await this.placer.place(tempPath, finalPath);
+      return copied ? { sha256: copied.sha256 } : {};
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       event(log, "warning", "wal-temp-lost", {
         path: finalPath,
         action: "its directory was removed before the file was placed: written again from the log",
       });
-      await this.placeFromLog(finalPath, (fd) => this.wal.copyLive(entry, fd));
+      await this.placeFromLog(finalPath, (fd) => this.wal.copyLive(entry.id, fd));
+      return {};
     }
   }
 
@@ -102,7 +114,8 @@ export class WalStore extends InstanceStore implements WriteAhead {
     return all;
   }
 
-  close(): Promise<void> {
-    return this.wal.close();
+  async close(): Promise<void> {
+    await this.copier.close();
+    await this.wal.close();
   }
 }
