@@ -118,7 +118,7 @@ type WorkerMessage =
   | { t: 5; id: number; path: string; identity: string };
 
 class WorkerHasher implements Hasher {
-  private readonly worker: Worker;
+  private thread: Worker | null = null;
   private seq = 0;
   private readonly waiting = new Map<
     number,
@@ -128,10 +128,16 @@ class WorkerHasher implements Hasher {
   private readonly failed = new Map<number, string>();
   private failure: Error | null = null;
 
-  constructor() {
-    this.worker = new Worker(WORKER_CODE, { eval: true });
-    this.worker.unref();
-    this.worker.on("message", (m: { id: number; d?: string | null; e?: string; c?: string }) => {
+  /**
+   * The thread, started at the first file to hash: with write-ahead durability most files are hashed
+   * as they are written from the log (src/store/wal/copier.ts), and an idle thread still costs memory.
+   */
+  private get worker(): Worker {
+    if (this.thread) return this.thread;
+    const worker = new Worker(WORKER_CODE, { eval: true });
+    this.thread = worker;
+    worker.unref();
+    worker.on("message", (m: { id: number; d?: string | null; e?: string; c?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) {
         if (m.e !== undefined) this.failed.set(m.id, m.e);
@@ -141,17 +147,25 @@ class WorkerHasher implements Hasher {
       if (m.d !== undefined) w.resolve(m.d);
       else w.reject(Object.assign(new Error(`hashing failed: ${m.e}`), m.c ? { code: m.c } : {}));
     });
-    const fail = (err: Error): void => {
-      this.failure = err;
-      for (const w of this.waiting.values()) w.reject(err);
-      this.waiting.clear();
-    };
-    this.worker.on("error", fail);
-    this.worker.on("exit", () => fail(new Error("hash worker exited")));
+    worker.on("error", (err: Error) => this.fail(err));
+    worker.on("exit", () => this.fail(new Error("hash worker exited")));
+    return worker;
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
   }
 
   private post(m: WorkerMessage): void {
-    if (!this.failure) this.worker.postMessage(m);
+    if (this.failure) return;
+    try {
+      this.worker.postMessage(m);
+    } catch (err) {
+      // No thread could be started: every hash asked for fails (the records leave with a warning).
+      this.fail(err as Error);
+    }
   }
 
   start(path: string): IncrementalHash {
@@ -204,7 +218,7 @@ class WorkerHasher implements Hasher {
   }
 
   async close(): Promise<void> {
-    await this.worker.terminate();
+    await this.thread?.terminate();
   }
 }
 

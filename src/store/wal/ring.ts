@@ -40,10 +40,13 @@ export type FlushMode = "dsync" | "fdatasync";
 
 /**
  * A piece is handed to the file once this much has gathered: in fdatasync mode a page-cache write and
- * its writeback; in dsync mode a write that waits for the device, and where the device has a volatile
- * cache (no FUA) every such write costs a cache flush, so fewer and larger ones answer sooner.
+ * its writeback, so what the commit's sync still has to write after the last byte is at most this much
+ * (measured, 1000 x 0.5 MiB over a 1 Gbit/s link: 4.53 s with 32 KiB, 4.56 s with 64 KiB, 4.65 s with
+ * 128 KiB, plain DCMTK 4.44 s; on loopback no worse); in dsync mode a write that waits for the device,
+ * and where the device has a volatile cache (no FUA) every such write costs a cache flush, so fewer and
+ * larger ones answer sooner.
  */
-const ISSUE_BYTES: Record<FlushMode, number> = { fdatasync: 128 * 1024, dsync: 512 * 1024 };
+const ISSUE_BYTES: Record<FlushMode, number> = { fdatasync: 32 * 1024, dsync: 512 * 1024 };
 /** dsync writes in flight at once (each waits for the device). */
 const MAX_INFLIGHT = 4;
 /** Memory bound: slabs waiting for their writes; beyond it, appends fail. */
