@@ -11,7 +11,9 @@
 // hashed and the descriptor was let go) the file is hashed from its path, but only if it is still the
 // file that was written: the record carries its identity (inode, size, modification time; files are
 // replaced by rename, never rewritten). Otherwise the record leaves with `sha256: null` and a warning.
-// A transcoded instance's record carries the hash of what the transcoder wrote from the start.
+// A transcoded instance's record carries the hash of what the transcoder wrote from the start, and the
+// final record of an instance whose file was written from the write-ahead log the hash taken as it was
+// written (src/store/wal/copier.ts).
 
 import { appendFileSync, closeSync, openSync, readSync, statSync } from "node:fs";
 import { event, logger } from "../ops/log.ts";
