@@ -4,10 +4,12 @@
 // buffer bound) is held in memory while the directory is not known. The scanner checks the data set to
 // its last byte: one that is not whole, or exceeds a limit, is quarantined and answered with a failure.
 // settle() makes the temp file's data durable, commit() gives it its final name: the pipeline reserves
-// the outbox record's room between the two. With write-ahead durability every byte also goes to an entry
-// of the log (src/store/wal): settle() waits for that entry, not for the file, and commit() only decides
-// on_duplicate; the file is placed behind the answer (StoredInstance.place). An instance the log has no
-// room for is made durable as without it.
+// the outbox record's room between the two. With write-ahead durability every byte goes to an entry of
+// the log (src/store/wal): settle() waits for that entry, not for the file, and commit() only decides
+// on_duplicate; the file is placed behind the answer (StoredInstance.place). Up to CARRY_MAX the log
+// carries the bytes alone and the temp file is written from it when placed; past it, or when the log
+// runs out of room, what the log holds is copied to the temp file and every later byte goes there too.
+// An instance the log has no room for is made durable as without it.
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
