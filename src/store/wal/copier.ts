@@ -120,6 +120,7 @@ export class LogCopier {
   private seq = 0;
   private readonly scratch = new Uint8Array(STEP);
   private noThread = false;
+  private closed = false;
 
   /**
    * @param logPath The log file, opened for reading by the thread.
@@ -138,6 +139,7 @@ export class LogCopier {
    * message: each crossing between threads costs.
    */
   copy(job: CopyJob): Promise<Copied> {
+    if (this.closed) return Promise.reject(new Error("write-ahead log copier closed"));
     return new Promise((resolve, reject) => {
       this.queued.push({ job, resolve, reject });
       if (this.queued.length === 1) setImmediate(() => this.send());
@@ -147,6 +149,10 @@ export class LogCopier {
   private send(): void {
     const queued = this.queued;
     this.queued = [];
+    if (this.closed) {
+      for (const q of queued) q.reject(new Error("write-ahead log copier closed"));
+      return;
+    }
     const settle = (results: Array<Copied | Error>): void => {
       for (const [i, q] of queued.entries()) {
         const r = results[i] ?? new Error("write-ahead log copier gave no result");
@@ -172,6 +178,7 @@ export class LogCopier {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const thread = this.thread;
     this.thread = null;
     this.failAll(new Error("write-ahead log copier closed"));
