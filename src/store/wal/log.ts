@@ -66,6 +66,8 @@ export interface WalOptions {
 }
 
 const CHECKPOINT_MS = 500;
+/** releasedAt: the release record found no room yet. */
+const UNAPPENDED = -1;
 const FLUSH_RELEASES_MS = 20;
 
 /** The flush mode this platform can give. */
@@ -90,8 +92,12 @@ export class WriteAheadLog {
   private cpTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private unlogged = 0;
-  /** This run's released entries whose release record may not be durable yet: id -> LSN after it. */
+  /**
+   * This run's released entries whose release record may not be durable yet: id -> LSN after it, or
+   * UNAPPENDED while the ring had no room for it (appended once a checkpoint makes room).
+   */
   private readonly releasedAt = new Map<number, number>();
+  private unappended = 0;
   /** The tail of the newest durable checkpoint: every entry before it is released. */
   private cpDurable: number;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -220,7 +226,8 @@ export class WriteAheadLog {
     if (this.live.has(id)) return false;
     const at = this.releasedAt.get(id);
     if (at === undefined) return true;
-    if (this.ring.durableLsn < at && this.cpDurable <= id) return false;
+    if (this.cpDurable <= id && (at === UNAPPENDED || this.ring.durableLsn < at)) return false;
+    if (at === UNAPPENDED) this.unappended -= 1;
     this.releasedAt.delete(id);
     return true;
   }
@@ -257,7 +264,11 @@ export class WriteAheadLog {
         this.seq += 1;
         writeCheckpointBlock(this.cpFd, { gen: this.gen, seq: this.seq, lsn: tail, capacity: this.capacity });
         await durable.syncData(this.cpFd);
+        this.cpDurable = tail;
+        this.ring.limit = Math.max(this.ring.limit, tail + this.capacity);
       }
+      // Releases that found no room: the last checkpoint made some, or passed them.
+      if (!this.ring.failure && this.appendWaitingReleases()) await this.ring.drain();
     } finally {
       this.closeFds();
     }
@@ -291,11 +302,38 @@ export class WriteAheadLog {
     this.ring.closeIfOpen(id);
     if (!this.live.delete(id) || this.closed) return;
     if (committed) {
-      this.ring.appendRelease(id);
-      this.releasedAt.set(id, this.ring.head);
+      this.release(id);
       this.flushSoon();
     }
     this.checkpointSoon(lost);
+  }
+
+  /**
+   * A release record for `id`. Without room for it (the ring is full up to the durable checkpoint) it
+   * waits: a restart would hand the entry back, so its record stays in the outbox (releasedDurably)
+   * until the record is appended after the next checkpoint, or a checkpoint passes the entry.
+   */
+  private release(id: number): void {
+    if (this.ring.appendRelease(id)) this.releasedAt.set(id, this.ring.head);
+    else {
+      this.releasedAt.set(id, UNAPPENDED);
+      this.unappended += 1;
+    }
+  }
+
+  /** The release records that found no room, appended now that a checkpoint made some; true if any. */
+  private appendWaitingReleases(): boolean {
+    if (this.unappended === 0) return false;
+    let any = false;
+    for (const [id, at] of this.releasedAt) {
+      if (at !== UNAPPENDED) continue;
+      if (id < this.cpDurable) this.releasedAt.delete(id);
+      else if (this.ring.appendRelease(id)) this.releasedAt.set(id, this.ring.head);
+      else continue;
+      this.unappended -= 1;
+      any = true;
+    }
+    return any;
   }
 
   /**
@@ -344,7 +382,9 @@ export class WriteAheadLog {
         this.cpDurable = Math.max(this.cpDurable, cp.lsn);
         // Everything before the checkpoint is no longer replayed: it may be overwritten.
         this.ring.limit = Math.max(this.ring.limit, cp.lsn + this.capacity);
-        if (!this.closed) this.checkpointSoon(false);
+        if (this.closed) return;
+        if (this.appendWaitingReleases()) this.flushSoon();
+        this.checkpointSoon(false);
       },
       (err: Error) => {
         this.cpBusy = null;

@@ -170,10 +170,10 @@ export class RingWriter {
 
   /**
    * Note that a committed entry was released, so that a replay from an older tail skips it. Rides with
-   * the next write; when it is lost, or there is no room for it, the entry is only replayed once more.
+   * the next write. False when there is no room for it now (the caller tries again once there is).
    */
-  appendRelease(entry: number): void {
-    this.appendBare(KIND_RELEASE, entry);
+  appendRelease(entry: number): boolean {
+    return this.appendBare(KIND_RELEASE, entry) >= 0;
   }
 
   /** A record without payload for `entry` (-1: itself); its LSN, or -1 when there is no room. */

@@ -18,6 +18,11 @@ import {
 const newDir = tmpDirs("wal");
 const KiB = 1024;
 
+async function eventuallyTrue(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(10);
+  expect(cond()).toBe(true);
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): void {
   expect(a.length).toBe(b.length);
   expect(Buffer.compare(a, b)).toBe(0);
@@ -114,6 +119,38 @@ describe.each(MODES)("WriteAheadLog (%s)", (flush) => {
     const fourth = WriteAheadLog.open({ dir, capacityBytes: 1024 * KiB, flush });
     expect(fourth.replay).toHaveLength(0);
     await fourth.close();
+  });
+
+  test("a release that finds the ring full: not released for good until its record is in, then not replayed", async () => {
+    const dir = newDir();
+    const capacity = 64 * KiB;
+    const log = WriteAheadLog.open({ dir, capacityBytes: capacity, flush });
+    const entries: WalEntry[] = [];
+    for (const seed of [0, 1]) {
+      const e = log.begin();
+      writeChunks(e, bytesFor(seed, 4 * KiB), 4 * KiB);
+      await e.commit(headerFor(seed));
+      entries.push(e);
+    }
+    // Entry 2 fills the ring up to less than a record header.
+    const full = log.begin();
+    const end = (40 + headerFor(2).length + 7) & ~7;
+    const size = log.free - 40 - end - 8;
+    writeChunks(full, bytesFor(2, size), size);
+    await full.commit(headerFor(2));
+    expect(log.free).toBeLessThan(40);
+    full.release();
+    await sleep(60);
+    expect(log.releasedDurably(full.id)).toBe(false);
+    // Releasing the oldest moves the checkpoint to entry 1: room for entry 2's release record.
+    entries[0]!.release();
+    await eventuallyTrue(() => log.releasedDurably(full.id));
+    expect(log.releasedDurably(entries[1]!.id)).toBe(false);
+    await log.close();
+    const again = WriteAheadLog.open({ dir, capacityBytes: capacity, flush });
+    expect(again.replay.map(seedOf)).toEqual([1]);
+    again.replay[0]!.release();
+    await again.close();
   });
 
   test("several laps of the ring, two writers, releases behind the commits", async () => {
