@@ -66,8 +66,6 @@ export interface WalOptions {
 }
 
 const CHECKPOINT_MS = 500;
-/** releasedAt: the release record found no room yet. */
-const UNAPPENDED = -1;
 const FLUSH_RELEASES_MS = 20;
 
 /** The flush mode this platform can give. */
@@ -92,12 +90,10 @@ export class WriteAheadLog {
   private cpTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private unlogged = 0;
-  /**
-   * This run's released entries whose release record may not be durable yet: id -> LSN after it, or
-   * UNAPPENDED while the ring had no room for it (appended once a checkpoint makes room).
-   */
+  /** This run's released entries whose release record may not be durable yet: id -> LSN after it. */
   private readonly releasedAt = new Map<number, number>();
-  private unappended = 0;
+  /** Released entries whose release record found no room yet (appended once a checkpoint makes some). */
+  private readonly releaseWaiting = new Set<number>();
   /** The tail of the newest durable checkpoint: every entry before it is released. */
   private cpDurable: number;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -224,10 +220,14 @@ export class WriteAheadLog {
    */
   releasedDurably(id: number): boolean {
     if (this.live.has(id)) return false;
+    if (this.releaseWaiting.has(id)) {
+      if (this.cpDurable <= id) return false;
+      this.releaseWaiting.delete(id);
+      return true;
+    }
     const at = this.releasedAt.get(id);
     if (at === undefined) return true;
-    if (this.cpDurable <= id && (at === UNAPPENDED || this.ring.durableLsn < at)) return false;
-    if (at === UNAPPENDED) this.unappended -= 1;
+    if (this.ring.durableLsn < at && this.cpDurable <= id) return false;
     this.releasedAt.delete(id);
     return true;
   }
@@ -264,8 +264,7 @@ export class WriteAheadLog {
         this.seq += 1;
         writeCheckpointBlock(this.cpFd, { gen: this.gen, seq: this.seq, lsn: tail, capacity: this.capacity });
         await durable.syncData(this.cpFd);
-        this.cpDurable = tail;
-        this.ring.limit = Math.max(this.ring.limit, tail + this.capacity);
+        this.checkpointDurable(tail);
       }
       // Releases that found no room: the last checkpoint made some, or passed them.
       if (!this.ring.failure && this.appendWaitingReleases()) await this.ring.drain();
@@ -315,25 +314,27 @@ export class WriteAheadLog {
    */
   private release(id: number): void {
     if (this.ring.appendRelease(id)) this.releasedAt.set(id, this.ring.head);
-    else {
-      this.releasedAt.set(id, UNAPPENDED);
-      this.unappended += 1;
-    }
+    else this.releaseWaiting.add(id);
   }
 
   /** The release records that found no room, appended now that a checkpoint made some; true if any. */
   private appendWaitingReleases(): boolean {
-    if (this.unappended === 0) return false;
     let any = false;
-    for (const [id, at] of this.releasedAt) {
-      if (at !== UNAPPENDED) continue;
-      if (id < this.cpDurable) this.releasedAt.delete(id);
-      else if (this.ring.appendRelease(id)) this.releasedAt.set(id, this.ring.head);
-      else continue;
-      this.unappended -= 1;
-      any = true;
+    for (const id of this.releaseWaiting) {
+      if (id < this.cpDurable) this.releaseWaiting.delete(id);
+      else if (this.ring.appendRelease(id)) {
+        this.releaseWaiting.delete(id);
+        this.releasedAt.set(id, this.ring.head);
+        any = true;
+      }
     }
     return any;
+  }
+
+  /** A checkpoint of tail `lsn` is durable: nothing before it is replayed, so it may be overwritten. */
+  private checkpointDurable(lsn: number): void {
+    this.cpDurable = Math.max(this.cpDurable, lsn);
+    this.ring.limit = Math.max(this.ring.limit, lsn + this.capacity);
   }
 
   /**
@@ -379,9 +380,7 @@ export class WriteAheadLog {
     this.cpBusy = durable.syncData(this.cpFd).then(
       () => {
         this.cpBusy = null;
-        this.cpDurable = Math.max(this.cpDurable, cp.lsn);
-        // Everything before the checkpoint is no longer replayed: it may be overwritten.
-        this.ring.limit = Math.max(this.ring.limit, cp.lsn + this.capacity);
+        this.checkpointDurable(cp.lsn);
         if (this.closed) return;
         if (this.appendWaitingReleases()) this.flushSoon();
         this.checkpointSoon(false);
