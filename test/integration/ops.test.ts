@@ -202,7 +202,9 @@ describe("ops endpoints", () => {
         loads += 1;
       });
       await page.goto(`http://127.0.0.1:${opsPort}/`);
-      await page.waitForFunction('document.getElementById("health")?.textContent === "healthy"');
+      // A locator, not waitForFunction: a string predicate that needs polling is eval'd in the page,
+      // which the page's own Content-Security-Policy (script-src 'self') refuses.
+      await page.locator("#health", { hasText: /^healthy$/ }).waitFor({ timeout: 10_000 });
 
       const file = files[100] ?? "";
       const p10 = await readPart10(file);
