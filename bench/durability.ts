@@ -1,13 +1,16 @@
-// What the durability of docs/storage.md costs on this disk, apart from our code, in two C artefacts built with the
+// What the durability of docs/storage.md costs on this disk, apart from our code, in C artefacts built with the
 // host's `cc` (skipped, with the reason, where there is none):
-//  - bench/durability-floor.c: that commit (data synced -> renamed -> directory and outbox record
-//    synced, before the answer) timed alone: no network, no runtime. In W1 the sender waits for each
-//    answer, so whatever part of it cannot overlap the data's arrival adds to every instance; DCMTK syncs
-//    nothing. The target line puts it next to DCMTK's W1: its wall plus this commit per instance.
+//  - bench/durability-floor.c: the commit of storage.durability file (data synced -> renamed ->
+//    directory and outbox record synced, before the answer) timed alone: no network, no runtime. In W1
+//    the sender waits for each answer, so whatever part of it cannot overlap the data's arrival adds to
+//    every instance; DCMTK syncs nothing. The target line puts it next to DCMTK's W1: its wall plus this
+//    commit per instance.
+//  - bench/wal-floor.c: the commit of storage.durability wal (end record appended, the log synced),
+//    alone and while each instance is also copied to its own file and placed behind the answer.
 //  - bench/durable-dcmtk.c: an LD_PRELOAD shim that makes DCMTK storescp itself sync each file and its
 //    directory before answering (the bench's dcmtk-durable receiver): the baseline, keeping the promise.
 //
-// usage: bun bench/durability.ts [--instances N]   (the commit alone; bench/run.ts runs both)
+// usage: bun bench/durability.ts [--instances N]   (the commits alone; bench/run.ts runs all)
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
@@ -40,18 +43,29 @@ export function durableDcmtkShim(work: string): string | { skipped: string } {
   return buildC(work, "durable-dcmtk", ["-shared", "-fPIC"]);
 }
 
-/** Runs bench/durability-floor.c over `instances` files in `dir` (created; the caller disposes of it). */
+/** Which commit a probe times: the file order, the log alone, the log while files are copied behind it. */
+export type CommitOrder = "file" | "wal" | "wal+copy";
+
+const PROBE: Record<CommitOrder, { name: string; args: string[] }> = {
+  file: { name: "durability-floor", args: [] },
+  wal: { name: "wal-floor", args: [] },
+  "wal+copy": { name: "wal-floor", args: ["--copy"] },
+};
+
+/** Runs the probe of `order` over `instances` files in `dir` (created; the caller disposes of it). */
 export function measureCommit(
   work: string,
   dir: string,
   instances: number,
+  order: CommitOrder = "file",
 ): CommitCost | { skipped: string } {
-  const exe = buildC(work, "durability-floor", []);
+  const { name, args } = PROBE[order];
+  const exe = buildC(work, name, []);
   if (typeof exe !== "string") return exe;
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync(exe, [dir, String(instances)], { encoding: "utf8" });
+  const r = spawnSync(exe, [dir, String(instances), ...args], { encoding: "utf8" });
   const m = /commit_ms ([\d.]+) p10 ([\d.]+) p90 ([\d.]+) cycle_ms ([\d.]+)/.exec(r.stdout ?? "");
-  if (r.status !== 0 || !m) return { skipped: `durability-floor failed: ${(r.stderr || r.stdout).trim()}` };
+  if (r.status !== 0 || !m) return { skipped: `${name} failed: ${(r.stderr || r.stdout).trim()}` };
   return { commitMs: Number(m[1]), p10Ms: Number(m[2]), p90Ms: Number(m[3]), cycleMs: Number(m[4]) };
 }
 
@@ -68,8 +82,10 @@ if (import.meta.main) {
   const at = process.argv.indexOf("--instances");
   const n = at > 0 ? Number(process.argv[at + 1]) : 1000;
   const work = join(repoRoot, "bench", ".work");
-  const dir = join(work, "durability", String(process.pid));
-  const c = measureCommit(work, dir, n);
-  console.log("skipped" in c ? `commit alone: skipped, ${c.skipped}` : `commit alone: ${describeCommit(c)}`);
-  rmSync(dir, { recursive: true, force: true });
+  for (const order of Object.keys(PROBE) as CommitOrder[]) {
+    const dir = join(work, "durability", `${process.pid}-${order}`);
+    const c = measureCommit(work, dir, n, order);
+    console.log(`commit alone, ${order}: ${"skipped" in c ? `skipped, ${c.skipped}` : describeCommit(c)}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

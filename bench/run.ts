@@ -65,7 +65,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../test/helpers/dcmtk.ts";
-import { type CommitCost, measureCommit } from "./durability.ts";
+import { type CommitCost, type CommitOrder, measureCommit } from "./durability.ts";
 import { longFuzz } from "./fuzz.ts";
 import { checkLink, createLinkNamespace, LINK_DESCRIPTION } from "./lib/link.ts";
 import { dropCaches, measureInterleaved } from "./lib/measure.ts";
@@ -150,7 +150,7 @@ async function measureAll(opts: Options): Promise<void> {
   );
 
   const rows: Row[] = [];
-  let commit: CommitCost | { skipped: string } | undefined;
+  const commits: Partial<Record<CommitOrder, CommitCost | { skipped: string }>> = {};
   const onLoopback = workloads.filter((w) => netsOf(w.id, opts).includes("loopback"));
   if (onLoopback.length > 0) {
     console.log("== network: loopback (lo, unshaped) ==");
@@ -161,11 +161,13 @@ async function measureAll(opts: Options): Promise<void> {
     rows.push(...got);
     const ran = (id: string) => got.some((r) => r.receiver === id);
     if (w.id === "W1" && ran("dcmtk") && ran("ours-fsync")) {
-      // Right after W1, on the same disk state: what the durable commit alone costs per instance.
-      dropCaches();
-      const dir = join(WORK, "recv", "durability");
-      commit = measureCommit(WORK, dir, w.instances);
-      retire(dir);
+      // Right after W1, on the same disk state: what each durable commit alone costs per instance.
+      for (const order of ["file", "wal", "wal+copy"] as const) {
+        dropCaches();
+        const dir = join(WORK, "recv", "durability");
+        commits[order] = measureCommit(WORK, dir, w.instances, order);
+        retire(dir);
+      }
     }
   }
   const notes: string[] = [];
@@ -191,7 +193,7 @@ async function measureAll(opts: Options): Promise<void> {
     console.log("");
     await longFuzz(opts.fuzz, 20260315, 60);
   }
-  const t = [...notes, ...targets(rows, commit)];
+  const t = [...notes, ...targets(rows, commits)];
   console.log(
     opts.warmDir
       ? `\ntargets (W1/W2 computed after ${opts.warm} warm-up instances; the targets are for fresh processes):`
