@@ -15,30 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static int dir_fd;
+#include "probe.h"
 
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
+static int dir_fd;
 
 static void *sync_dir(void *unused) {
   (void)unused;
   if (fsync(dir_fd) != 0) perror("fsync dir");
   return NULL;
-}
-
-static int by_value(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void must(int ok, const char *what) {
-  if (!ok) {
-    perror(what);
-    exit(1);
-  }
 }
 
 int main(int argc, char **argv) {

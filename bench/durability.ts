@@ -30,7 +30,9 @@ export interface CommitCost {
 function buildC(work: string, name: string, flags: string[]): string | { skipped: string } {
   const source = join(repoRoot, "bench", `${name}.c`);
   const out = join(work, flags.includes("-shared") ? `${name}.so` : name);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(source).mtimeMs) return out;
+  // The probes share bench/probe.h: a newer header builds them again too.
+  const newest = Math.max(statSync(source).mtimeMs, statSync(join(repoRoot, "bench", "probe.h")).mtimeMs);
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
   mkdirSync(work, { recursive: true });
   const r = spawnSync("cc", ["-O2", ...flags, "-o", out, source, "-lpthread", "-ldl"], { encoding: "utf8" });
   if (r.error) return { skipped: `no C compiler (${r.error.message})` };

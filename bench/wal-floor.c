@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define SIZE 525220
 #define PIECE (32 * 1024)
 #define LOG_BYTES (256L * 1024 * 1024)
@@ -31,24 +33,6 @@ static char *data;
 static long head;
 /* Instances committed (written by the main thread) and copied (by the copier). */
 static volatile int committed, copied;
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static int by_value(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static void must(int ok, const char *what) {
-  if (!ok) {
-    perror(what);
-    exit(1);
-  }
-}
 
 /* Append to the ring; the pages filled so far are handed to the disk. */
 static void append(const char *bytes, size_t k) {
