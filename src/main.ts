@@ -1,9 +1,4 @@
 #!/usr/bin/env bun
-if (process.env.EXP_TRACE) {
-  const tr: number[] = [];
-  (globalThis as unknown as { __tr: number[] }).__tr = tr;
-  process.on("exit", () => require("node:fs").writeFileSync(process.env.EXP_TRACE as string, tr.join("\n")));
-}
 
 // Entry point. Exit codes: 0 ok, 2 bad usage, config, license or site, 1 a failed client command or an
 // unexpected failure (docs/cli.md).

@@ -167,10 +167,8 @@ export class DimseServices {
       complete: async () => {
         let status: number = Status.Success;
         let comment: string | undefined;
-        const c0 = performance.now();
         try {
           await run.complete();
-          (globalThis as unknown as { __tr: number[] }).__tr?.push(started, c0, performance.now());
         } catch (err) {
           if (err instanceof DimseError) {
             status = err.status;

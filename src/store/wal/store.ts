@@ -47,9 +47,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
     return new InstanceSink(this.storage, received, refused, { ...this.sinkOptions, writeAhead: this });
   }
 
-  private lastBegin = 0;
   begin(): LogEntry {
-    this.lastBegin = performance.now();
     return this.wal.begin();
   }
 
@@ -58,10 +56,6 @@ export class WalStore extends InstanceStore implements WriteAhead {
    * file that is gone (its directory removed meanwhile) is written again from the log.
    */
   async place(tempPath: string, finalPath: string, entry: LogEntry): Promise<Placed> {
-    const deferMs = Number(process.env.EXP_DEFER_MS ?? 0);
-    if (deferMs > 0)
-      while (performance.now() - this.lastBegin < deferMs && this.wal.free > this.wal.capacity / 2)
-        await new Promise((r) => setTimeout(r, deferMs));
     try {
       // Carried alone: the temp file is still empty, written now from the log (and hashed on the way).
       // At once, not with the placer's batch: copies spread out leave the log's syncs room on the disk.
