@@ -48,11 +48,26 @@ export function durableDcmtkShim(work: string): string | { skipped: string } {
 /** Which commit a probe times: the file order, the log alone, the log while files are copied behind it. */
 export type CommitOrder = "file" | "wal" | "wal+copy";
 
-const PROBE: Record<CommitOrder, { name: string; args: string[] }> = {
-  file: { name: "durability-floor", args: [] },
-  wal: { name: "wal-floor", args: [] },
-  "wal+copy": { name: "wal-floor", args: ["--copy"] },
+/** Each order's probe, its arguments, and how the report names it. */
+const PROBE: Record<CommitOrder, { name: string; args: string[]; what: string }> = {
+  file: { name: "durability-floor", args: [], what: "bench/durability-floor.c, durability file" },
+  wal: { name: "wal-floor", args: [], what: "bench/wal-floor.c, durability wal, the log alone" },
+  "wal+copy": {
+    name: "wal-floor",
+    args: ["--copy"],
+    what: "bench/wal-floor.c --copy, durability wal, files copied and placed behind it",
+  },
 };
+
+export const COMMIT_ORDERS = Object.keys(PROBE) as CommitOrder[];
+
+/** What each probe measured (or why it was skipped), by order. */
+export type CommitCosts = Partial<Record<CommitOrder, CommitCost | { skipped: string }>>;
+
+/** How the report names the probe of `order`. */
+export function probeOf(order: CommitOrder): string {
+  return PROBE[order].what;
+}
 
 /** Runs the probe of `order` over `instances` files in `dir` (created; the caller disposes of it). */
 export function measureCommit(
@@ -84,7 +99,7 @@ if (import.meta.main) {
   const at = process.argv.indexOf("--instances");
   const n = at > 0 ? Number(process.argv[at + 1]) : 1000;
   const work = join(repoRoot, "bench", ".work");
-  for (const order of Object.keys(PROBE) as CommitOrder[]) {
+  for (const order of COMMIT_ORDERS) {
     const dir = join(work, "durability", `${process.pid}-${order}`);
     const c = measureCommit(work, dir, n, order);
     console.log(`commit alone, ${order}: ${"skipped" in c ? `skipped, ${c.skipped}` : describeCommit(c)}`);

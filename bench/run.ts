@@ -65,7 +65,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../test/helpers/dcmtk.ts";
-import { type CommitCost, type CommitOrder, measureCommit } from "./durability.ts";
+import { COMMIT_ORDERS, type CommitCosts, measureCommit } from "./durability.ts";
 import { longFuzz } from "./fuzz.ts";
 import { checkLink, createLinkNamespace, LINK_DESCRIPTION } from "./lib/link.ts";
 import { dropCaches, measureInterleaved } from "./lib/measure.ts";
@@ -150,7 +150,7 @@ async function measureAll(opts: Options): Promise<void> {
   );
 
   const rows: Row[] = [];
-  const commits: Partial<Record<CommitOrder, CommitCost | { skipped: string }>> = {};
+  const commits: CommitCosts = {};
   const onLoopback = workloads.filter((w) => netsOf(w.id, opts).includes("loopback"));
   if (onLoopback.length > 0) {
     console.log("== network: loopback (lo, unshaped) ==");
@@ -162,7 +162,7 @@ async function measureAll(opts: Options): Promise<void> {
     const ran = (id: string) => got.some((r) => r.receiver === id);
     if (w.id === "W1" && ran("dcmtk") && ran("ours-fsync")) {
       // Right after W1, on the same disk state: what each durable commit alone costs per instance.
-      for (const order of ["file", "wal", "wal+copy"] as const) {
+      for (const order of COMMIT_ORDERS) {
         dropCaches();
         const dir = join(WORK, "recv", "durability");
         commits[order] = measureCommit(WORK, dir, w.instances, order);

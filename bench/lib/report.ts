@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 import { dcmtkEnv } from "../../test/helpers/dcmtk.ts";
-import { type CommitCost, type CommitOrder, describeCommit, withCommitRatio } from "../durability.ts";
+import { COMMIT_ORDERS, type CommitCosts, describeCommit, probeOf, withCommitRatio } from "../durability.ts";
 import type { RunOutcome } from "./measure.ts";
 import {
   DEFAULT_DURABILITY,
@@ -131,10 +131,7 @@ export function versionOf(cmd: string, args: string[]): string {
 }
 
 /** The target lines: each section's targets of ours by default, then those of the receivers asked for. */
-export function targets(
-  rows: Row[],
-  commits: Partial<Record<CommitOrder, CommitCost | { skipped: string }>> = {},
-): string[] {
+export function targets(rows: Row[], commits: CommitCosts = {}): string[] {
   const out: string[] = [];
   for (const row of rows) {
     if (row.receiver !== "ours-fsync" && row.receiver !== "ours-transcode") continue;
@@ -146,14 +143,10 @@ export function targets(
     for (const w of ["W1", "W2"] as const) out.push(...fsyncTargets(rows, net, w));
     const base = find(rows, net, "W1", "dcmtk");
     if (net !== "loopback" || !base?.outcome.ok) continue;
-    const probes: Array<[CommitOrder, string]> = [
-      ["file", "bench/durability-floor.c, durability file"],
-      ["wal", "bench/wal-floor.c, durability wal, the log alone"],
-      ["wal+copy", "bench/wal-floor.c --copy, durability wal, files copied and placed behind it"],
-    ];
-    for (const [order, what] of probes) {
+    for (const order of COMMIT_ORDERS) {
       const commit = commits[order];
       if (!commit) continue;
+      const what = probeOf(order);
       out.push(
         "skipped" in commit
           ? `loopback W1 commit alone (${what}): n/a (${commit.skipped})`
