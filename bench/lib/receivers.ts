@@ -5,6 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
+import { stringify as stringifyYaml } from "yaml";
 import {
   type ConfigTree,
   freePort,
@@ -110,12 +111,16 @@ export async function startReceiver(id: ReceiverId, opts: Options, w: Workload):
         }
       : {}),
   };
+  // As written (the tests' helper would shrink the log): each revision with its own defaults.
   const handle = await startServer({
     workDir: recv,
-    config,
+    configYaml: stringifyYaml(config),
     readyTimeoutMs: 15_000,
     ...(id === "ours-base" && opts.baseDir ? { entry: join(opts.baseDir, "src", "main.ts") } : {}),
   });
+  // A new write-ahead log is filled with zeros behind the start, once per machine: timed as a deployed
+  // receiver runs, after that.
+  if (/wal-filling/.test(handle.output())) await handle.waitForOutput(/wal-filled/, 120_000);
   return {
     ...(mock ? { cleanup: () => mock.stop() } : {}),
     handle,

@@ -272,6 +272,8 @@ function openWriteAhead(config: Config): WriteAheadLog | null {
   return WriteAheadLog.open({
     dir: join(config.storage.root, ".wal"),
     capacityBytes: config.storage.wal_mb * 1024 * 1024,
+    // Listening at once; a new log is filled behind the start.
+    fill: "background",
     // Test hook (simulated power loss): the log notes every durable position in this file.
     ...(process.env.STORESCP_TEST_WAL_MARKS ? { marksFile: process.env.STORESCP_TEST_WAL_MARKS } : {}),
   });

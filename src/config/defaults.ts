@@ -50,7 +50,7 @@ export function defaultConfig(): Config {
       path: "{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm",
       fsync: true,
       durability: DEFAULT_DURABILITY,
-      wal_mb: 256,
+      wal_mb: 1024,
       on_duplicate: "overwrite",
       min_free_mb: 1024,
       quarantine: "./data/_quarantine",

@@ -169,7 +169,7 @@ export const StorageSchema = z.strictObject({
   /** How an instance is made durable before its answer (docs/storage.md). */
   durability: enumOf(["file", "wal"]).default(DEFAULT_DURABILITY),
   /** Size of the write-ahead log (durability: wal), preallocated at <root>/.wal/log. */
-  wal_mb: intRange(16, 65536, "an integer from 16 to 65536").default(256),
+  wal_mb: intRange(16, 65536, "an integer from 16 to 65536").default(1024),
   on_duplicate: enumOf(["overwrite", "keep", "reject"]),
   min_free_mb: intRange(0, Number.MAX_SAFE_INTEGER, "an integer >= 0"),
   quarantine: filePath,

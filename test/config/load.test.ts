@@ -43,7 +43,7 @@ describe("defaults", () => {
         path: "{tenant}/{study_date}/{study_uid}/{series_uid}/{sop_uid}.dcm",
         fsync: true,
         durability: process.platform === "win32" ? "file" : "wal", // the faster, where it can run
-        wal_mb: 256,
+        wal_mb: 1024,
         on_duplicate: "overwrite",
         min_free_mb: 1024,
         quarantine: "./data/_quarantine",

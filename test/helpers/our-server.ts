@@ -63,16 +63,19 @@ function storageRoot(configText: string): string | undefined {
 
 /**
  * STORESCP_TEST_DURABILITY=file (or wal) runs every server started from a config tree in that mode (unless the
- * test sets storage.durability itself): the suites run once in each mode (.ci/run).
+ * test sets storage.durability itself): the suites run once in each mode (.ci/run). The write-ahead log
+ * is 64 MiB unless the test says otherwise: a test server lives seconds, and the default GiB would be
+ * filled with zeros behind each start.
  */
 function withTestDurability(config: ConfigTree): ConfigTree {
   const mode = process.env.STORESCP_TEST_DURABILITY;
-  if (mode === undefined || mode === "") return config;
   const storage = config.storage;
-  const tree: ConfigTree =
-    typeof storage === "object" && storage !== null && !Array.isArray(storage) ? storage : {};
-  if (tree.durability !== undefined) return config;
-  return { ...config, storage: { ...tree, durability: mode } };
+  const tree: ConfigTree = {
+    ...(typeof storage === "object" && storage !== null && !Array.isArray(storage) ? storage : {}),
+  };
+  if (mode !== undefined && mode !== "" && tree.durability === undefined) tree.durability = mode;
+  tree.wal_mb ??= 64;
+  return { ...config, storage: tree };
 }
 
 /** The fields of the server's start-up line ("ready"), from text or JSON logs; null until it is there. */

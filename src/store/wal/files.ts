@@ -1,7 +1,7 @@
 // The log's two files on disk: making them (the ring preallocated with zeros, so that later writes change
 // no metadata and a data-only sync needs no journal commit), and reading and writing the checkpoint.
 
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { durable } from "../../util/durable.ts";
 import {
@@ -23,14 +23,16 @@ export function checkpointPath(dir: string): string {
 }
 
 /**
- * Write a zero-filled ring of `capacity` bytes and, after it is durable, a first checkpoint (renamed into
- * place, so a valid checkpoint file always means a complete ring beside it).
+ * Write a ring of `capacity` bytes, zero-filled (or `sparse`: only its size set, filled later by
+ * fill.ts) and, after it is durable, a first checkpoint (renamed into place, so a valid checkpoint file
+ * always means a ring of the right size beside it).
  */
-export function createLog(dir: string, capacity: number): Checkpoint {
+export function createLog(dir: string, capacity: number, sparse = false): Checkpoint {
   const fd = openSync(logPath(dir), "w", 0o644);
   try {
-    const zeros = new Uint8Array(Math.min(capacity, 1024 * 1024));
-    for (let at = 0; at < capacity; ) {
+    if (sparse) ftruncateSync(fd, capacity);
+    const zeros = new Uint8Array(sparse ? 0 : Math.min(capacity, 1024 * 1024));
+    for (let at = 0; at < capacity && !sparse; ) {
       const n = writeSync(fd, zeros, 0, Math.min(zeros.length, capacity - at), at);
       at += n;
     }
@@ -67,6 +69,17 @@ export function checkLogSize(fd: number, cp: Checkpoint, dir: string): void {
       `write-ahead log ${logPath(dir)} has ${size} bytes, its checkpoint says ${cp.capacity}: ` +
         "damaged or replaced; move the directory aside to start an empty log",
     );
+}
+
+/**
+ * Where a ring still needs its zeros (fill.ts), or null: a ring with fewer bytes allocated than its size
+ * (made sparse, its filling cut short by a stop) that has not come round yet. The ring never wrote past
+ * its head in its first lap, so the zeros go from there; one that came round was filled before it did.
+ */
+export function unfilledFrom(fd: number, capacity: number, head: number): number | null {
+  if (head >= capacity) return null;
+  if (fstatSync(fd).blocks * 512 >= capacity) return null;
+  return Math.ceil(head / PAGE) * PAGE;
 }
 
 /** Write `cp` into its block (the other block keeps the previous one). Sync it with durable. */

@@ -34,6 +34,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { event, logger } from "../../ops/log.ts";
 import { durable } from "../../util/durable.ts";
 import { type EntryHost, LogEntry, type ReplayEntry, Replayed, type WalEntry } from "./entries.ts";
 import {
@@ -42,8 +43,10 @@ import {
   createLog,
   logPath,
   readCheckpoint,
+  unfilledFrom,
   writeCheckpointBlock,
 } from "./files.ts";
+import { LogFiller } from "./fill.ts";
 import { type Checkpoint, MIN_CAPACITY, PAGE, SLAB } from "./format.ts";
 import { type FlushMode, RingWriter } from "./ring.ts";
 import { scanLog } from "./scan.ts";
@@ -61,10 +64,17 @@ export interface WalOptions {
    * disk as they come, one data-only sync shared by all commits waiting. Default "fdatasync" (see the header).
    */
   flush?: FlushMode;
+  /**
+   * "background": a log made now (or found not yet filled) is made sparse and filled with zeros behind
+   * the start (fill.ts); until then instances the filled part has no room for go the `file` way.
+   * "now" (default): made whole before open() returns.
+   */
+  fill?: "now" | "background";
   /** Test hook: after every durability point, append the durable LSN (decimal + "\n") to this file. */
   marksFile?: string;
 }
 
+const log = logger("store");
 const CHECKPOINT_MS = 500;
 const FLUSH_RELEASES_MS = 20;
 
@@ -98,6 +108,11 @@ export class WriteAheadLog {
   private cpDurable: number;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly scratch: Uint8Array;
+  /** Appends must end before the durable checkpoint plus one lap... */
+  private cpLimit: number;
+  /** ...and, while the ring is being filled with zeros, before what is filled. */
+  private filledTo = Number.POSITIVE_INFINITY;
+  private filler: LogFiller | null = null;
 
   private constructor(
     /** The ring file. */
@@ -110,6 +125,7 @@ export class WriteAheadLog {
     scanned: ReturnType<typeof scanLog>["committed"],
     flush: FlushMode,
     marksFile: string | undefined,
+    fillFrom: number | null,
   ) {
     this.capacity = cp.capacity;
     this.flush = flush;
@@ -118,11 +134,13 @@ export class WriteAheadLog {
     this.cpWritten = cp.lsn;
     this.cpDurable = cp.lsn;
     this.scratch = new Uint8Array(Math.min(SLAB, cp.capacity));
+    this.cpLimit = cp.lsn + cp.capacity;
+    if (fillFrom !== null) this.filledTo = fillFrom;
     this.ring = new RingWriter({
       fd: writeFd,
       capacity: cp.capacity,
       head,
-      limit: cp.lsn + cp.capacity,
+      limit: Math.min(this.cpLimit, this.filledTo),
       gen: cp.gen,
       mode: flush,
       marksFile,
@@ -136,6 +154,46 @@ export class WriteAheadLog {
     };
     for (const id of scanned.map((e) => e.id).sort((a, b) => a - b)) this.live.set(id, true);
     this.replay = scanned.map((e) => new Replayed(this.host, e));
+    if (fillFrom !== null) this.startFilling(fillFrom);
+  }
+
+  /** Zeros from `from` to the ring's end, behind the start (fill.ts); appends follow what is filled. */
+  private startFilling(from: number): void {
+    const started = performance.now();
+    event(log, "info", "wal-filling", {
+      path: this.path,
+      mb: Math.round((this.capacity - from) / 2 ** 20),
+      detail:
+        "until it is filled, instances the filled part of the log has no room for are synced file by file",
+    });
+    this.filler = new LogFiller(
+      this.readFd,
+      from,
+      this.capacity,
+      (upTo) => {
+        this.filledTo = upTo >= this.capacity ? Number.POSITIVE_INFINITY : upTo;
+        this.applyLimit();
+        if (upTo >= this.capacity) {
+          this.filler = null;
+          event(log, "info", "wal-filled", {
+            path: this.path,
+            seconds: ((performance.now() - started) / 1000).toFixed(1),
+          });
+        }
+      },
+      (err) => {
+        this.filler = null;
+        event(log, "error", "wal-fill-failed", {
+          path: this.path,
+          error: err.message,
+          action: "the log keeps the part filled; the rest of each instance is synced file by file",
+        });
+      },
+    );
+  }
+
+  private applyLimit(): void {
+    this.ring.limit = Math.min(this.cpLimit, this.filledTo);
   }
 
   /**
@@ -150,7 +208,8 @@ export class WriteAheadLog {
       mkdirSync(dir, { recursive: true });
       durable.syncDirSync(dirname(dir));
     }
-    let cp = readCheckpoint(dir) ?? createLog(dir, wanted);
+    const sparse = opts.fill === "background";
+    let cp = readCheckpoint(dir) ?? createLog(dir, wanted, sparse);
     let readFd = openSync(logPath(dir), "r+");
     let scan: ReturnType<typeof scanLog>;
     try {
@@ -161,7 +220,7 @@ export class WriteAheadLog {
         // Without the checkpoint the directory reads as never made, should this stop half-way.
         unlinkSync(checkpointPath(dir));
         durable.syncDirSync(dir);
-        cp = createLog(dir, wanted);
+        cp = createLog(dir, wanted, sparse);
         readFd = openSync(logPath(dir), "r+");
         scan = { head: 0, committed: [] };
       }
@@ -169,6 +228,7 @@ export class WriteAheadLog {
       closeSync(readFd);
       throw err;
     }
+    const fillFrom = sparse ? unfilledFrom(readFd, cp.capacity, scan.head) : null;
     const flush = flushModeFor(opts.flush ?? "fdatasync");
     const writeFd =
       flush === "dsync" ? openSync(logPath(dir), fsConstants.O_RDWR | fsConstants.O_DSYNC) : readFd;
@@ -189,6 +249,7 @@ export class WriteAheadLog {
       scan.committed,
       flush,
       opts.marksFile,
+      fillFrom,
     );
   }
 
@@ -256,6 +317,7 @@ export class WriteAheadLog {
     if (this.closed) return;
     this.closed = true;
     this.clearTimer();
+    await this.filler?.stop();
     try {
       await this.ring.drain();
       while (this.cpBusy) await this.cpBusy;
@@ -281,6 +343,7 @@ export class WriteAheadLog {
     if (this.closed) return;
     this.closed = true;
     this.clearTimer();
+    await this.filler?.stop();
     await this.ring.halt();
     while (this.cpBusy) await this.cpBusy;
     this.closeFds();
@@ -334,7 +397,8 @@ export class WriteAheadLog {
   /** A checkpoint of tail `lsn` is durable: nothing before it is replayed, so it may be overwritten. */
   private checkpointDurable(lsn: number): void {
     this.cpDurable = Math.max(this.cpDurable, lsn);
-    this.ring.limit = Math.max(this.ring.limit, lsn + this.capacity);
+    this.cpLimit = Math.max(this.cpLimit, lsn + this.capacity);
+    this.applyLimit();
   }
 
   /**

@@ -1,7 +1,8 @@
 // The store stage with write-ahead durability (storage.durability: wal). Each data set streams into its
 // temp file as with `file`, and into an entry of the write-ahead log (log.ts); the C-STORE is answered
-// once that entry is durable, and the file is placed behind the answer (the pipeline's settler): its
-// data synced, renamed into the archive, its directory synced, and only then is its entry released.
+// once that entry is durable, and the file is placed behind the answer (the pipeline's settler): once
+// the burst it came with is over (gate.ts), its data synced, renamed into the archive, its directory
+// synced, and only then is its entry released.
 //
 // At start the entries the log still holds (made durable, so answered or about to be, and not released)
 // are settled like any other: their file written again from the log and placed (placeRecorded), their
@@ -18,6 +19,7 @@ import { InstanceStore } from "../instance-store.ts";
 import type { Storage } from "../storage.ts";
 import type { LogEntry, WriteAhead } from "../write-ahead.ts";
 import { LogCopier } from "./copier.ts";
+import { PlacementGate } from "./gate.ts";
 import type { ReplayEntry, WriteAheadLog } from "./log.ts";
 import { Placer } from "./placer.ts";
 
@@ -29,6 +31,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
   private readonly replay = new Map<number, ReplayEntry>();
   private readonly placer: Placer;
   private readonly copier: LogCopier;
+  private readonly gate: PlacementGate;
 
   constructor(
     storage: Storage,
@@ -40,6 +43,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
     // Its thread takes a moment to start: not on the first instance's way.
     this.copier.warm();
     this.placer = new Placer(storage);
+    this.gate = new PlacementGate({ freeShare: () => wal.free / wal.capacity });
     for (const e of wal.replay) this.replay.set(e.id, e);
   }
 
@@ -48,6 +52,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
   }
 
   begin(): LogEntry {
+    this.gate.arriving();
     return this.wal.begin();
   }
 
@@ -56,6 +61,8 @@ export class WalStore extends InstanceStore implements WriteAhead {
    * file that is gone (its directory removed meanwhile) is written again from the log.
    */
   async place(tempPath: string, finalPath: string, entry: LogEntry): Promise<Placed> {
+    const held = this.gate.hold();
+    if (held) await held;
     try {
       // Carried alone: the temp file is still empty, written now from the log (and hashed on the way).
       // At once, not with the placer's batch: copies spread out leave the log's syncs room on the disk.
@@ -115,6 +122,7 @@ export class WalStore extends InstanceStore implements WriteAhead {
   }
 
   async close(): Promise<void> {
+    this.gate.close();
     await this.copier.close();
     await this.wal.close();
   }
