@@ -124,6 +124,7 @@ export async function serve(config: Config, configSource = "embedded defaults"):
       pendingOf: (record) => outbox.fromDraft(record as unknown as OutboxRecord),
     });
   settledForExport = async () => {
+    walStore?.placeHeld();
     await pipeline.settler.idle();
     // The records an export takes must not come back from the log at a restart.
     await writeAhead?.syncReleases();
@@ -229,7 +230,10 @@ export async function serve(config: Config, configSource = "embedded defaults"):
       if (stopping) return;
       stopping = true;
       event(log, "info", "stopping", { signal, associations: server.activeCount });
+      walStore?.placeHeld();
       server.close(config.scp.shutdown_grace_s * 1000).then(async () => {
+        // No burst to wait for: what was held back is placed within the grace period.
+        walStore?.placeHeld();
         stopWatching();
         await ops?.close();
         license.stop();

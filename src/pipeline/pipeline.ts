@@ -143,7 +143,9 @@ export class StoreRun {
         await reception.discard();
         throw err;
       }
-      // The same instance received again waits for the previous reception to be settled.
+      // The same instance received again waits for the previous reception to be settled, which
+      // therefore is not held back for the end of the burst.
+      if (this.settler.busyAt(validated.path)) this.stages.store.placeHeld?.();
       await this.settler.settledAt(validated.path);
       const stored = await reception.commit();
       this.stored = stored;

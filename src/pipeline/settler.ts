@@ -118,6 +118,11 @@ export class Settler {
     }
   }
 
+  /** Whether an instance is being settled at `path`. */
+  busyAt(path: string): boolean {
+    return this.atPath.has(path);
+  }
+
   /** Resolves once every instance settling now is settled (or given up at close). */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.all([...this.running]);

@@ -164,6 +164,8 @@ export interface StoreStage {
   receive(received: Received, refused?: Problem): Reception;
   /** After the answer: get ready for the next instance stored beside `path`. */
   prepareNext(path: string): void;
+  /** Files held back until a burst is over (write-ahead durability) are placed now. */
+  placeHeld?(): void;
 }
 
 /** A lossy target's derived instance already stored (a resend), and what on_duplicate says to do. */

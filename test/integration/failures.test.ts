@@ -15,7 +15,7 @@ import {
   startServer,
   storescu,
 } from "../helpers/dcmtk.ts";
-import { bigInstance, corpus, filesBelow, readPart10, storedPathOf } from "../helpers/fixtures.ts";
+import { bigInstance, corpus, filesBelow, placed, readPart10, storedPathOf } from "../helpers/fixtures.ts";
 
 const CT_SOURCE = () => corpus().find((f) => f.includes("01_ct_s16_explicitLE")) ?? "";
 
@@ -77,7 +77,7 @@ describe("interrupted transfers", () => {
     expect(server.output().split(`association-ended assoc=${id} `).length - 1).toBe(1);
     expect(tempFiles(server.dataDir)).toEqual([]);
     const a = (await readPart10(f)).attributes;
-    expect(existsSync(storedPathOf(server.dataDir, a))).toBe(true);
+    expect(existsSync(await placed(storedPathOf(server.dataDir, a)))).toBe(true);
     expect((await echoscu({ port: server.port })).statuses).toEqual([0]);
   }, 60_000);
 

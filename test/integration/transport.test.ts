@@ -4,7 +4,14 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { echoscu, startServer, storescu } from "../helpers/dcmtk.ts";
-import { corpus, filesBelow, readPart10, storedPathOf, storescuProfile } from "../helpers/fixtures.ts";
+import {
+  corpus,
+  filesBelow,
+  placed,
+  readPart10,
+  storedPathOf,
+  storescuProfile,
+} from "../helpers/fixtures.ts";
 
 test("node:net transport: echoscu and storescu work, data set bit-preserved", async () => {
   const server = await startServer({
@@ -18,7 +25,7 @@ test("node:net transport: echoscu and storescu work, data set bit-preserved", as
   expect(r.statuses).toEqual(files.map(() => 0));
   for (const f of files) {
     const src = await readPart10(f);
-    const got = await readPart10(storedPathOf(server.dataDir, src.attributes));
+    const got = await readPart10(await placed(storedPathOf(server.dataDir, src.attributes)));
     expect(Buffer.compare(Buffer.from(got.dataSet), Buffer.from(src.dataSet))).toBe(0);
   }
   expect(filesBelow(server.dataDir).filter((p) => p.endsWith(".dcm"))).toHaveLength(files.length);

@@ -79,7 +79,8 @@ export function checkLogSize(fd: number, cp: Checkpoint, dir: string): void {
 export function unfilledFrom(fd: number, capacity: number, head: number): number | null {
   if (head >= capacity) return null;
   if (fstatSync(fd).blocks * 512 >= capacity) return null;
-  return Math.ceil(head / PAGE) * PAGE;
+  const from = Math.ceil(head / PAGE) * PAGE;
+  return from < capacity ? from : null;
 }
 
 /** Write `cp` into its block (the other block keeps the previous one). Sync it with durable. */

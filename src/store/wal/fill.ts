@@ -46,6 +46,7 @@ export class LogFiller {
       while (at < end && !this.stopped) at += await writeAt(this.fd, zeros, Math.min(CHUNK, end - at), at);
       if (this.stopped) return;
       await durable.syncData(this.fd);
+      if (this.stopped) return;
       this.filled(at);
     }
   }

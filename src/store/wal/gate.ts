@@ -62,6 +62,11 @@ export class PlacementGate {
     });
   }
 
+  /** Everything held goes now; later placings wait again while a burst goes on. */
+  release(): void {
+    this.open();
+  }
+
   /** Everything held goes now, and nothing waits from here on (the store is closing). */
   close(): void {
     this.closed = true;

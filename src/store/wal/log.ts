@@ -343,8 +343,10 @@ export class WriteAheadLog {
     if (this.closed) return;
     this.closed = true;
     this.clearTimer();
+    // At once: the ring stops appending before the filler's write (or sync) under way has ended.
+    const halted = this.ring.halt();
     await this.filler?.stop();
-    await this.ring.halt();
+    await halted;
     while (this.cpBusy) await this.cpBusy;
     this.closeFds();
   }

@@ -61,7 +61,8 @@ export class WalStore extends InstanceStore implements WriteAhead {
    * file that is gone (its directory removed meanwhile) is written again from the log.
    */
   async place(tempPath: string, finalPath: string, entry: LogEntry): Promise<Placed> {
-    const held = this.gate.hold();
+    // An entry the log gave up on is placed before its answer: nothing to hold back.
+    const held = entry.logged ? this.gate.hold() : undefined;
     if (held) await held;
     try {
       // Carried alone: the temp file is still empty, written now from the log (and hashed on the way).
@@ -119,6 +120,14 @@ export class WalStore extends InstanceStore implements WriteAhead {
     const all = [...this.replay.values()];
     if (all.length > 0) event(log, "info", "wal-replay", { entries: all.length });
     return all;
+  }
+
+  /**
+   * The files held back go now (a stop, an export, the same instance again); later ones wait again
+   * while a burst goes on.
+   */
+  placeHeld(): void {
+    this.gate.release();
   }
 
   async close(): Promise<void> {

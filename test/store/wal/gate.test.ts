@@ -90,3 +90,15 @@ test("closing releases everything held, and nothing waits after", async () => {
   g.arriving();
   expect(g.hold()).toBeUndefined();
 });
+
+test("release: what is held goes now, and later placings wait again while the burst goes on", async () => {
+  const g = gate();
+  g.arriving();
+  const held = g.hold();
+  if (!held) throw new Error("expected the placing to wait");
+  g.release();
+  expect(await settled(held)).toBe(true);
+  g.arriving();
+  expect(g.hold()).toBeDefined();
+  g.close();
+});
