@@ -102,7 +102,9 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     headLimit: limits.association_buffer_mb * 1024 * 1024,
     required: config.storage.require,
   };
-  const walStore = writeAhead ? new WalStore(storage, sinkOptions, writeAhead) : null;
+  const walStore = writeAhead
+    ? new WalStore(storage, sinkOptions, writeAhead, () => outbox.fullOnceWritten)
+    : null;
   const pipeline = new StorePipeline(
     {
       store: walStore ?? new InstanceStore(storage, sinkOptions),

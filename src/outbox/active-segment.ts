@@ -58,6 +58,11 @@ export class ActiveSegment {
 
   constructor(private readonly opts: ActiveSegmentOptions) {}
 
+  /** Bytes held for records reserved and not written yet. */
+  get reservedBytes(): number {
+    return this.reserved;
+  }
+
   /** The segment appends go to (null until one is resumed or started). */
   get segment(): Segment | null {
     return this.seg;

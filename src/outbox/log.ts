@@ -127,6 +127,11 @@ export class OutboxLog {
     return this.bytes >= this.opts.maxBytes;
   }
 
+  /** Whether the records reserved and not written yet would take it to outbox.max_mb. */
+  get fullOnceWritten(): boolean {
+    return this.bytes + this.active.reservedBytes >= this.opts.maxBytes;
+  }
+
   get publishNote(): PublishNote {
     return { ...this.note };
   }

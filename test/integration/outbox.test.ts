@@ -238,12 +238,7 @@ describe("outbox to Kafka", () => {
     const fillers = pre.records;
     await pre.close();
     await mock.control("down");
-    // Records written as each instance is answered (file): with wal a burst's records follow its files,
-    // after it, and the bound is reached only then (the overshoot is at most what the gate holds).
-    const srv = await server(
-      config(mock, { outbox: { max_mb: 1 }, storage: { min_free_mb: 1, fsync: true, durability: "file" } }),
-      work,
-    );
+    const srv = await server(config(mock, { outbox: { max_mb: 1 } }), work);
     const r = await storescu({
       port: srv.port,
       files: files.slice(600, 640),

@@ -5,11 +5,15 @@
 // placing waits while instances keep arriving and the log has room, and happens once the burst is over:
 // the way a database defers its checkpoints. The wait is bounded four ways: the receiver quiet for
 // QUIET_MS, the log's free share below ROOM_MIN (so a long stream is never refused for want of log space),
-// HELD_MAX placings waiting (far below the settler's backlog bound), and none older than AGE_MAX_MS.
+// HELD_MAX placings waiting (far below the settler's backlog bound), and none older than AGE_MAX_MS; and
+// it ends at once when the caller says so (placeNow: the records held would fill the outbox, whose bound
+// must be seen while the burst goes on).
 
 export interface GateOptions {
   /** The share of the log free for new instances now (0..1). */
   freeShare: () => number;
+  /** True when what is held must be placed now whatever the burst (the outbox would be full once written). */
+  placeNow?: () => boolean;
   quietMs?: number;
   roomMin?: number;
   heldMax?: number;
@@ -43,12 +47,19 @@ export class PlacementGate {
   /** An instance starts arriving: the burst goes on. Short of log room, what waits goes now. */
   arriving(): void {
     this.lastBegin = performance.now();
-    if (this.held.length > 0 && this.o.freeShare() < this.roomMin) this.open();
+    if (this.held.length > 0 && this.pressed()) this.open();
+  }
+
+  private pressed(): boolean {
+    return this.o.freeShare() < this.roomMin || this.o.placeNow?.() === true;
   }
 
   /** Undefined when a placing may go at once, else a promise that resolves when it may. */
   hold(): Promise<void> | undefined {
-    if (this.closed || this.o.freeShare() < this.roomMin) return undefined;
+    if (this.closed || this.pressed()) {
+      if (this.held.length > 0) this.open();
+      return undefined;
+    }
     const now = performance.now();
     if (now - this.lastBegin >= this.quietMs) return undefined;
     if (this.held.length >= this.heldMax) {

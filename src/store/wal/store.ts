@@ -37,13 +37,18 @@ export class WalStore extends InstanceStore implements WriteAhead {
     storage: Storage,
     sinkOptions: InstanceSinkOptions,
     private readonly wal: WriteAheadLog,
+    /** True when held files must be placed now (the outbox would be full once their records are written). */
+    placeNow?: () => boolean,
   ) {
     super(storage, sinkOptions);
     this.copier = new LogCopier(wal.path, (at, into, n) => wal.readAt(at, into, n));
     // Its thread takes a moment to start: not on the first instance's way.
     this.copier.warm();
     this.placer = new Placer(storage);
-    this.gate = new PlacementGate({ freeShare: () => wal.free / wal.capacity });
+    this.gate = new PlacementGate({
+      freeShare: () => wal.free / wal.capacity,
+      ...(placeNow ? { placeNow } : {}),
+    });
     for (const e of wal.replay) this.replay.set(e.id, e);
   }
 

@@ -57,6 +57,18 @@ test("short of log room: nothing waits, and what waited goes at the next arrival
   expect(await settled(held)).toBe(true);
 });
 
+test("placeNow (the outbox would be full once the held records are written): what waits goes at once", async () => {
+  let now = false;
+  const g = new PlacementGate({ freeShare: () => 1, placeNow: () => now, quietMs: 10_000 });
+  g.arriving();
+  const held = g.hold();
+  if (!held) throw new Error("expected the placing to wait");
+  now = true;
+  expect(g.hold()).toBeUndefined();
+  expect(await settled(held)).toBe(true);
+  g.close();
+});
+
 test("at most heldMax wait: one more releases them all", async () => {
   const g = gate({ heldMax: 3 });
   g.arriving();
