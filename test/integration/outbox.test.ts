@@ -86,10 +86,11 @@ function checkDelivered(got: Consumed[], sops: Iterable<string>): Map<string, Ou
 
 const started: Array<{ stop: () => Promise<unknown> }> = [];
 const workDirs: string[] = [];
+// Mock clusters, servers and work dirs of 1000 instances each: more than the default 5 s on a loaded machine.
 afterAll(async () => {
   for (const s of started.reverse()) await s.stop();
   for (const d of workDirs) rmSync(d, { recursive: true, force: true });
-});
+}, 60_000);
 
 async function mockBroker(): Promise<MockBroker> {
   const m = await startMockBroker(TOPICS.map((t) => `${t}:3`));

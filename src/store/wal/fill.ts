@@ -9,12 +9,11 @@ import { write as writeCb } from "node:fs";
 import { durable } from "../../util/durable.ts";
 
 const CHUNK = 1024 * 1024;
-const FILL_SYNC = 32 * 1024 * 1024;
+const FILL_SYNC = 8 * 1024 * 1024;
 
 export class LogFiller {
   private stopped = false;
-  /** Resolves when the filling ended (filled, failed or stopped). */
-  readonly done: Promise<void>;
+  private writing: Promise<unknown> = Promise.resolve();
 
   /**
    * Fill `fd` with zeros from `from` to `to` (page-aligned), calling `filled(upTo)` each time a part is
@@ -27,15 +26,18 @@ export class LogFiller {
     private readonly filled: (upTo: number) => void,
     private readonly failed: (err: Error) => void,
   ) {
-    this.done = this.run(from).catch((err: Error) => {
+    void this.run(from).catch((err: Error) => {
       if (!this.stopped) this.failed(err);
     });
   }
 
-  /** No further writes; resolves once the one under way ended. */
-  stop(): Promise<void> {
+  /**
+   * No further writes; resolves once the write under way (if any) ended, so that the file may be
+   * closed. A sync under way is not waited for: a stop must not wait for the disk's flush.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
-    return this.done;
+    await this.writing;
   }
 
   private async run(from: number): Promise<void> {
@@ -43,7 +45,11 @@ export class LogFiller {
     let at = from;
     while (at < this.to && !this.stopped) {
       const end = Math.min(this.to, at + FILL_SYNC);
-      while (at < end && !this.stopped) at += await writeAt(this.fd, zeros, Math.min(CHUNK, end - at), at);
+      while (at < end && !this.stopped) {
+        const write = writeAt(this.fd, zeros, Math.min(CHUNK, end - at), at);
+        this.writing = write.catch(() => undefined);
+        at += await write;
+      }
       if (this.stopped) return;
       await durable.syncData(this.fd);
       if (this.stopped) return;
