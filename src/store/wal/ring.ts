@@ -47,6 +47,15 @@ export type FlushMode = "dsync" | "fdatasync";
  * larger ones answer sooner.
  */
 const ISSUE_BYTES: Record<FlushMode, number> = { fdatasync: 32 * 1024, dsync: 512 * 1024 };
+/**
+ * fdatasync mode, instances arriving slowly (a network link): a sync is started, beside any commit's,
+ * once this much is written and not yet synced, so that the commit's own sync after the last byte
+ * flushes only what came since (a disk's flush costs more the more was written since the previous one).
+ * Only while the last instance took longer to arrive than EARLY_SYNC_RATIO commit syncs: where data
+ * arrives faster than a sync takes (loopback), the extra flushes only slow the commits.
+ */
+const EARLY_SYNC_BYTES = 64 * 1024;
+const EARLY_SYNC_RATIO = 2;
 /** dsync writes in flight at once (each waits for the device). */
 const MAX_INFLIGHT = 4;
 /** Memory bound: slabs waiting for their writes; beyond it, appends fail. */
@@ -133,6 +142,12 @@ export class RingWriter {
   private written: number;
   private wbLsn: number;
   private syncing = false;
+  private early = false;
+  /** The entry begun last and when (for arrivalMs), the last one's arrival and the last commit sync's time. */
+  private lastBegin = -1;
+  private lastBeginAt = 0;
+  private arrivalMs = 0;
+  private syncMs = Number.POSITIVE_INFINITY;
   private halted = false;
   private idle: Array<() => void> = [];
 
@@ -165,7 +180,10 @@ export class RingWriter {
 
   /** Append a begin record; its LSN is the entry's id. -1 when there is no room. */
   appendBegin(): number {
-    return this.appendBare(KIND_BEGIN, -1);
+    const id = this.appendBare(KIND_BEGIN, -1);
+    this.lastBegin = id;
+    this.lastBeginAt = performance.now();
+    return id;
   }
 
   /**
@@ -240,6 +258,7 @@ export class RingWriter {
     const size = align8(HEADER + header.length);
     if (!this.place(size)) return null;
     const { bytes, view } = this.slab;
+    if (entry === this.lastBegin) this.arrivalMs = performance.now() - this.lastBeginAt;
     writeHeader(view, this.fill, this.head, entry, KIND_END, this.gen);
     bytes.set(header, this.fill + HEADER);
     bytes.fill(0, this.fill + HEADER + header.length, this.fill + size);
@@ -377,6 +396,31 @@ export class RingWriter {
       }
       this.wbLsn = upTo;
     }
+    if (
+      !this.early &&
+      !this.syncing &&
+      this.written - this.durableLsn >= EARLY_SYNC_BYTES &&
+      this.arrivalMs > EARLY_SYNC_RATIO * this.syncMs
+    )
+      this.earlySync();
+  }
+
+  private earlySync(): void {
+    if (this.failure) return;
+    this.early = true;
+    const target = this.written;
+    durable.syncData(this.fd).then(
+      () => {
+        this.early = false;
+        this.setDurable(Math.max(this.durableLsn, target));
+        this.checkIdle();
+      },
+      (err: Error) => {
+        this.early = false;
+        this.fail(err);
+        this.checkIdle();
+      },
+    );
   }
 
   private pump(): void {
@@ -457,9 +501,11 @@ export class RingWriter {
     if (this.syncing || this.failure || this.written <= this.durableLsn) return;
     this.syncing = true;
     const target = this.written;
+    const started = performance.now();
     durable.syncData(this.fd).then(
       () => {
         this.syncing = false;
+        this.syncMs = performance.now() - started;
         this.setDurable(Math.max(this.durableLsn, target));
         if (this.waiters.length > 0 && !this.halted) this.requestSync();
         this.checkIdle();
@@ -509,7 +555,8 @@ export class RingWriter {
   }
 
   private checkIdle(): void {
-    if (this.idle.length === 0 || this.inflight > 0 || this.syncing || this.queued.length > 0) return;
+    if (this.idle.length === 0 || this.inflight > 0 || this.syncing || this.early || this.queued.length > 0)
+      return;
     if (this.mode === "fdatasync" && this.usable && this.written > this.durableLsn) {
       this.requestSync();
       return;

@@ -252,3 +252,26 @@ describe.each(MODES)("WriteAheadLog (%s)", (flush) => {
     await resized.close();
   });
 });
+
+test("instances arriving slowly: syncs start before the last byte, beside the commits'; all come back whole", async () => {
+  const dir = newDir();
+  const log = WriteAheadLog.open({ dir, capacityBytes: 8 * 1024 * KiB, flush: "fdatasync" });
+  const sizes = new Map<number, number>();
+  for (let seed = 0; seed < 6; seed++) {
+    const data = bytesFor(seed, 400 * KiB);
+    sizes.set(seed, data.length);
+    const entry = log.begin();
+    // 40 KiB every 3 ms: an instance takes ~30 ms to arrive, far longer than a sync.
+    for (let at = 0; at < data.length; at += 40 * KiB) {
+      entry.write(data.slice(at, at + 40 * KiB));
+      await sleep(3);
+    }
+    const before = log.durableLsn;
+    await entry.commit(headerFor(seed));
+    expect(log.durableLsn).toBeGreaterThan(before);
+  }
+  await log.close();
+  const again = WriteAheadLog.open({ dir, capacityBytes: 8 * 1024 * KiB, flush: "fdatasync" });
+  expect(checkReplay(again, newDir(), sizes, sameBytes)).toEqual([0, 1, 2, 3, 4, 5]);
+  await again.close();
+});
