@@ -103,7 +103,7 @@ export async function serve(config: Config, configSource = "embedded defaults"):
     required: config.storage.require,
   };
   const walStore = writeAhead
-    ? new WalStore(storage, sinkOptions, writeAhead, () => outbox.fullOnceWritten)
+    ? new WalStore(storage, sinkOptions, writeAhead, () => outbox.log.fullOnceWritten)
     : null;
   const pipeline = new StorePipeline(
     {

@@ -127,7 +127,11 @@ export class OutboxLog {
     return this.bytes >= this.opts.maxBytes;
   }
 
-  /** Whether the records reserved and not written yet would take it to outbox.max_mb. */
+  /**
+   * Whether the records reserved and not written yet would take it to outbox.max_mb: a write-ahead
+   * burst's files (and so their records) must then be placed now, for the bound to be seen during the
+   * burst (src/store/wal/gate.ts).
+   */
   get fullOnceWritten(): boolean {
     return this.bytes + this.active.reservedBytes >= this.opts.maxBytes;
   }

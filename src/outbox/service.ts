@@ -168,14 +168,6 @@ export class OutboxService implements RecordStage {
     return full ? fullRefusal(this.maxMb, this.kafkaEnabled) : null;
   }
 
-  /**
-   * Whether the records reserved and not written yet would fill it to outbox.max_mb: a write-ahead
-   * burst's files (and so their records) must be placed now, for the bound to be seen (src/store/wal/gate.ts).
-   */
-  get fullOnceWritten(): boolean {
-    return this.log.fullOnceWritten;
-  }
-
   /** Share of outbox.max_mb in use (0..1, more when over). */
   get fillRatio(): number {
     return this.log.bytes / (this.maxMb * 1024 * 1024);

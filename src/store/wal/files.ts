@@ -31,10 +31,10 @@ export function createLog(dir: string, capacity: number, sparse = false): Checkp
   const fd = openSync(logPath(dir), "w", 0o644);
   try {
     if (sparse) ftruncateSync(fd, capacity);
-    const zeros = new Uint8Array(sparse ? 0 : Math.min(capacity, 1024 * 1024));
-    for (let at = 0; at < capacity && !sparse; ) {
-      const n = writeSync(fd, zeros, 0, Math.min(zeros.length, capacity - at), at);
-      at += n;
+    else {
+      const zeros = new Uint8Array(Math.min(capacity, 1024 * 1024));
+      for (let at = 0; at < capacity; )
+        at += writeSync(fd, zeros, 0, Math.min(zeros.length, capacity - at), at);
     }
     durable.syncDataSync(fd);
   } finally {

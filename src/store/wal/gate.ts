@@ -47,7 +47,7 @@ export class PlacementGate {
   /** An instance starts arriving: the burst goes on. Short of log room, what waits goes now. */
   arriving(): void {
     this.lastBegin = performance.now();
-    if (this.held.length > 0 && this.pressed()) this.open();
+    if (this.held.length > 0 && this.pressed()) this.release();
   }
 
   private pressed(): boolean {
@@ -57,13 +57,13 @@ export class PlacementGate {
   /** Undefined when a placing may go at once, else a promise that resolves when it may. */
   hold(): Promise<void> | undefined {
     if (this.closed || this.pressed()) {
-      if (this.held.length > 0) this.open();
+      if (this.held.length > 0) this.release();
       return undefined;
     }
     const now = performance.now();
     if (now - this.lastBegin >= this.quietMs) return undefined;
     if (this.held.length >= this.heldMax) {
-      this.open();
+      this.release();
       return undefined;
     }
     if (this.held.length === 0) this.heldSince = now;
@@ -73,23 +73,19 @@ export class PlacementGate {
     });
   }
 
-  /** Everything held goes now; later placings wait again while a burst goes on. */
-  release(): void {
-    this.open();
-  }
-
   /** Everything held goes now, and nothing waits from here on (the store is closing). */
   close(): void {
     this.closed = true;
-    this.open();
+    this.release();
   }
 
-  /** How many placings wait (the status page, tests). */
+  /** How many placings wait (tests). */
   get waiting(): number {
     return this.held.length;
   }
 
-  private open(): void {
+  /** Everything held goes now; later placings wait again while a burst goes on. */
+  release(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const all = this.held;
@@ -107,7 +103,7 @@ export class PlacementGate {
       () => {
         this.timer = null;
         const at = performance.now();
-        if (at - this.lastBegin >= this.quietMs || at - this.heldSince >= this.ageMaxMs) this.open();
+        if (at - this.lastBegin >= this.quietMs || at - this.heldSince >= this.ageMaxMs) this.release();
         else if (this.held.length > 0) this.arm();
       },
       Math.max(1, Math.min(quietIn, ageIn)),

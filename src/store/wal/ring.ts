@@ -400,27 +400,10 @@ export class RingWriter {
       !this.early &&
       !this.syncing &&
       this.written - this.durableLsn >= EARLY_SYNC_BYTES &&
-      this.arrivalMs > EARLY_SYNC_RATIO * this.syncMs
+      this.arrivalMs > EARLY_SYNC_RATIO * this.syncMs &&
+      !this.failure
     )
-      this.earlySync();
-  }
-
-  private earlySync(): void {
-    if (this.failure) return;
-    this.early = true;
-    const target = this.written;
-    durable.syncData(this.fd).then(
-      () => {
-        this.early = false;
-        this.setDurable(Math.max(this.durableLsn, target));
-        this.checkIdle();
-      },
-      (err: Error) => {
-        this.early = false;
-        this.fail(err);
-        this.checkIdle();
-      },
-    );
+      this.startSync(true);
   }
 
   private pump(): void {
@@ -499,19 +482,32 @@ export class RingWriter {
 
   private requestSync(): void {
     if (this.syncing || this.failure || this.written <= this.durableLsn) return;
-    this.syncing = true;
+    this.startSync(false);
+  }
+
+  /**
+   * A data-only sync covering what is written now: a commit's (one at a time, timed for EARLY_SYNC_RATIO)
+   * or an early one (EARLY_SYNC_BYTES), which runs beside a commit's instead of holding it back.
+   */
+  private startSync(early: boolean): void {
+    if (early) this.early = true;
+    else this.syncing = true;
     const target = this.written;
     const started = performance.now();
+    const ended = (): void => {
+      if (early) this.early = false;
+      else this.syncing = false;
+    };
     durable.syncData(this.fd).then(
       () => {
-        this.syncing = false;
-        this.syncMs = performance.now() - started;
+        ended();
+        if (!early) this.syncMs = performance.now() - started;
         this.setDurable(Math.max(this.durableLsn, target));
         if (this.waiters.length > 0 && !this.halted) this.requestSync();
         this.checkIdle();
       },
       (err: Error) => {
-        this.syncing = false;
+        ended();
         this.fail(err);
         this.checkIdle();
       },
