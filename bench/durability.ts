@@ -6,7 +6,9 @@
 //    every instance; DCMTK syncs nothing. The target line puts it next to DCMTK's W1: its wall plus this
 //    commit per instance.
 //  - bench/wal-floor.c: the commit of storage.durability wal (end record appended, the log synced),
-//    alone and while each instance is also copied to its own file and placed behind the answer.
+//    alone, while each instance is also copied to its own file and placed behind the answer, and the
+//    end record's sync alone once the instance's bytes are synced: the least any receiver that answers
+//    only once durable adds after the last byte, whatever it does while the bytes arrive.
 //  - bench/durable-dcmtk.c: an LD_PRELOAD shim that makes DCMTK storescp itself sync each file and its
 //    directory before answering (the bench's dcmtk-durable receiver): the baseline, keeping the promise.
 //
@@ -45,8 +47,11 @@ export function durableDcmtkShim(work: string): string | { skipped: string } {
   return buildC(work, "durable-dcmtk", ["-shared", "-fPIC"]);
 }
 
-/** Which commit a probe times: the file order, the log alone, the log while files are copied behind it. */
-export type CommitOrder = "file" | "wal" | "wal+copy";
+/**
+ * Which commit a probe times: the file order, the log alone, the log while files are copied behind it,
+ * and the log's end record alone once the instance's bytes are synced (the least any durable answer costs).
+ */
+export type CommitOrder = "file" | "wal" | "wal+copy" | "wal-tail";
 
 /** Each order's probe, its arguments, and how the report names it. */
 const PROBE: Record<CommitOrder, { name: string; args: string[]; what: string }> = {
@@ -56,6 +61,11 @@ const PROBE: Record<CommitOrder, { name: string; args: string[]; what: string }>
     name: "wal-floor",
     args: ["--copy"],
     what: "bench/wal-floor.c --copy, durability wal, files copied and placed behind it",
+  },
+  "wal-tail": {
+    name: "wal-floor",
+    args: ["--tail"],
+    what: "bench/wal-floor.c --tail, the end record alone, the instance synced before it: the floor",
   },
 };
 

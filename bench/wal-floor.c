@@ -10,7 +10,12 @@
 // writes and journal commits share the disk with the log's syncs: the commit timed with --copy is what
 // the log's order can give on this disk while it keeps up with a serial sender.
 //
-// usage: wal-floor DIR N [--copy]
+// With --tail, each instance's bytes are synced before its end record is appended (what a sync started
+// while the instance arrives would do at best, with nothing else on the disk): the commit timed is then
+// one sync of the end record alone, the least a receiver that answers only once the instance and its
+// record are durable can add after the last byte on this disk.
+//
+// usage: wal-floor DIR N [--copy | --tail]
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -81,12 +86,13 @@ static void *copier(void *unused) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: wal-floor DIR N [--copy]\n");
+    fprintf(stderr, "usage: wal-floor DIR N [--copy | --tail]\n");
     return 2;
   }
   dir = argv[1];
   n = atoi(argv[2]);
   int copy = argc > 3 && strcmp(argv[3], "--copy") == 0;
+  int tail = argc > 3 && strcmp(argv[3], "--tail") == 0;
   char record[900], path[4096];
   double *commit = malloc(sizeof(double) * (size_t)n);
   data = malloc(SIZE);
@@ -111,6 +117,7 @@ int main(int argc, char **argv) {
     /* The log has room only for what is not yet copied (as the server's checkpoint allows). */
     while (copy && (long)(i - copied) * SIZE > LOG_BYTES / 2) usleep(50);
     for (size_t at = 0; at < SIZE; at += PIECE) append(data + at, SIZE - at < PIECE ? SIZE - at : PIECE);
+    if (tail) must(fdatasync(log_fd) == 0, "fdatasync log (tail)");
     double t = now_ms();
     append(record, sizeof record);
     must(fdatasync(log_fd) == 0, "fdatasync log");

@@ -52,7 +52,9 @@ const ISSUE_BYTES: Record<FlushMode, number> = { fdatasync: 32 * 1024, dsync: 51
  * once this much is written and not yet synced, so that the commit's own sync after the last byte
  * flushes only what came since (a disk's flush costs more the more was written since the previous one).
  * Only while the last instance took longer to arrive than EARLY_SYNC_RATIO commit syncs: where data
- * arrives faster than a sync takes (loopback), the extra flushes only slow the commits.
+ * arrives faster than a sync takes, the extra flushes only slow the commits. That is loopback on a disk
+ * whose syncs are slow; where they are fast, loopback gains too (W1, same run: 3.04 s, against 3.33 s
+ * with early syncs kept off streams faster than 200 MB/s), so the rule looks at the syncs, not the rate.
  */
 const EARLY_SYNC_BYTES = 64 * 1024;
 const EARLY_SYNC_RATIO = 2;
