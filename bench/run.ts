@@ -82,7 +82,7 @@ import {
 import { MiB, TRASH, WORK } from "./lib/paths.ts";
 import { baseDirOf, baseWorktree, removeWorktree } from "./lib/receivers.ts";
 import { printHeader, printRow, type Row, targets, versionOf } from "./lib/report.ts";
-import { retire } from "./lib/stored.ts";
+import { fileCreationMs, retire } from "./lib/stored.ts";
 import { ensurePerfset, makeWorkload, type Workload } from "./lib/workloads.ts";
 import { outboxBench, printOutboxBench } from "./outbox.ts";
 import { printStartupBench, startupBench } from "./startup.ts";
@@ -142,6 +142,13 @@ async function measureAll(opts: Options): Promise<void> {
       `sender: storescu -xe (W1T: -xt; TCP_NODELAY=1); ours: log level ${opts.logLevel}; ` +
       `repeat ${opts.repeat}${opts.repeat > 1 ? " (median wall, max RSS)" : ""}` +
       (opts.warmDir ? `; W1/W2: each receiver first stores ${opts.warm} other instances (--warm)` : ""),
+  );
+  const creation = fileCreationMs();
+  console.log(
+    `file creation here: ${creation.toFixed(3)} ms each` +
+      (creation > 0.2
+        ? " (slow: files deleted in the last minutes are being skipped; every row pays it, wait and run again)"
+        : ""),
   );
   console.log(
     `ours by default: storage.durability ${DEFAULT_DURABILITY}, fsync on. W1/W2 receivers: ${w12.join(", ")}.\n` +
