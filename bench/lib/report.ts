@@ -137,8 +137,8 @@ export function versionOf(cmd: string, args: string[]): string {
   return (text.split("\n").find((l) => l.trim().length > 0) ?? "?").trim();
 }
 
-/** The target lines: each section's targets of ours by default, then those of the receivers asked for. */
 /**
+ * The target lines: each section's targets of ours by default, then those of the receivers asked for.
  * `linkFloor`: the least commit after the last byte, timed right after the link's W1 (wal-floor --tail):
  * DCMTK's W1 plus that per instance is the fastest any receiver answering only once durable can be.
  */

@@ -79,6 +79,9 @@ export async function recordsFor(outboxDir: string, sops: readonly string[], tim
 /**
  * Every record of an outbox directory's segments, in order (frames: 12-byte header, JSON payload). A
  * running server's active segment may end in zeros (space reserved for records): no frame starts there.
+ * Its last frame may also be read while the server writes it (a write is not atomic for a reader that
+ * does not wait for it, as the server's own readers do): a frame cut short with only zeros after it is
+ * left for the next read; anything else that does not parse is corruption and throws.
  */
 export function rawOutboxRecords(outboxDir: string): OutboxRecord[] {
   const out: OutboxRecord[] = [];
@@ -88,9 +91,16 @@ export function rawOutboxRecords(outboxDir: string): OutboxRecord[] {
     .sort()) {
     const b = readFileSync(join(outboxDir, f));
     for (let o = 0; o + 12 <= b.length && b[o] === 0xff; ) {
-      const len = b.readUInt32LE(o + 4);
-      out.push(JSON.parse(b.subarray(o + 12, o + 12 + len).toString("utf8")) as OutboxRecord);
-      o += 12 + len;
+      const end = o + 12 + b.readUInt32LE(o + 4);
+      let record: OutboxRecord;
+      try {
+        record = JSON.parse(b.subarray(o + 12, end).toString("utf8")) as OutboxRecord;
+      } catch (err) {
+        if (end >= b.length || b.subarray(end).every((x) => x === 0)) break;
+        throw err;
+      }
+      out.push(record);
+      o = end;
     }
   }
   return out;
