@@ -65,7 +65,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../test/helpers/dcmtk.ts";
-import { COMMIT_ORDERS, type CommitCost, type CommitCosts, measureCommit } from "./durability.ts";
+import {
+  COMMIT_ORDERS,
+  type CommitCost,
+  type CommitCosts,
+  type CommitOrder,
+  measureCommit,
+} from "./durability.ts";
 import { longFuzz } from "./fuzz.ts";
 import { checkLink, createLinkNamespace, LINK_DESCRIPTION } from "./lib/link.ts";
 import { dropCaches, measureInterleaved } from "./lib/measure.ts";
@@ -169,12 +175,7 @@ async function measureAll(opts: Options): Promise<void> {
     const ran = (id: string) => got.some((r) => r.receiver === id);
     if (w.id === "W1" && ran("dcmtk") && ran("ours-fsync")) {
       // Right after W1, on the same disk state: what each durable commit alone costs per instance.
-      for (const order of COMMIT_ORDERS) {
-        dropCaches();
-        const dir = join(WORK, "recv", "durability");
-        commits[order] = measureCommit(WORK, dir, w.instances, order);
-        retire(dir);
-      }
+      for (const order of COMMIT_ORDERS) commits[order] = commitAlone(order, w.instances);
     }
   }
   const notes: string[] = [];
@@ -210,6 +211,15 @@ async function measureAll(opts: Options): Promise<void> {
   );
   for (const line of t) console.log(`  ${line}`);
   rmSync(TRASH, { recursive: true, force: true });
+}
+
+/** One durable commit timed alone (bench/durability.ts), from an empty page cache, its files retired after. */
+function commitAlone(order: CommitOrder, instances: number): CommitCost | { skipped: string } {
+  dropCaches();
+  const dir = join(WORK, "recv", "durability");
+  const cost = measureCommit(WORK, dir, instances, order);
+  retire(dir);
+  return cost;
 }
 
 /** What the link's section adds to the report, and the line the targets start with. */
@@ -268,10 +278,7 @@ async function measureInLink(opts: Options, file: string): Promise<void> {
     rows.push(...got);
     if (w.id === "W1" && got.some((r) => r.receiver === "dcmtk")) {
       // In the same disk phase as the W1 rows: the floor under the link's 1.05x target.
-      dropCaches();
-      const dir = join(WORK, "recv", "durability");
-      floor = measureCommit(WORK, dir, w.instances, "wal-tail");
-      retire(dir);
+      floor = commitAlone("wal-tail", w.instances);
     }
   }
   writeFileSync(file, JSON.stringify({ check, rows, floor }));

@@ -96,7 +96,7 @@ export function rawOutboxRecords(outboxDir: string): OutboxRecord[] {
       try {
         record = JSON.parse(b.subarray(o + 12, end).toString("utf8")) as OutboxRecord;
       } catch (err) {
-        if (end >= b.length || b.subarray(end).every((x) => x === 0)) break;
+        if (b.subarray(end).every((x) => x === 0)) break;
         throw err;
       }
       out.push(record);
